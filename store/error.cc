@@ -1,0 +1,23 @@
+#include "store/error.h"
+
+namespace popbridge::store {
+
+std::string_view errorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::NotFound:
+      return "not-found";
+    case ErrorCode::AlreadyExists:
+      return "already-exists";
+    case ErrorCode::InvalidName:
+      return "invalid-name";
+    case ErrorCode::Io:
+      return "io";
+    case ErrorCode::Corrupt:
+      return "corrupt";
+    case ErrorCode::Internal:
+      return "internal";
+  }
+  return "unknown";
+}
+
+}  // namespace popbridge::store

@@ -1,0 +1,165 @@
+#include "store/sqlite_db.h"
+
+#include <sqlite3.h>
+
+namespace popbridge::store::sql {
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    stmt_ = other.stmt_;
+    other.stmt_ = nullptr;
+  }
+  return *this;
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_, index, static_cast<sqlite3_int64>(value));
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view value) {
+  sqlite3_bind_text64(stmt_, index, value.data(), static_cast<sqlite3_uint64>(value.size()),
+                      SQLITE_TRANSIENT, SQLITE_UTF8);
+  return *this;
+}
+
+Statement& Statement::bindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+Result<bool> Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  sqlite3* db = sqlite3_db_handle(stmt_);
+  return fail(errorFromCode(rc, std::string("sqlite step: ") + sqlite3_errmsg(db)));
+}
+
+Result<void> Statement::run() {
+  while (true) {
+    auto row = step();
+    if (!row) return fail(row.error());
+    if (!*row) return {};
+  }
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+std::int64_t Statement::int64(int column) const {
+  return static_cast<std::int64_t>(sqlite3_column_int64(stmt_, column));
+}
+
+std::string Statement::text(int column) const {
+  const auto* data = sqlite3_column_text(stmt_, column);
+  const int size = sqlite3_column_bytes(stmt_, column);
+  if (data == nullptr || size <= 0) return {};
+  return std::string(reinterpret_cast<const char*>(data), static_cast<std::size_t>(size));
+}
+
+bool Statement::isNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+Error errorFromCode(int code, std::string message) {
+  switch (code & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_FORMAT:
+      return Error{ErrorCode::Corrupt, std::move(message)};
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_PROTOCOL:
+      return Error{ErrorCode::Io, std::move(message)};
+    case SQLITE_CONSTRAINT:
+      return Error{ErrorCode::AlreadyExists, std::move(message)};
+    default:
+      return Error{ErrorCode::Internal, std::move(message)};
+  }
+}
+
+Result<std::unique_ptr<Database>> Database::open(const std::filesystem::path& path, OpenMode mode) {
+  sqlite3* raw = nullptr;
+  // NOMUTEX: each connection is used by one thread at a time, guarded by the UserStore.
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (mode == OpenMode::ReadWriteCreate) flags |= SQLITE_OPEN_CREATE;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  std::unique_ptr<Database> db(new Database(raw));
+  if (rc != SQLITE_OK) {
+    return fail(errorFromCode(rc, "open " + path.string() + ": " +
+                                      (raw != nullptr ? sqlite3_errmsg(raw) : "out of memory")));
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  // Writers wait for each other (another process, a checkpoint) instead of failing at once.
+  sqlite3_busy_timeout(raw, 10000);
+  // synchronous=FULL in WAL mode fsyncs the WAL at every commit: a commit that returned is on
+  // disk (https://sqlite.org/pragma.html#pragma_synchronous).
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+    if (auto done = db->exec(pragma); !done) return fail(done.error());
+  }
+  return db;
+}
+
+Database::~Database() { sqlite3_close_v2(db_); }
+
+Result<void> Database::exec(std::string_view sql) {
+  const std::string text(sql);
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message);
+  if (rc != SQLITE_OK) {
+    std::string what = "sqlite exec: ";
+    what += message != nullptr ? message : sqlite3_errstr(rc);
+    sqlite3_free(message);
+    return fail(errorFromCode(rc, std::move(what)));
+  }
+  return {};
+}
+
+Result<Statement> Database::prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) return fail(lastError("sqlite prepare"));
+  return Statement(stmt);
+}
+
+Error Database::lastError(std::string_view what) const {
+  std::string message(what);
+  message += ": ";
+  message += sqlite3_errmsg(db_);
+  return errorFromCode(sqlite3_extended_errcode(db_), std::move(message));
+}
+
+Result<Transaction> Transaction::begin(Database& db, Kind kind) {
+  // BEGIN IMMEDIATE takes the write lock up front, so a read-then-write transaction cannot fail
+  // with SQLITE_BUSY half way (https://sqlite.org/lang_transaction.html).
+  if (auto begun = db.exec(kind == Kind::Write ? "BEGIN IMMEDIATE" : "BEGIN"); !begun) {
+    return fail(begun.error());
+  }
+  return Transaction(&db);
+}
+
+Transaction::~Transaction() {
+  if (db_ != nullptr) (void)db_->exec("ROLLBACK");
+}
+
+Result<void> Transaction::commit() {
+  Database* db = db_;
+  auto committed = db->exec("COMMIT");
+  // A failed COMMIT may leave the transaction open; the destructor then rolls it back.
+  if (committed) db_ = nullptr;
+  return committed;
+}
+
+}  // namespace popbridge::store::sql

@@ -1,0 +1,132 @@
+#include "store/staged_message.h"
+
+#include <unistd.h>
+
+#include <utility>
+
+namespace popbridge::store {
+namespace {
+// Large enough that a typical message is one write(2); small enough to keep memory bounded.
+constexpr std::size_t kBufferBytes = 64 * 1024;
+}  // namespace
+
+StagedMessage::StagedMessage(const UserStore* owner, std::filesystem::path tmp_path,
+                             std::string blob_id, UniqueFd fd)
+    : owner_(owner),
+      tmp_path_(std::move(tmp_path)),
+      blob_id_(std::move(blob_id)),
+      fd_(std::move(fd)) {}
+
+StagedMessage::StagedMessage(StagedMessage&& other) noexcept
+    : owner_(std::exchange(other.owner_, nullptr)),
+      tmp_path_(std::move(other.tmp_path_)),
+      blob_id_(std::move(other.blob_id_)),
+      fd_(std::move(other.fd_)),
+      buffer_(std::move(other.buffer_)),
+      size_(other.size_),
+      header_size_(other.header_size_),
+      header_found_(other.header_found_),
+      line_state_(other.line_state_),
+      failed_(other.failed_),
+      finished_(other.finished_),
+      committed_(std::exchange(other.committed_, true)) {
+  other.tmp_path_.clear();
+}
+
+StagedMessage& StagedMessage::operator=(StagedMessage&& other) noexcept {
+  if (this != &other) {
+    discard();
+    owner_ = std::exchange(other.owner_, nullptr);
+    tmp_path_ = std::move(other.tmp_path_);
+    other.tmp_path_.clear();
+    blob_id_ = std::move(other.blob_id_);
+    fd_ = std::move(other.fd_);
+    buffer_ = std::move(other.buffer_);
+    size_ = other.size_;
+    header_size_ = other.header_size_;
+    header_found_ = other.header_found_;
+    line_state_ = other.line_state_;
+    failed_ = other.failed_;
+    finished_ = other.finished_;
+    committed_ = std::exchange(other.committed_, true);
+  }
+  return *this;
+}
+
+StagedMessage::~StagedMessage() { discard(); }
+
+void StagedMessage::discard() {
+  fd_ = UniqueFd();
+  if (!committed_ && !tmp_path_.empty()) ::unlink(tmp_path_.c_str());
+  committed_ = true;
+}
+
+void StagedMessage::scanHeader(std::string_view bytes) {
+  if (header_found_) return;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const char c = bytes[i];
+    switch (line_state_) {
+      case LineState::Start:
+      case LineState::StartCr:
+        if (c == '\n') {
+          header_found_ = true;
+          header_size_ = size_ + i + 1;
+          return;
+        }
+        line_state_ =
+            (c == '\r' && line_state_ == LineState::Start) ? LineState::StartCr : LineState::Other;
+        break;
+      case LineState::Other:
+        if (c == '\n') line_state_ = LineState::Start;
+        break;
+    }
+  }
+}
+
+Result<void> StagedMessage::write(std::string_view bytes) {
+  if (failed_ || finished_ || !fd_.valid()) {
+    return fail(Error{ErrorCode::Internal, "write to a staged message that is not open"});
+  }
+  scanHeader(bytes);
+  size_ += bytes.size();
+  if (buffer_.size() + bytes.size() < kBufferBytes) {
+    buffer_.append(bytes);
+    return {};
+  }
+  if (auto flushed = flush(); !flushed) return flushed;
+  if (bytes.size() >= kBufferBytes) {
+    auto written = writeAll(fd_.get(), bytes, tmp_path_);
+    if (!written) failed_ = true;
+    return written;
+  }
+  buffer_.append(bytes);
+  return {};
+}
+
+Result<void> StagedMessage::flush() {
+  if (buffer_.empty()) return {};
+  auto written = writeAll(fd_.get(), buffer_, tmp_path_);
+  buffer_.clear();
+  if (!written) failed_ = true;
+  return written;
+}
+
+Result<void> StagedMessage::finish() {
+  if (finished_) return {};
+  if (failed_ || !fd_.valid()) {
+    return fail(Error{ErrorCode::Internal, "staged message is not usable"});
+  }
+  if (auto flushed = flush(); !flushed) return flushed;
+  if (auto synced = fsyncFd(fd_.get(), tmp_path_); !synced) {
+    failed_ = true;
+    return synced;
+  }
+  if (auto closed = fd_.close(tmp_path_); !closed) {
+    failed_ = true;
+    return closed;
+  }
+  finished_ = true;
+  return {};
+}
+
+}  // namespace popbridge::store

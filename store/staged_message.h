@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "store/error.h"
+#include "store/file_ops.h"
+
+namespace popbridge::store {
+
+class UserStore;
+
+// A message body being written to the user's tmp/ directory, obtained from
+// UserStore::stageMessage() and handed to UserStore::append(). Move-only. Destroying it before
+// append() committed it removes the temporary file. Use from one thread at a time.
+class StagedMessage {
+ public:
+  StagedMessage(StagedMessage&& other) noexcept;
+  StagedMessage& operator=(StagedMessage&& other) noexcept;
+  StagedMessage(const StagedMessage&) = delete;
+  StagedMessage& operator=(const StagedMessage&) = delete;
+  ~StagedMessage();
+
+  // Appends bytes to the body (buffered; nothing is fsynced until append()). The caller keeps
+  // ownership of `bytes`. After an error the message is unusable and append() refuses it.
+  Result<void> write(std::string_view bytes);
+  // Bytes written so far.
+  std::uint64_t size() const { return size_; }
+  // Bytes up to and including the first empty line (CRLF CRLF, or LF LF for bare-LF input); the
+  // whole message while no empty line has been seen (RFC 5322 2.1: header, empty line, body).
+  std::uint64_t headerSize() const { return header_found_ ? header_size_ : size_; }
+
+ private:
+  friend class UserStore;
+  StagedMessage(const UserStore* owner, std::filesystem::path tmp_path, std::string blob_id,
+                UniqueFd fd);
+
+  // Flushes the buffer, fsyncs and closes the file. Called by UserStore::append().
+  Result<void> finish();
+  void scanHeader(std::string_view bytes);
+  Result<void> flush();
+  void discard();
+
+  enum class LineState { Start, StartCr, Other };
+
+  const UserStore* owner_ = nullptr;
+  std::filesystem::path tmp_path_;
+  std::string blob_id_;
+  UniqueFd fd_;
+  std::string buffer_;
+  std::uint64_t size_ = 0;
+  std::uint64_t header_size_ = 0;
+  bool header_found_ = false;
+  LineState line_state_ = LineState::Start;
+  bool failed_ = false;
+  bool finished_ = false;
+  bool committed_ = false;  // renamed into blobs/: the temp path no longer exists
+};
+
+}  // namespace popbridge::store

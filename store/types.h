@@ -1,0 +1,80 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace popbridge::store {
+
+// IMAP system flags (RFC 9051 2.3.2) as bits; \Recent is not stored (IMAP4rev2 dropped it).
+enum SystemFlag : std::uint32_t {
+  kSeen = 1,
+  kAnswered = 2,
+  kFlagged = 4,
+  kDeleted = 8,
+  kDraft = 16
+};
+inline constexpr std::uint32_t kAllSystemFlags = kSeen | kAnswered | kFlagged | kDeleted | kDraft;
+
+struct Flags {
+  std::uint32_t system = 0;           // SystemFlag bits
+  std::vector<std::string> keywords;  // sorted, unique, case preserved (e.g. "$Forwarded")
+  bool operator==(const Flags&) const = default;
+};
+
+struct MailboxInfo {
+  std::int64_t id;  // stable for the mailbox's life, never reused by another mailbox
+  std::string name;
+  std::uint32_t uidvalidity;
+  std::uint32_t uidnext;
+  std::uint64_t highestmodseq;
+  std::uint32_t messages;
+  std::uint32_t unseen;
+  std::uint64_t total_bytes;
+};
+
+struct MessageInfo {
+  std::uint32_t uid;
+  Flags flags;
+  std::uint64_t size;
+  std::uint64_t header_size;
+  std::int64_t internaldate;  // unix seconds
+  int tz_offset_minutes;      // for INTERNALDATE display
+  std::uint64_t modseq;
+};
+
+enum class LedgerState { Stored, DeletePending, Deleted };
+
+// Attached to a NewMessage pulled from a POP account: the ledger row is committed with it.
+struct LedgerKey {
+  std::string account;
+  std::string uidl;
+  LedgerState state = LedgerState::Stored;
+};
+
+struct LedgerEntry {
+  std::string uidl;
+  LedgerState state;
+  std::int64_t first_seen;  // unix seconds of the commit that first recorded the uidl
+  std::string mailbox;      // where the message was stored; "" if that mailbox was deleted
+  std::uint32_t uid;        // 0 if the message left the store
+};
+
+// What one committed write changed, for the daemon to publish to IMAP sessions after the commit.
+struct ChangeSet {
+  std::int64_t mailbox_id = 0;
+  std::string mailbox;
+  std::vector<MessageInfo> appended;      // ascending uid
+  std::vector<MessageInfo> flag_changes;  // uid, new flags, new modseq (only messages that changed)
+  std::vector<std::uint32_t> expunged;    // ascending uid
+  std::uint64_t highestmodseq = 0;
+};
+
+// Result of an integrity check of one user's store (see Store::check).
+struct IntegrityReport {
+  std::uint64_t messages = 0;
+  std::vector<std::string> problems;  // rows whose blob is missing or has the wrong size, db errors
+  std::vector<std::string> orphans;   // blob files (relative to the user dir) no row references
+};
+
+}  // namespace popbridge::store

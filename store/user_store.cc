@@ -1,0 +1,1190 @@
+#include "store/user_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <ctime>
+#include <functional>
+#include <limits>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "store/names.h"
+#include "store/sqlite_db.h"
+
+namespace popbridge::store {
+namespace {
+
+using sql::Database;
+using sql::Statement;
+using sql::Transaction;
+
+// PRAGMA user_version of the schema below. A later version migrates forward in initialize(),
+// keeping every mailbox id, UID, UIDVALIDITY, modseq and flag.
+constexpr std::int64_t kSchemaVersion = 1;
+
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE meta(
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+-- AUTOINCREMENT: a deleted mailbox's id is never handed to a new one, so an id the daemon still
+-- holds can only ever name the mailbox it was given for.
+CREATE TABLE mailboxes(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  uidvalidity INTEGER NOT NULL,
+  uidnext INTEGER NOT NULL,
+  highestmodseq INTEGER NOT NULL
+);
+CREATE TABLE messages(
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid INTEGER NOT NULL,
+  blob TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  header_size INTEGER NOT NULL,
+  internaldate INTEGER NOT NULL,
+  tz_offset INTEGER NOT NULL,
+  flags INTEGER NOT NULL,
+  keywords TEXT NOT NULL,
+  modseq INTEGER NOT NULL,
+  PRIMARY KEY(mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX messages_blob ON messages(blob);
+CREATE TABLE expunged(
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  PRIMARY KEY(mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+CREATE TABLE ledger(
+  account TEXT NOT NULL,
+  uidl TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  first_seen INTEGER NOT NULL,
+  mailbox_id INTEGER REFERENCES mailboxes(id) ON DELETE SET NULL,
+  uid INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(account, uidl)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::string_view kMailboxColumns =
+    "SELECT b.id, b.name, b.uidvalidity, b.uidnext, b.highestmodseq, count(m.uid), "
+    "coalesce(sum((m.flags & 1) = 0), 0), coalesce(sum(m.size), 0) "
+    "FROM mailboxes b LEFT JOIN messages m ON m.mailbox_id = b.id ";
+
+constexpr std::string_view kMessageColumns =
+    "SELECT uid, flags, keywords, size, header_size, internaldate, tz_offset, modseq "
+    "FROM messages ";
+
+Error notFound(std::string message) { return Error{ErrorCode::NotFound, std::move(message)}; }
+Error internal(std::string message) { return Error{ErrorCode::Internal, std::move(message)}; }
+
+std::int64_t nowSeconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+std::string lowered(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Keywords are case-insensitive (RFC 9051 2.3.2 treats flag names case-insensitively); the
+// canonical list is sorted and unique ignoring case, keeping the first spelling seen.
+Result<std::vector<std::string>> canonicalKeywords(const std::vector<std::string>& keywords) {
+  std::vector<std::pair<std::string, std::string>> keyed;
+  keyed.reserve(keywords.size());
+  for (const auto& keyword : keywords) {
+    if (auto valid = validateKeyword(keyword); !valid) return fail(valid.error());
+    keyed.emplace_back(lowered(keyword), keyword);
+  }
+  std::stable_sort(keyed.begin(), keyed.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  std::string last_key;
+  for (auto& [key, keyword] : keyed) {
+    if (!out.empty() && key == last_key) continue;
+    last_key = key;
+    out.push_back(std::move(keyword));
+  }
+  return out;
+}
+
+Result<Flags> canonicalFlags(const Flags& flags) {
+  if ((flags.system & ~kAllSystemFlags) != 0) {
+    return fail(Error{ErrorCode::InvalidName, "unknown system flag bits"});
+  }
+  auto keywords = canonicalKeywords(flags.keywords);
+  if (!keywords) return fail(keywords.error());
+  return Flags{flags.system, std::move(*keywords)};
+}
+
+// Keywords are atoms (no spaces), so one space-separated column holds them.
+std::string joinKeywords(const std::vector<std::string>& keywords) {
+  std::string out;
+  for (const auto& keyword : keywords) {
+    if (!out.empty()) out += ' ';
+    out += keyword;
+  }
+  return out;
+}
+
+std::vector<std::string> splitKeywords(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const std::size_t space = text.find(' ');
+    out.emplace_back(text.substr(0, space));
+    if (space == std::string_view::npos) break;
+    text.remove_prefix(space + 1);
+  }
+  return out;
+}
+
+MailboxInfo mailboxFromRow(const Statement& row) {
+  return MailboxInfo{
+      .id = row.int64(0),
+      .name = row.text(1),
+      .uidvalidity = static_cast<std::uint32_t>(row.int64(2)),
+      .uidnext = static_cast<std::uint32_t>(row.int64(3)),
+      .highestmodseq = static_cast<std::uint64_t>(row.int64(4)),
+      .messages = static_cast<std::uint32_t>(row.int64(5)),
+      .unseen = static_cast<std::uint32_t>(row.int64(6)),
+      .total_bytes = static_cast<std::uint64_t>(row.int64(7)),
+  };
+}
+
+MessageInfo messageFromRow(const Statement& row) {
+  return MessageInfo{
+      .uid = static_cast<std::uint32_t>(row.int64(0)),
+      .flags = Flags{static_cast<std::uint32_t>(row.int64(1)), splitKeywords(row.text(2))},
+      .size = static_cast<std::uint64_t>(row.int64(3)),
+      .header_size = static_cast<std::uint64_t>(row.int64(4)),
+      .internaldate = row.int64(5),
+      .tz_offset_minutes = static_cast<int>(row.int64(6)),
+      .modseq = static_cast<std::uint64_t>(row.int64(7)),
+  };
+}
+
+Result<std::optional<MailboxInfo>> queryMailbox(Database& db, std::string_view where,
+                                                const std::function<void(Statement&)>& bind) {
+  std::string query(kMailboxColumns);
+  query += where;
+  query += " GROUP BY b.id";
+  auto stmt = db.prepare(query);
+  if (!stmt) return fail(stmt.error());
+  bind(*stmt);
+  auto row = stmt->step();
+  if (!row) return fail(row.error());
+  if (!*row) return std::optional<MailboxInfo>();
+  return std::optional<MailboxInfo>(mailboxFromRow(*stmt));
+}
+
+struct MailboxState {
+  std::string name;
+  std::uint32_t uidnext = 0;
+  std::uint64_t highestmodseq = 0;
+};
+
+// The mailbox row by id, inside the caller's transaction. NotFound if absent.
+Result<MailboxState> mailboxState(Database& db, std::int64_t mailbox_id) {
+  auto stmt = db.prepare("SELECT name, uidnext, highestmodseq FROM mailboxes WHERE id = ?");
+  if (!stmt) return fail(stmt.error());
+  stmt->bind(1, mailbox_id);
+  auto row = stmt->step();
+  if (!row) return fail(row.error());
+  if (!*row) return fail(notFound("no mailbox with id " + std::to_string(mailbox_id)));
+  return MailboxState{stmt->text(0), static_cast<std::uint32_t>(stmt->int64(1)),
+                      static_cast<std::uint64_t>(stmt->int64(2))};
+}
+
+Result<void> setHighestModseq(Database& db, std::int64_t mailbox_id, std::uint64_t modseq) {
+  auto stmt = db.prepare("UPDATE mailboxes SET highestmodseq = ? WHERE id = ?");
+  if (!stmt) return fail(stmt.error());
+  stmt->bind(1, static_cast<std::int64_t>(modseq)).bind(2, mailbox_id);
+  return stmt->run();
+}
+
+// Allocates a UIDVALIDITY inside the caller's write transaction: the clock, or one more than the
+// last one handed out if the clock is behind, so a re-created mailbox always gets a larger value
+// (RFC 9051 2.3.1.1).
+Result<std::uint32_t> nextUidValidity(Database& db) {
+  auto select = db.prepare("SELECT value FROM meta WHERE key = 'last_uidvalidity'");
+  if (!select) return fail(select.error());
+  auto row = select->step();
+  if (!row) return fail(row.error());
+  const std::int64_t last = *row ? select->int64(0) : 0;
+  const std::int64_t next = std::max(last + 1, nowSeconds());
+  if (next > std::numeric_limits<std::uint32_t>::max()) {
+    return fail(internal("UIDVALIDITY space exhausted"));
+  }
+  auto update = db.prepare(
+      "INSERT INTO meta(key, value) VALUES('last_uidvalidity', ?) "
+      "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  if (!update) return fail(update.error());
+  update->bind(1, next);
+  if (auto done = update->run(); !done) return fail(done.error());
+  return static_cast<std::uint32_t>(next);
+}
+
+// Inserts a mailbox row inside the caller's write transaction. AlreadyExists if taken.
+Result<void> insertMailbox(Database& db, const std::string& name) {
+  auto exists = db.prepare("SELECT 1 FROM mailboxes WHERE name = ?");
+  if (!exists) return fail(exists.error());
+  exists->bind(1, name);
+  auto row = exists->step();
+  if (!row) return fail(row.error());
+  if (*row) return fail(Error{ErrorCode::AlreadyExists, "mailbox exists: " + name});
+  auto uidvalidity = nextUidValidity(db);
+  if (!uidvalidity) return fail(uidvalidity.error());
+  // HIGHESTMODSEQ starts at 1: RFC 7162 3.1.1 requires a non-zero value.
+  auto insert = db.prepare(
+      "INSERT INTO mailboxes(name, uidvalidity, uidnext, highestmodseq) VALUES(?, ?, 1, 1)");
+  if (!insert) return fail(insert.error());
+  insert->bind(1, name).bind(2, static_cast<std::int64_t>(*uidvalidity));
+  return insert->run();
+}
+
+}  // namespace
+
+// A reader connection borrowed from the pool; returned on destruction.
+class UserStore::ReaderLease {
+ public:
+  ReaderLease(UserStore* store, std::unique_ptr<Database> db) : store_(store), db_(std::move(db)) {}
+  ReaderLease(ReaderLease&& other) noexcept : store_(other.store_), db_(std::move(other.db_)) {}
+  ReaderLease& operator=(ReaderLease&&) = delete;
+  ReaderLease(const ReaderLease&) = delete;
+  ReaderLease& operator=(const ReaderLease&) = delete;
+  ~ReaderLease() {
+    if (db_) store_->releaseReader(std::move(db_));
+  }
+  Database& operator*() { return *db_; }
+  Database* operator->() { return db_.get(); }
+
+ private:
+  UserStore* store_;
+  std::unique_ptr<Database> db_;
+};
+
+UserStore::UserStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
+
+UserStore::~UserStore() = default;
+
+Result<std::shared_ptr<UserStore>> UserStore::open(const std::filesystem::path& dir) {
+  std::shared_ptr<UserStore> store(new UserStore(dir));
+  if (auto ready = store->initialize(); !ready) return fail(ready.error());
+  return store;
+}
+
+Result<void> UserStore::initialize() {
+  const bool fresh = ::access(dir_.c_str(), F_OK) != 0;
+  if (auto made = makeDirectory(dir_); !made) return made;
+  if (fresh) {
+    // The new user directory's entry must survive a crash before anything inside it matters.
+    if (auto synced = fsyncDirectory(dir_.parent_path()); !synced) return synced;
+  }
+
+  // One process per user directory: open() cleans tmp/, which is only safe with no other
+  // writer staging there.
+  const auto lock_path = dir_ / "lock";
+  lock_fd_ = UniqueFd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock_fd_.valid()) return fail(ioError("open", lock_path, errno));
+  if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return fail(Error{ErrorCode::Io, "user store in use by another process: " + dir_.string()});
+    }
+    return fail(ioError("flock", lock_path, errno));
+  }
+
+  const auto blobs = dir_ / "blobs";
+  const auto tmp = dir_ / "tmp";
+  for (const auto& sub : {blobs, tmp}) {
+    if (auto made = makeDirectory(sub); !made) return made;
+  }
+  // All 256 fan-out directories exist up front, so an append only fsyncs the directories it
+  // renamed into, never blobs/ itself.
+  static constexpr char kHex[] = "0123456789abcdef";
+  bool made_fanout = false;
+  for (int i = 0; i < 256; ++i) {
+    const char name[3] = {kHex[i >> 4], kHex[i & 0xf], '\0'};
+    const auto path = blobs / name;
+    if (::access(path.c_str(), F_OK) == 0) continue;
+    if (auto made = makeDirectory(path); !made) return made;
+    made_fanout = true;
+  }
+  if (made_fanout || fresh) {
+    for (const auto& path : {blobs, dir_}) {
+      if (auto synced = fsyncDirectory(path); !synced) return synced;
+    }
+  }
+
+  // Staged bodies of appends that never committed (a crash, a dropped StagedMessage).
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(tmp, ec), end; !ec && it != end; it.increment(ec)) {
+    std::filesystem::remove(it->path(), ec);
+  }
+
+  auto db = Database::open(dir_ / "meta.sqlite", sql::OpenMode::ReadWriteCreate);
+  if (!db) return fail(db.error());
+  writer_ = std::move(*db);
+
+  auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
+  if (!txn) return fail(txn.error());
+  auto version_stmt = writer_->prepare("PRAGMA user_version");
+  if (!version_stmt) return fail(version_stmt.error());
+  auto version_row = version_stmt->step();
+  if (!version_row) return fail(version_row.error());
+  const std::int64_t version = *version_row ? version_stmt->int64(0) : 0;
+  version_stmt = Statement();
+  if (version > kSchemaVersion) {
+    return fail(Error{ErrorCode::Corrupt, "store schema version " + std::to_string(version) +
+                                              " is newer than this popbridge (" +
+                                              std::to_string(kSchemaVersion) + ")"});
+  }
+  if (version == 0) {
+    if (auto created = writer_->exec(kSchemaV1); !created) return created;
+    if (auto set = writer_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !set) {
+      return set;
+    }
+  }
+  // Later schema versions add their migration steps here, one version at a time.
+
+  auto inbox = writer_->prepare("SELECT 1 FROM mailboxes WHERE name = 'INBOX'");
+  if (!inbox) return fail(inbox.error());
+  auto inbox_row = inbox->step();
+  if (!inbox_row) return fail(inbox_row.error());
+  inbox = Statement();
+  if (!*inbox_row) {
+    if (auto created = insertMailbox(*writer_, "INBOX"); !created) return created;
+  }
+  if (auto committed = txn->commit(); !committed) return committed;
+  if (fresh) {
+    // meta.sqlite's own directory entry (SQLite syncs the directory for its WAL, not the db).
+    if (auto synced = fsyncDirectory(dir_); !synced) return synced;
+  }
+  return {};
+}
+
+Result<UserStore::ReaderLease> UserStore::reader() {
+  {
+    std::lock_guard lock(readers_mutex_);
+    if (!idle_readers_.empty()) {
+      auto db = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return ReaderLease(this, std::move(db));
+    }
+  }
+  auto db = Database::open(dir_ / "meta.sqlite", sql::OpenMode::ReadWrite);
+  if (!db) return fail(db.error());
+  return ReaderLease(this, std::move(*db));
+}
+
+void UserStore::releaseReader(std::unique_ptr<sql::Database> db) {
+  constexpr std::size_t kMaxIdleReaders = 8;
+  std::lock_guard lock(readers_mutex_);
+  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(db));
+}
+
+std::filesystem::path UserStore::blobPath(std::string_view blob_id) const {
+  return dir_ / "blobs" / std::string(blob_id.substr(0, 2)) / std::string(blob_id);
+}
+
+void UserStore::removeUnreferencedBlobs(const std::vector<std::string>& blob_ids) {
+  auto stmt = writer_->prepare("SELECT 1 FROM messages WHERE blob = ? LIMIT 1");
+  if (!stmt) return;  // the blobs stay as orphans; check() reports them
+  for (const auto& blob : blob_ids) {
+    stmt->reset();
+    stmt->bind(1, blob);
+    auto row = stmt->step();
+    if (row && !*row) ::unlink(blobPath(blob).c_str());
+  }
+  // No directory fsync: an unlink lost in a crash only leaves an orphan, never a dangling row.
+}
+
+// ---------------------------------------------------------------- mailboxes
+
+Result<std::vector<MailboxInfo>> UserStore::listMailboxes() {
+  auto db = reader();
+  if (!db) return fail(db.error());
+  std::string query(kMailboxColumns);
+  query += "GROUP BY b.id ORDER BY b.name";
+  auto stmt = (*db)->prepare(query);
+  if (!stmt) return fail(stmt.error());
+  std::vector<MailboxInfo> out;
+  while (true) {
+    auto row = stmt->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    out.push_back(mailboxFromRow(*stmt));
+  }
+  return out;
+}
+
+Result<MailboxInfo> UserStore::mailbox(std::string_view name) {
+  auto canonical = canonicalMailboxName(name);
+  if (!canonical) return fail(canonical.error());
+  auto db = reader();
+  if (!db) return fail(db.error());
+  auto info =
+      queryMailbox(**db, "WHERE b.name = ?", [&](Statement& stmt) { stmt.bind(1, *canonical); });
+  if (!info) return fail(info.error());
+  if (!*info) return fail(notFound("no mailbox " + *canonical));
+  return std::move(**info);
+}
+
+Result<MailboxInfo> UserStore::mailboxById(std::int64_t mailbox_id) {
+  auto db = reader();
+  if (!db) return fail(db.error());
+  auto info =
+      queryMailbox(**db, "WHERE b.id = ?", [&](Statement& stmt) { stmt.bind(1, mailbox_id); });
+  if (!info) return fail(info.error());
+  if (!*info) return fail(notFound("no mailbox with id " + std::to_string(mailbox_id)));
+  return std::move(**info);
+}
+
+Result<MailboxInfo> UserStore::createMailbox(std::string_view name) {
+  auto canonical = canonicalMailboxName(name);
+  if (!canonical) return fail(canonical.error());
+  std::lock_guard lock(write_mutex_);
+  auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
+  if (!txn) return fail(txn.error());
+  if (auto inserted = insertMailbox(*writer_, *canonical); !inserted) {
+    return fail(inserted.error());
+  }
+  auto info = queryMailbox(*writer_, "WHERE b.name = ?",
+                           [&](Statement& stmt) { stmt.bind(1, *canonical); });
+  if (!info) return fail(info.error());
+  if (!*info) return fail(internal("created mailbox vanished"));
+  if (auto committed = txn->commit(); !committed) return fail(committed.error());
+  return std::move(**info);
+}
+
+Result<void> UserStore::deleteMailbox(std::string_view name) {
+  auto canonical = canonicalMailboxName(name);
+  if (!canonical) return fail(canonical.error());
+  // RFC 9051 6.3.4: deleting INBOX is an error.
+  if (*canonical == "INBOX") return fail(Error{ErrorCode::InvalidName, "INBOX cannot be deleted"});
+  std::lock_guard lock(write_mutex_);
+  auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
+  if (!txn) return fail(txn.error());
+  auto find = writer_->prepare("SELECT id FROM mailboxes WHERE name = ?");
+  if (!find) return fail(find.error());
+  find->bind(1, *canonical);
+  auto found = find->step();
+  if (!found) return fail(found.error());
+  if (!*found) return fail(notFound("no mailbox " + *canonical));
+  const std::int64_t id = find->int64(0);
+  std::vector<std::string> blobs;
+  auto list = writer_->prepare("SELECT blob FROM messages WHERE mailbox_id = ?");
+  if (!list) return fail(list.error());
+  list->bind(1, id);
+  while (true) {
+    auto row = list->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    blobs.push_back(list->text(0));
+  }
+  // Messages and expunge memory go by ON DELETE CASCADE; ledger rows keep their uidl.
+  auto remove = writer_->prepare("DELETE FROM mailboxes WHERE id = ?");
+  if (!remove) return fail(remove.error());
+  remove->bind(1, id);
+  if (auto done = remove->run(); !done) return done;
+  if (auto committed = txn->commit(); !committed) return committed;
+  removeUnreferencedBlobs(blobs);
+  return {};
+}
+
+// ---------------------------------------------------------------- messages
+
+Result<StagedMessage> UserStore::stageMessage() {
+  // 128 random bits: unique without coordination between appending threads.
+  auto id = randomHex(16);
+  if (!id) return fail(id.error());
+  auto path = dir_ / "tmp" / *id;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd.valid()) return fail(ioError("create", path, errno));
+  return StagedMessage(this, std::move(path), std::move(*id), std::move(fd));
+}
+
+Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<NewMessage> batch) {
+  auto canonical = canonicalMailboxName(mailbox_name);
+  if (!canonical) return fail(canonical.error());
+  std::vector<Flags> flags;
+  flags.reserve(batch.size());
+  for (auto& message : batch) {
+    if (message.body.owner_ != this) {
+      return fail(internal("staged message belongs to another user store"));
+    }
+    auto canonical_flags = canonicalFlags(message.flags);
+    if (!canonical_flags) return fail(canonical_flags.error());
+    flags.push_back(std::move(*canonical_flags));
+  }
+  // Refuse early, before spending fsyncs, if the mailbox is absent; checked again below.
+  if (auto exists = mailbox(*canonical); !exists) return fail(exists.error());
+
+  // 1. Every body on disk. 2. Every body under its final name. 3. Every touched directory
+  // fsynced once. Only then may a row point at them. Done outside write_mutex_ so concurrent
+  // appends overlap their fsyncs.
+  for (auto& message : batch) {
+    if (auto done = message.body.finish(); !done) return fail(done.error());
+  }
+  std::vector<std::string> renamed;
+  auto undo = [&] {
+    for (const auto& blob : renamed) ::unlink(blobPath(blob).c_str());
+  };
+  std::set<std::string> touched_dirs;
+  for (auto& message : batch) {
+    StagedMessage& body = message.body;
+    const auto target = blobPath(body.blob_id_);
+    if (::rename(body.tmp_path_.c_str(), target.c_str()) != 0) {
+      const int err = errno;
+      undo();
+      return fail(ioError("rename", target, err));
+    }
+    body.committed_ = true;
+    renamed.push_back(body.blob_id_);
+    touched_dirs.insert(body.blob_id_.substr(0, 2));
+  }
+  for (const auto& sub : touched_dirs) {
+    if (auto synced = fsyncDirectory(dir_ / "blobs" / sub); !synced) {
+      undo();
+      return fail(synced.error());
+    }
+  }
+
+  std::lock_guard lock(write_mutex_);
+  auto result = [&]() -> Result<ChangeSet> {
+    auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
+    if (!txn) return fail(txn.error());
+    auto find = writer_->prepare("SELECT id, uidnext, highestmodseq FROM mailboxes WHERE name = ?");
+    if (!find) return fail(find.error());
+    find->bind(1, *canonical);
+    auto found = find->step();
+    if (!found) return fail(found.error());
+    if (!*found) return fail(notFound("no mailbox " + *canonical));
+    ChangeSet changes;
+    changes.mailbox_id = find->int64(0);
+    changes.mailbox = *canonical;
+    std::uint64_t uidnext = static_cast<std::uint64_t>(find->int64(1));
+    const std::uint64_t modseq = static_cast<std::uint64_t>(find->int64(2)) + 1;
+    if (batch.empty()) {
+      changes.highestmodseq = modseq - 1;
+      return changes;
+    }
+    // RFC 9051 2.3.1.1: UIDs are 32-bit and never reused; running out would need a new
+    // UIDVALIDITY, which popbridge never assigns to a live mailbox.
+    if (uidnext + batch.size() > std::numeric_limits<std::uint32_t>::max()) {
+      return fail(internal("UID space of mailbox exhausted: " + *canonical));
+    }
+    auto insert = writer_->prepare(
+        "INSERT INTO messages(mailbox_id, uid, blob, size, header_size, internaldate, tz_offset, "
+        "flags, keywords, modseq) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!insert) return fail(insert.error());
+    auto ledger_row = writer_->prepare(
+        "INSERT INTO ledger(account, uidl, state, first_seen, mailbox_id, uid) "
+        "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(account, uidl) DO UPDATE SET "
+        "state = excluded.state, mailbox_id = excluded.mailbox_id, uid = excluded.uid");
+    if (!ledger_row) return fail(ledger_row.error());
+    const std::int64_t now = nowSeconds();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const NewMessage& message = batch[i];
+      MessageInfo info{
+          .uid = static_cast<std::uint32_t>(uidnext++),
+          .flags = std::move(flags[i]),
+          .size = message.body.size(),
+          .header_size = message.body.headerSize(),
+          .internaldate = message.internaldate,
+          .tz_offset_minutes = message.tz_offset_minutes,
+          .modseq = modseq,
+      };
+      insert->reset();
+      insert->bind(1, changes.mailbox_id)
+          .bind(2, static_cast<std::int64_t>(info.uid))
+          .bind(3, message.body.blob_id_)
+          .bind(4, static_cast<std::int64_t>(info.size))
+          .bind(5, static_cast<std::int64_t>(info.header_size))
+          .bind(6, info.internaldate)
+          .bind(7, static_cast<std::int64_t>(info.tz_offset_minutes))
+          .bind(8, static_cast<std::int64_t>(info.flags.system))
+          .bind(9, joinKeywords(info.flags.keywords))
+          .bind(10, static_cast<std::int64_t>(modseq));
+      if (auto done = insert->run(); !done) return fail(done.error());
+      if (message.pop) {
+        ledger_row->reset();
+        ledger_row->bind(1, message.pop->account)
+            .bind(2, message.pop->uidl)
+            .bind(3, static_cast<std::int64_t>(message.pop->state))
+            .bind(4, now)
+            .bind(5, changes.mailbox_id)
+            .bind(6, static_cast<std::int64_t>(info.uid));
+        if (auto done = ledger_row->run(); !done) return fail(done.error());
+      }
+      changes.appended.push_back(std::move(info));
+    }
+    auto update =
+        writer_->prepare("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?");
+    if (!update) return fail(update.error());
+    update->bind(1, static_cast<std::int64_t>(uidnext))
+        .bind(2, static_cast<std::int64_t>(modseq))
+        .bind(3, changes.mailbox_id);
+    if (auto done = update->run(); !done) return fail(done.error());
+    if (auto committed = txn->commit(); !committed) return fail(committed.error());
+    changes.highestmodseq = modseq;
+    return changes;
+  }();
+  if (!result) undo();
+  return result;
+}
+
+Result<std::vector<MessageInfo>> UserStore::listMessages(std::int64_t mailbox_id) {
+  auto db = reader();
+  if (!db) return fail(db.error());
+  // One read transaction: the mailbox check and the rows come from the same snapshot.
+  auto txn = Transaction::begin(**db, Transaction::Kind::Read);
+  if (!txn) return fail(txn.error());
+  if (auto state = mailboxState(**db, mailbox_id); !state) return fail(state.error());
+  std::string query(kMessageColumns);
+  query += "WHERE mailbox_id = ? ORDER BY uid";
+  auto stmt = (*db)->prepare(query);
+  if (!stmt) return fail(stmt.error());
+  stmt->bind(1, mailbox_id);
+  std::vector<MessageInfo> out;
+  while (true) {
+    auto row = stmt->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    out.push_back(messageFromRow(*stmt));
+  }
+  stmt = Statement();
+  if (auto done = txn->commit(); !done) return fail(done.error());
+  return out;
+}
+
+Result<ChangeSet> UserStore::storeFlags(std::int64_t mailbox_id,
+                                        std::span<const std::uint32_t> uids, FlagOp op,
+                                        const Flags& flags) {
+  auto requested = canonicalFlags(flags);
+  if (!requested) return fail(requested.error());
+  std::vector<std::uint32_t> sorted(uids.begin(), uids.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+
+  std::lock_guard lock(write_mutex_);
+  auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
+  if (!txn) return fail(txn.error());
+  auto state = mailboxState(*writer_, mailbox_id);
+  if (!state) return fail(state.error());
+  ChangeSet changes;
+  changes.mailbox_id = mailbox_id;
+  changes.mailbox = state->name;
+  const std::uint64_t modseq = state->highestmodseq + 1;
+
+  std::string query(kMessageColumns);
+  query += "WHERE mailbox_id = ? AND uid = ?";
+  auto select = writer_->prepare(query);
+  if (!select) return fail(select.error());
+  auto update = writer_->prepare(
+      "UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?");
+  if (!update) return fail(update.error());
+  for (std::uint32_t uid : sorted) {
+    select->reset();
+    select->bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(uid));
+    auto row = select->step();
+    if (!row) return fail(row.error());
+    if (!*row) continue;
+    MessageInfo info = messageFromRow(*select);
+    Flags next;
+    switch (op) {
+      case FlagOp::Replace:
+        next = *requested;
+        break;
+      case FlagOp::Add: {
+        next.system = info.flags.system | requested->system;
+        next.keywords = info.flags.keywords;
+        next.keywords.insert(next.keywords.end(), requested->keywords.begin(),
+                             requested->keywords.end());
+        auto merged = canonicalKeywords(next.keywords);
+        if (!merged) return fail(merged.error());
+        next.keywords = std::move(*merged);
+        break;
+      }
+      case FlagOp::Remove: {
+        next.system = info.flags.system & ~requested->system;
+        std::unordered_set<std::string> removed;
+        for (const auto& keyword : requested->keywords) removed.insert(lowered(keyword));
+        for (const auto& keyword : info.flags.keywords) {
+          if (removed.count(lowered(keyword)) == 0) next.keywords.push_back(keyword);
+        }
+        break;
+      }
+    }
+    if (next == info.flags) continue;
+    update->reset();
+    update->bind(1, static_cast<std::int64_t>(next.system))
+        .bind(2, joinKeywords(next.keywords))
+        .bind(3, static_cast<std::int64_t>(modseq))
+        .bind(4, mailbox_id)
+        .bind(5, static_cast<std::int64_t>(uid));
+    if (auto done = update->run(); !done) return fail(done.error());
+    info.flags = std::move(next);
+    info.modseq = modseq;
+    changes.flag_changes.push_back(std::move(info));
+  }
+  if (changes.flag_changes.empty()) {
+    changes.highestmodseq = state->highestmodseq;
+    return changes;  // nothing written; the transaction rolls back harmlessly
+  }
+  if (auto done = setHighestModseq(*writer_, mailbox_id, modseq); !done) return fail(done.error());
+  if (auto committed = txn->commit(); !committed) return fail(committed.error());
+  changes.highestmodseq = modseq;
+  return changes;
+}
+
+Result<ChangeSet> UserStore::expunge(std::int64_t mailbox_id,
+                                     std::optional<std::vector<std::uint32_t>> uids) {
+  std::unordered_set<std::uint32_t> wanted;
+  if (uids) wanted.insert(uids->begin(), uids->end());
+
+  std::lock_guard lock(write_mutex_);
+  auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
+  if (!txn) return fail(txn.error());
+  auto state = mailboxState(*writer_, mailbox_id);
+  if (!state) return fail(state.error());
+  ChangeSet changes;
+  changes.mailbox_id = mailbox_id;
+  changes.mailbox = state->name;
+  changes.highestmodseq = state->highestmodseq;
+
+  auto select = writer_->prepare(
+      "SELECT uid, blob FROM messages WHERE mailbox_id = ? AND (flags & ?) != 0 ORDER BY uid");
+  if (!select) return fail(select.error());
+  select->bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(kDeleted));
+  std::vector<std::string> blobs;
+  while (true) {
+    auto row = select->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    const auto uid = static_cast<std::uint32_t>(select->int64(0));
+    if (uids && wanted.count(uid) == 0) continue;
+    changes.expunged.push_back(uid);
+    blobs.push_back(select->text(1));
+  }
+  select = Statement();
+  if (changes.expunged.empty()) return changes;
+
+  const std::uint64_t modseq = state->highestmodseq + 1;
+  auto remove = writer_->prepare("DELETE FROM messages WHERE mailbox_id = ? AND uid = ?");
+  if (!remove) return fail(remove.error());
+  auto remember =
+      writer_->prepare("INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES(?, ?, ?)");
+  if (!remember) return fail(remember.error());
+  for (std::uint32_t uid : changes.expunged) {
+    remove->reset();
+    remove->bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(uid));
+    if (auto done = remove->run(); !done) return fail(done.error());
+    remember->reset();
+    remember->bind(1, mailbox_id)
+        .bind(2, static_cast<std::int64_t>(uid))
+        .bind(3, static_cast<std::int64_t>(modseq));
+    if (auto done = remember->run(); !done) return fail(done.error());
+  }
+  if (auto done = setHighestModseq(*writer_, mailbox_id, modseq); !done) return fail(done.error());
+  if (auto committed = txn->commit(); !committed) return fail(committed.error());
+  changes.highestmodseq = modseq;
+  removeUnreferencedBlobs(blobs);
+  return changes;
+}
+
+Result<std::vector<std::uint32_t>> UserStore::expungedSince(std::int64_t mailbox_id,
+                                                            std::uint64_t modseq) {
+  auto db = reader();
+  if (!db) return fail(db.error());
+  auto txn = Transaction::begin(**db, Transaction::Kind::Read);
+  if (!txn) return fail(txn.error());
+  if (auto state = mailboxState(**db, mailbox_id); !state) return fail(state.error());
+  auto stmt =
+      (*db)->prepare("SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
+  if (!stmt) return fail(stmt.error());
+  stmt->bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(modseq));
+  std::vector<std::uint32_t> out;
+  while (true) {
+    auto row = stmt->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    out.push_back(static_cast<std::uint32_t>(stmt->int64(0)));
+  }
+  stmt = Statement();
+  if (auto done = txn->commit(); !done) return fail(done.error());
+  return out;
+}
+
+Result<BodyReader> UserStore::openBody(std::int64_t mailbox_id, std::uint32_t uid) {
+  std::string blob;
+  std::uint64_t size = 0;
+  {
+    auto db = reader();
+    if (!db) return fail(db.error());
+    auto stmt = (*db)->prepare("SELECT blob, size FROM messages WHERE mailbox_id = ? AND uid = ?");
+    if (!stmt) return fail(stmt.error());
+    stmt->bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(uid));
+    auto row = stmt->step();
+    if (!row) return fail(row.error());
+    if (!*row) return fail(notFound("no message with uid " + std::to_string(uid)));
+    blob = stmt->text(0);
+    size = static_cast<std::uint64_t>(stmt->int64(1));
+  }
+  const auto path = blobPath(blob);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    const int err = errno;
+    // ENOENT: an expunge in another thread removed it after our SELECT, or the store is damaged.
+    if (err == ENOENT) return fail(notFound("message body gone: " + path.string()));
+    return fail(ioError("open", path, err));
+  }
+  return BodyReader(std::move(fd), size);
+}
+
+Result<TransferResult> UserStore::transfer(std::int64_t source_mailbox_id,
+                                           std::span<const std::uint32_t> uids,
+                                           std::string_view destination, TransferMode mode) {
+  auto canonical = canonicalMailboxName(destination);
+  if (!canonical) return fail(canonical.error());
+  std::vector<std::uint32_t> sorted(uids.begin(), uids.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::lock_guard lock(write_mutex_);
+  auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
+  if (!txn) return fail(txn.error());
+  auto result =
+      transferLocked(source_mailbox_id, std::optional(std::move(sorted)), *canonical, mode);
+  if (!result) return result;
+  if (result->source_uids.empty()) return result;
+  if (auto committed = txn->commit(); !committed) return fail(committed.error());
+  return result;
+}
+
+Result<TransferResult> UserStore::transferLocked(
+    std::int64_t source_id, const std::optional<std::vector<std::uint32_t>>& uids,
+    const std::string& destination, TransferMode mode) {
+  auto source = mailboxState(*writer_, source_id);
+  if (!source) return fail(source.error());
+  auto find = writer_->prepare("SELECT id, uidnext, highestmodseq FROM mailboxes WHERE name = ?");
+  if (!find) return fail(find.error());
+  find->bind(1, destination);
+  auto found = find->step();
+  if (!found) return fail(found.error());
+  if (!*found) return fail(notFound("no mailbox " + destination));
+  TransferResult result;
+  result.destination.mailbox_id = find->int64(0);
+  result.destination.mailbox = destination;
+  std::uint64_t uidnext = static_cast<std::uint64_t>(find->int64(1));
+  const std::uint64_t destination_modseq = static_cast<std::uint64_t>(find->int64(2)) + 1;
+  find = Statement();
+  const bool same = result.destination.mailbox_id == source_id;
+  result.source.mailbox_id = source_id;
+  result.source.mailbox = source->name;
+  result.source.highestmodseq = source->highestmodseq;
+  result.destination.highestmodseq = destination_modseq - 1;
+
+  std::string query(
+      "SELECT uid, flags, keywords, size, header_size, internaldate, tz_offset, modseq, blob "
+      "FROM messages WHERE mailbox_id = ? ORDER BY uid");
+  auto select = writer_->prepare(query);
+  if (!select) return fail(select.error());
+  select->bind(1, source_id);
+  std::vector<std::pair<MessageInfo, std::string>> picked;
+  while (true) {
+    auto row = select->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    MessageInfo info = messageFromRow(*select);
+    if (uids && !std::binary_search(uids->begin(), uids->end(), info.uid)) continue;
+    picked.emplace_back(std::move(info), select->text(8));
+  }
+  select = Statement();
+  if (picked.empty()) return result;
+  if (uidnext + picked.size() > std::numeric_limits<std::uint32_t>::max()) {
+    return fail(internal("UID space of mailbox exhausted: " + destination));
+  }
+  const std::uint64_t source_modseq = same ? destination_modseq : source->highestmodseq + 1;
+
+  auto insert = writer_->prepare(
+      "INSERT INTO messages(mailbox_id, uid, blob, size, header_size, internaldate, tz_offset, "
+      "flags, keywords, modseq) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!insert) return fail(insert.error());
+  auto remove = writer_->prepare("DELETE FROM messages WHERE mailbox_id = ? AND uid = ?");
+  if (!remove) return fail(remove.error());
+  auto remember =
+      writer_->prepare("INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES(?, ?, ?)");
+  if (!remember) return fail(remember.error());
+  auto follow = writer_->prepare(
+      "UPDATE ledger SET mailbox_id = ?, uid = ? WHERE mailbox_id = ? AND uid = ?");
+  if (!follow) return fail(follow.error());
+  for (auto& [info, blob] : picked) {
+    const std::uint32_t old_uid = info.uid;
+    info.uid = static_cast<std::uint32_t>(uidnext++);
+    info.modseq = destination_modseq;
+    insert->reset();
+    insert->bind(1, result.destination.mailbox_id)
+        .bind(2, static_cast<std::int64_t>(info.uid))
+        .bind(3, blob)
+        .bind(4, static_cast<std::int64_t>(info.size))
+        .bind(5, static_cast<std::int64_t>(info.header_size))
+        .bind(6, info.internaldate)
+        .bind(7, static_cast<std::int64_t>(info.tz_offset_minutes))
+        .bind(8, static_cast<std::int64_t>(info.flags.system))
+        .bind(9, joinKeywords(info.flags.keywords))
+        .bind(10, static_cast<std::int64_t>(destination_modseq));
+    if (auto done = insert->run(); !done) return fail(done.error());
+    if (mode == TransferMode::Move) {
+      remove->reset();
+      remove->bind(1, source_id).bind(2, static_cast<std::int64_t>(old_uid));
+      if (auto done = remove->run(); !done) return fail(done.error());
+      remember->reset();
+      remember->bind(1, source_id)
+          .bind(2, static_cast<std::int64_t>(old_uid))
+          .bind(3, static_cast<std::int64_t>(source_modseq));
+      if (auto done = remember->run(); !done) return fail(done.error());
+      follow->reset();
+      follow->bind(1, result.destination.mailbox_id)
+          .bind(2, static_cast<std::int64_t>(info.uid))
+          .bind(3, source_id)
+          .bind(4, static_cast<std::int64_t>(old_uid));
+      if (auto done = follow->run(); !done) return fail(done.error());
+      result.source.expunged.push_back(old_uid);
+    }
+    result.source_uids.push_back(old_uid);
+    result.destination.appended.push_back(std::move(info));
+  }
+  auto update =
+      writer_->prepare("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?");
+  if (!update) return fail(update.error());
+  update->bind(1, static_cast<std::int64_t>(uidnext))
+      .bind(2, static_cast<std::int64_t>(destination_modseq))
+      .bind(3, result.destination.mailbox_id);
+  if (auto done = update->run(); !done) return fail(done.error());
+  result.destination.highestmodseq = destination_modseq;
+  if (mode == TransferMode::Move) {
+    if (!same) {
+      if (auto done = setHighestModseq(*writer_, source_id, source_modseq); !done) {
+        return fail(done.error());
+      }
+    }
+    result.source.highestmodseq = source_modseq;
+  }
+  return result;
+}
+
+Result<MailboxInfo> UserStore::renameMailbox(std::string_view from, std::string_view to) {
+  auto old_name = canonicalMailboxName(from);
+  if (!old_name) return fail(old_name.error());
+  auto new_name = canonicalMailboxName(to);
+  if (!new_name) return fail(new_name.error());
+  if (new_name->rfind(*old_name + kHierarchySeparator, 0) == 0) {
+    return fail(Error{ErrorCode::InvalidName, "cannot rename a mailbox into itself"});
+  }
+  std::lock_guard lock(write_mutex_);
+  auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
+  if (!txn) return fail(txn.error());
+  auto exists = writer_->prepare("SELECT id FROM mailboxes WHERE name = ?");
+  if (!exists) return fail(exists.error());
+  exists->bind(1, *old_name);
+  auto found = exists->step();
+  if (!found) return fail(found.error());
+  if (!*found) return fail(notFound("no mailbox " + *old_name));
+  const std::int64_t old_id = exists->int64(0);
+
+  if (*old_name == "INBOX") {
+    if (auto created = insertMailbox(*writer_, *new_name); !created) return fail(created.error());
+    auto moved = transferLocked(old_id, std::nullopt, *new_name, TransferMode::Move);
+    if (!moved) return fail(moved.error());
+  } else {
+    std::vector<std::pair<std::int64_t, std::string>> renames;
+    auto family =
+        writer_->prepare("SELECT id, name FROM mailboxes WHERE name = ? OR substr(name, 1, ?) = ?");
+    if (!family) return fail(family.error());
+    const std::string prefix = *old_name + kHierarchySeparator;
+    family->bind(1, *old_name).bind(2, static_cast<std::int64_t>(prefix.size())).bind(3, prefix);
+    while (true) {
+      auto row = family->step();
+      if (!row) return fail(row.error());
+      if (!*row) break;
+      auto renamed = canonicalMailboxName(*new_name + family->text(1).substr(old_name->size()));
+      if (!renamed) return fail(renamed.error());
+      renames.emplace_back(family->int64(0), std::move(*renamed));
+    }
+    family = Statement();
+    auto update = writer_->prepare("UPDATE mailboxes SET name = ? WHERE id = ?");
+    if (!update) return fail(update.error());
+    for (const auto& [id, name] : renames) {
+      exists->reset();
+      exists->bind(1, name);
+      auto taken = exists->step();
+      if (!taken) return fail(taken.error());
+      if (*taken) return fail(Error{ErrorCode::AlreadyExists, "mailbox exists: " + name});
+      update->reset();
+      update->bind(1, name).bind(2, id);
+      if (auto done = update->run(); !done) return fail(done.error());
+    }
+  }
+  exists = Statement();
+  auto info =
+      queryMailbox(*writer_, "WHERE b.name = ?", [&](Statement& stmt) { stmt.bind(1, *new_name); });
+  if (!info) return fail(info.error());
+  if (!*info) return fail(internal("renamed mailbox vanished"));
+  if (auto committed = txn->commit(); !committed) return fail(committed.error());
+  return std::move(**info);
+}
+
+// ---------------------------------------------------------------- ledger
+
+Result<std::vector<LedgerEntry>> UserStore::ledger(std::string_view account) {
+  auto db = reader();
+  if (!db) return fail(db.error());
+  auto stmt = (*db)->prepare(
+      "SELECT l.uidl, l.state, l.first_seen, coalesce(b.name, ''), coalesce(m.uid, 0) "
+      "FROM ledger l LEFT JOIN mailboxes b ON b.id = l.mailbox_id "
+      "LEFT JOIN messages m ON m.mailbox_id = l.mailbox_id AND m.uid = l.uid "
+      "WHERE l.account = ? ORDER BY l.first_seen, l.uidl");
+  if (!stmt) return fail(stmt.error());
+  stmt->bind(1, account);
+  std::vector<LedgerEntry> out;
+  while (true) {
+    auto row = stmt->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    const std::int64_t state = stmt->int64(1);
+    if (state < 0 || state > static_cast<std::int64_t>(LedgerState::Deleted)) {
+      return fail(Error{ErrorCode::Corrupt, "ledger row with unknown state"});
+    }
+    out.push_back(LedgerEntry{
+        .uidl = stmt->text(0),
+        .state = static_cast<LedgerState>(state),
+        .first_seen = stmt->int64(2),
+        .mailbox = stmt->text(3),
+        .uid = static_cast<std::uint32_t>(stmt->int64(4)),
+    });
+  }
+  return out;
+}
+
+Result<void> UserStore::setLedgerState(std::string_view account, std::span<const std::string> uidls,
+                                       LedgerState state) {
+  std::lock_guard lock(write_mutex_);
+  auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
+  if (!txn) return fail(txn.error());
+  auto update = writer_->prepare("UPDATE ledger SET state = ? WHERE account = ? AND uidl = ?");
+  if (!update) return fail(update.error());
+  auto changed = writer_->prepare("SELECT changes()");
+  if (!changed) return fail(changed.error());
+  for (const auto& uidl : uidls) {
+    update->reset();
+    update->bind(1, static_cast<std::int64_t>(state)).bind(2, account).bind(3, uidl);
+    if (auto done = update->run(); !done) return done;
+    changed->reset();
+    auto row = changed->step();
+    if (!row) return fail(row.error());
+    if (!*row || changed->int64(0) == 0) return fail(notFound("no ledger row for uidl " + uidl));
+  }
+  return txn->commit();
+}
+
+Result<void> UserStore::forgetLedger(std::string_view account,
+                                     std::span<const std::string> listed_uidls) {
+  const std::unordered_set<std::string> listed(listed_uidls.begin(), listed_uidls.end());
+  std::lock_guard lock(write_mutex_);
+  auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
+  if (!txn) return fail(txn.error());
+  auto select = writer_->prepare("SELECT uidl FROM ledger WHERE account = ? AND state = ?");
+  if (!select) return fail(select.error());
+  select->bind(1, account).bind(2, static_cast<std::int64_t>(LedgerState::Deleted));
+  std::vector<std::string> gone;
+  while (true) {
+    auto row = select->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    std::string uidl = select->text(0);
+    if (listed.count(uidl) == 0) gone.push_back(std::move(uidl));
+  }
+  select = Statement();
+  auto remove = writer_->prepare("DELETE FROM ledger WHERE account = ? AND uidl = ?");
+  if (!remove) return fail(remove.error());
+  for (const auto& uidl : gone) {
+    remove->reset();
+    remove->bind(1, account).bind(2, uidl);
+    if (auto done = remove->run(); !done) return done;
+  }
+  return txn->commit();
+}
+
+// ---------------------------------------------------------------- maintenance
+
+Result<IntegrityReport> UserStore::check() {
+  IntegrityReport report;
+  std::unordered_set<std::string> referenced;
+  {
+    auto db = reader();
+    if (!db) return fail(db.error());
+    auto quick = (*db)->prepare("PRAGMA quick_check");
+    if (!quick) return fail(quick.error());
+    while (true) {
+      auto row = quick->step();
+      if (!row) return fail(row.error());
+      if (!*row) break;
+      std::string line = quick->text(0);
+      if (line != "ok") report.problems.push_back("sqlite: " + line);
+    }
+    auto stmt = (*db)->prepare(
+        "SELECT b.name, m.uid, m.blob, m.size FROM messages m JOIN mailboxes b "
+        "ON b.id = m.mailbox_id ORDER BY b.name, m.uid");
+    if (!stmt) return fail(stmt.error());
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return fail(row.error());
+      if (!*row) break;
+      ++report.messages;
+      const std::string blob = stmt->text(2);
+      referenced.insert(blob);
+      const auto expected = static_cast<std::uint64_t>(stmt->int64(3));
+      const std::string where = stmt->text(0) + " uid " + std::to_string(stmt->int64(1));
+      struct stat st {};
+      if (::stat(blobPath(blob).c_str(), &st) != 0) {
+        report.problems.push_back(where + ": blob " + blob + " missing");
+      } else if (static_cast<std::uint64_t>(st.st_size) != expected) {
+        report.problems.push_back(where + ": blob " + blob + " has " + std::to_string(st.st_size) +
+                                  " bytes, expected " + std::to_string(expected));
+      }
+    }
+  }
+  std::error_code ec;
+  std::vector<std::string> orphans;
+  for (std::filesystem::directory_iterator sub(dir_ / "blobs", ec), end; !ec && sub != end;
+       sub.increment(ec)) {
+    const std::string sub_name = sub->path().filename().string();
+    if (!sub->is_directory()) {
+      orphans.push_back("blobs/" + sub_name);
+      continue;
+    }
+    std::error_code inner_ec;
+    for (std::filesystem::directory_iterator file(sub->path(), inner_ec), file_end;
+         !inner_ec && file != file_end; file.increment(inner_ec)) {
+      const std::string name = file->path().filename().string();
+      if (referenced.count(name) == 0 || name.substr(0, 2) != sub_name) {
+        orphans.push_back("blobs/" + sub_name + "/" + name);
+      }
+    }
+    if (inner_ec) report.problems.push_back("cannot list blobs/" + sub_name);
+  }
+  if (ec) report.problems.push_back("cannot list blobs/: " + ec.message());
+  std::sort(orphans.begin(), orphans.end());
+  report.orphans = std::move(orphans);
+  return report;
+}
+
+}  // namespace popbridge::store

@@ -1,0 +1,161 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/body_reader.h"
+#include "store/error.h"
+#include "store/file_ops.h"
+#include "store/staged_message.h"
+#include "store/types.h"
+
+namespace popbridge::store {
+
+namespace sql {
+class Database;
+}
+
+struct NewMessage {
+  StagedMessage body;
+  std::int64_t internaldate;
+  int tz_offset_minutes = 0;
+  Flags flags;
+  std::optional<LedgerKey> pop;  // set when pulled from a POP account: ledger row committed in
+                                 // the same transaction
+};
+
+enum class FlagOp { Add, Remove, Replace };
+
+// COPY keeps the source messages; MOVE removes them in the same transaction (RFC 6851).
+enum class TransferMode { Copy, Move };
+
+// What a COPY or MOVE committed. source_uids[i] became destination.appended[i].uid (for
+// UIDPLUS COPYUID, RFC 4315 3). source.expunged lists the moved uids (empty for Copy).
+struct TransferResult {
+  std::vector<std::uint32_t> source_uids;  // ascending
+  ChangeSet destination;
+  ChangeSet source;
+};
+
+// One user's folder store: data_dir/users/<user>/ with meta.sqlite and blobs/. Obtain it from
+// Store::user(). Every method is synchronous and thread-safe: writes are serialised on one
+// connection, reads use a pool of connections and see a committed snapshot (SQLite WAL), so a
+// reader never observes half of a write. No method calls back.
+//
+// A UserStore holds an exclusive flock on the user directory for its life: one process at a time.
+class UserStore {
+ public:
+  // Opens (creating if needed) the user directory at `dir`, migrates the schema, creates INBOX
+  // if absent and removes leftovers in tmp/. Io if another process has it open.
+  static Result<std::shared_ptr<UserStore>> open(const std::filesystem::path& dir);
+  ~UserStore();
+  UserStore(const UserStore&) = delete;
+  UserStore& operator=(const UserStore&) = delete;
+
+  // ---- Mailboxes
+  // Every mailbox, ordered by name.
+  Result<std::vector<MailboxInfo>> listMailboxes();
+  // NotFound if absent, InvalidName if the name is not valid; "inbox" finds INBOX.
+  Result<MailboxInfo> mailbox(std::string_view name);
+  // NotFound if no mailbox has this id.
+  Result<MailboxInfo> mailboxById(std::int64_t mailbox_id);
+  // Creates an empty mailbox with a fresh UIDVALIDITY, larger than any this user had before.
+  // Superior levels are not created. AlreadyExists / InvalidName.
+  Result<MailboxInfo> createMailbox(std::string_view name);
+  // Renames a mailbox and its inferiors ("a" -> "b" also turns "a/x" into "b/x"), keeping ids,
+  // UIDVALIDITY and UIDs. Renaming INBOX moves its messages into a new mailbox `to` and leaves
+  // INBOX empty and its inferiors alone (RFC 9051 6.3.6). AlreadyExists if a target name is
+  // taken, NotFound if `from` is absent, InvalidName for bad names or a rename into itself.
+  Result<MailboxInfo> renameMailbox(std::string_view from, std::string_view to);
+  // Deletes a mailbox and its messages (blobs removed when unreferenced). Inferior mailboxes are
+  // left alone. InvalidName for INBOX, NotFound if absent. POP ledger rows keep their uidl
+  // (with uid 0 and mailbox "") so the pull never downloads those messages again.
+  Result<void> deleteMailbox(std::string_view name);
+
+  // ---- Messages
+  // A new, empty body in tmp/. Io on failure.
+  Result<StagedMessage> stageMessage();
+  // Durable on return: every body fsynced and renamed into blobs/, the blob directories fsynced,
+  // then one SQLite transaction (synchronous=FULL) inserts the rows and the ledger rows of
+  // messages with `pop`. UIDs are assigned in batch order. Creates nothing: NotFound if the
+  // mailbox is absent. On any error nothing is committed and the bodies are removed.
+  Result<ChangeSet> append(std::string_view mailbox, std::vector<NewMessage> batch);
+  // Every message of the mailbox, ascending uid. NotFound if the mailbox does not exist.
+  Result<std::vector<MessageInfo>> listMessages(std::int64_t mailbox_id);
+  // Changes flags of the given uids (absent uids are skipped). Messages whose flags change get a
+  // new modseq (one per call, RFC 7162 3.1) and appear in flag_changes; unchanged ones do not and
+  // the mailbox's HIGHESTMODSEQ only moves if something changed. InvalidName for a bad keyword.
+  Result<ChangeSet> storeFlags(std::int64_t mailbox_id, std::span<const std::uint32_t> uids,
+                               FlagOp op, const Flags& flags);
+  // Removes the given uids if they carry \Deleted (all \Deleted when uids is nullopt). Removed
+  // uids are remembered with the new modseq (see expungedSince). Blob removed when unreferenced.
+  Result<ChangeSet> expunge(std::int64_t mailbox_id,
+                            std::optional<std::vector<std::uint32_t>> uids);
+  // Copies or moves the given uids (absent ones skipped) into `destination`, preserving flags
+  // and INTERNALDATE (RFC 9051 6.4.7). Bodies are shared, not rewritten, so this is one SQLite
+  // transaction. A moved message's POP ledger row follows it. NotFound if either mailbox is
+  // absent.
+  Result<TransferResult> transfer(std::int64_t source_mailbox_id,
+                                  std::span<const std::uint32_t> uids, std::string_view destination,
+                                  TransferMode mode);
+  // UIDs expunged with a modseq greater than `modseq`, ascending (for QRESYNC VANISHED,
+  // RFC 7162 3.2.5.1). NotFound if the mailbox does not exist.
+  Result<std::vector<std::uint32_t>> expungedSince(std::int64_t mailbox_id, std::uint64_t modseq);
+  // An open reader on the message's body. NotFound if no such message; Corrupt if its blob is
+  // missing.
+  Result<BodyReader> openBody(std::int64_t mailbox_id, std::uint32_t uid);
+
+  // ---- POP ledger (per account name)
+  // Every ledger row of the account, ordered by first_seen then uidl.
+  Result<std::vector<LedgerEntry>> ledger(std::string_view account);
+  // Sets the state of existing rows in one transaction. NotFound (and nothing changed) if a
+  // uidl has no row.
+  Result<void> setLedgerState(std::string_view account, std::span<const std::string> uidls,
+                              LedgerState state);
+  // Housekeeping after a pull: `listed_uidls` is the server's current UIDL listing. Removes the
+  // account's rows that are Deleted and whose uidl the server no longer lists. Rows the server
+  // still lists are kept whatever their state, so nothing listed is downloaded twice.
+  Result<void> forgetLedger(std::string_view account, std::span<const std::string> listed_uidls);
+
+  // ---- Maintenance
+  // Verifies every row's blob exists with the right size, runs SQLite's quick_check and lists
+  // blob files no row references. Deletes nothing.
+  Result<IntegrityReport> check();
+
+  // The user directory.
+  const std::filesystem::path& directory() const { return dir_; }
+
+ private:
+  class ReaderLease;
+  explicit UserStore(std::filesystem::path dir);
+
+  Result<void> initialize();
+  Result<ReaderLease> reader();
+  void releaseReader(std::unique_ptr<sql::Database> db);
+  std::filesystem::path blobPath(std::string_view blob_id) const;
+  // Unlinks blobs no row references any more. Caller holds write_mutex_.
+  void removeUnreferencedBlobs(const std::vector<std::string>& blob_ids);
+  // The body of transfer() and of renaming INBOX: runs inside the caller's write transaction
+  // with write_mutex_ held. `uids` is sorted and unique; nullopt means every message.
+  Result<TransferResult> transferLocked(std::int64_t source_id,
+                                        const std::optional<std::vector<std::uint32_t>>& uids,
+                                        const std::string& destination, TransferMode mode);
+
+  std::filesystem::path dir_;
+  UniqueFd lock_fd_;
+
+  std::mutex write_mutex_;  // guards writer_ and every write transaction
+  std::unique_ptr<sql::Database> writer_;
+
+  std::mutex readers_mutex_;  // guards idle_readers_
+  std::vector<std::unique_ptr<sql::Database>> idle_readers_;
+};
+
+}  // namespace popbridge::store

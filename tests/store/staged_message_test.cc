@@ -1,0 +1,106 @@
+#include "store/staged_message.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/store/test_util.h"
+
+namespace popbridge::store {
+namespace {
+
+using testing::TempDir;
+
+class StagedMessageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = Store::open(dir_.path());
+    ASSERT_TRUE(opened.has_value()) << opened.error().message;
+    store_ = std::move(*opened);
+    auto user = store_->user("alice");
+    ASSERT_TRUE(user.has_value()) << user.error().message;
+    user_ = *user;
+  }
+
+  // header_size of `content` written whole, one byte at a time, and split at every offset.
+  void expectHeaderSize(const std::string& content, std::uint64_t expected) {
+    {
+      auto staged = user_->stageMessage().value();
+      ASSERT_TRUE(staged.write(content).has_value());
+      EXPECT_EQ(staged.headerSize(), expected) << "whole: " << content;
+      EXPECT_EQ(staged.size(), content.size());
+    }
+    {
+      auto staged = user_->stageMessage().value();
+      for (char c : content) ASSERT_TRUE(staged.write(std::string_view(&c, 1)).has_value());
+      EXPECT_EQ(staged.headerSize(), expected) << "bytewise: " << content;
+    }
+    for (std::size_t split = 0; split <= content.size(); ++split) {
+      auto staged = user_->stageMessage().value();
+      ASSERT_TRUE(staged.write(std::string_view(content).substr(0, split)).has_value());
+      ASSERT_TRUE(staged.write(std::string_view(content).substr(split)).has_value());
+      EXPECT_EQ(staged.headerSize(), expected) << "split at " << split << ": " << content;
+    }
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+  std::shared_ptr<UserStore> user_;
+};
+
+TEST_F(StagedMessageTest, HeaderSizeCrLf) {
+  expectHeaderSize("Subject: x\r\nFrom: y\r\n\r\nbody\r\n", 23);
+}
+
+TEST_F(StagedMessageTest, HeaderSizeBareLf) {
+  expectHeaderSize("Subject: x\nFrom: y\n\nbody\n", 20);
+}
+
+TEST_F(StagedMessageTest, HeaderSizeWithoutEmptyLineIsWholeMessage) {
+  expectHeaderSize("Subject: x\r\nFrom: y\r\n", 21);
+  expectHeaderSize("Subject: x", 10);
+  expectHeaderSize("", 0);
+}
+
+TEST_F(StagedMessageTest, HeaderSizeEmptyHeader) {
+  expectHeaderSize("\r\nbody", 2);
+  expectHeaderSize("\nbody", 1);
+}
+
+TEST_F(StagedMessageTest, HeaderSizeIgnoresLoneCr) {
+  // "\r\r\n" is not an empty line; the header ends at the later CRLF CRLF.
+  expectHeaderSize("A: 1\r\r\nB: 2\r\n\r\nx", 15);
+}
+
+TEST_F(StagedMessageTest, FirstEmptyLineCounts) {
+  expectHeaderSize("A: 1\r\n\r\nbody\r\n\r\nmore", 8);
+}
+
+TEST_F(StagedMessageTest, DestroyingUnfinishedRemovesTempFile) {
+  const auto tmp = user_->directory() / "tmp";
+  {
+    auto staged = user_->stageMessage().value();
+    ASSERT_TRUE(staged.write("Subject: x\r\n\r\n").has_value());
+    EXPECT_EQ(testing::countFiles(tmp), 1u);
+    StagedMessage moved = std::move(staged);
+    EXPECT_EQ(testing::countFiles(tmp), 1u);
+  }
+  EXPECT_EQ(testing::countFiles(tmp), 0u);
+}
+
+TEST_F(StagedMessageTest, LargeWritesKeepEveryByte) {
+  const std::string content = testing::makeMessage("large", 300000);
+  auto info = user_->mailbox("INBOX").value();
+  std::vector<NewMessage> batch;
+  batch.push_back(testing::newMessage(*user_, content, {}, std::nullopt, 100000));
+  batch.push_back(testing::newMessage(*user_, content, {}, std::nullopt, 7));
+  auto changes = user_->append("INBOX", std::move(batch));
+  ASSERT_TRUE(changes.has_value()) << changes.error().message;
+  for (const auto& message : changes->appended) {
+    EXPECT_EQ(message.size, content.size());
+    EXPECT_EQ(testing::readBody(*user_, info.id, message.uid, 65536), content);
+  }
+}
+
+}  // namespace
+}  // namespace popbridge::store
