@@ -25,7 +25,7 @@ get_filename_component(BORINGSSL_LIBRARY_DIR ${BORINGSSL_SSL_LIBRARY} DIRECTORY)
 message(STATUS "BoringSSL: ${BORINGSSL_INCLUDE_DIR}, ${BORINGSSL_SSL_LIBRARY}")
 
 add_library(pb_boringssl INTERFACE)
-target_include_directories(pb_boringssl BEFORE INTERFACE ${BORINGSSL_INCLUDE_DIR})
+target_include_directories(pb_boringssl SYSTEM BEFORE INTERFACE ${BORINGSSL_INCLUDE_DIR})
 target_link_libraries(pb_boringssl INTERFACE ${BORINGSSL_SSL_LIBRARY} ${BORINGSSL_CRYPTO_LIBRARY})
 # The android directory is not on the loader's path: record it in every binary.
 set(CMAKE_BUILD_RPATH ${BORINGSSL_LIBRARY_DIR})
