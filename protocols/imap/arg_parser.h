@@ -1,0 +1,108 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocols/common/result.h"
+#include "protocols/imap/parse_error.h"
+#include "protocols/imap/sequence_set.h"
+
+namespace popbridge::imap {
+
+// One literal of a command as framed by CommandReader.
+struct LiteralPiece {
+  std::size_t pos;  // offset in CommandText::text of its "{" (or "~" for literal8)
+  std::string data;
+  bool binary;  // literal8 "~{n}" (RFC 3516 4.1)
+};
+
+// A complete client command: every line of it joined without CRLF (so each literal
+// announcement "{n}" is directly followed by the text after its literal) plus the literal bytes.
+struct CommandText {
+  std::string text;
+  std::vector<LiteralPiece> literals;
+};
+
+// Whether a string argument may be a literal8 (RFC 3516 allows it only where BINARY says so).
+enum class Literal8 { Reject, Allow };
+
+// A cursor over one CommandText for the per-command parsers in protocols/imap/commands/.
+// Each method consumes what it returns and reports syntax errors as ParseError{Bad} without a tag
+// (the reader adds it). Borrows `command` (literals are moved out as they are read); single
+// thread; never calls back.
+class ArgParser {
+ public:
+  ArgParser(CommandText& command, std::size_t pos);
+
+  // The next byte without consuming it, '\0' at the end of the command.
+  char peek() const;
+  // True when nothing but trailing spaces is left.
+  bool atEnd() const;
+  // Consumes `c` when it is next; returns whether it did.
+  bool consumeIf(char c);
+  // Consumes `c` or fails with "Expected <what>".
+  Result<void, ParseError> expect(char c, std::string_view what);
+  // Exactly one SP (RFC 3501 9).
+  Result<void, ParseError> sp();
+  // Ok when the command ends here (trailing spaces are tolerated), else an error.
+  Result<void, ParseError> end();
+
+  // atom (RFC 3501 9): 1*ATOM-CHAR, bytes >= 0x80 tolerated.
+  Result<std::string, ParseError> atom();
+  // An atom, uppercased: command names and keywords are case-insensitive.
+  Result<std::string, ParseError> keyword();
+  // astring: 1*ASTRING-CHAR / string.
+  Result<std::string, ParseError> astring();
+  // string: quoted / literal (literal8 only where `literal8` allows). Sets *binary when given.
+  Result<std::string, ParseError> string(Literal8 literal8 = Literal8::Reject,
+                                         bool* binary = nullptr);
+  // nstring: NIL (empty optional) / string.
+  Result<std::optional<std::string>, ParseError> nstring();
+  // mailbox: astring, with any case of "INBOX" turned into "INBOX" (RFC 3501 5.1).
+  Result<std::string, ParseError> mailbox();
+  // list-mailbox (RFC 3501 9): like astring, also allowing the wildcards '%' and '*'.
+  Result<std::string, ParseError> listMailbox();
+  // number (32-bit) and nz-number.
+  Result<std::uint32_t, ParseError> number();
+  Result<std::uint32_t, ParseError> nzNumber();
+  // number64 / mod-sequence-value (RFC 9051 9, RFC 7162 7): at most 2^63-1.
+  Result<std::uint64_t, ParseError> number64();
+  // sequence-set.
+  Result<SequenceSet, ParseError> sequenceSet();
+  // flag: "\" atom or keyword atom, returned as sent.
+  Result<std::string, ParseError> flag();
+  // flag-list: "(" [flag *(SP flag)] ")".
+  Result<std::vector<std::string>, ParseError> flagList();
+  // True when a literal announcement starts here.
+  bool atLiteral() const;
+
+  // Consumes and returns the longest run of bytes accepted by `accept` (possibly empty). Stops
+  // before a literal announcement.
+  std::string takeWhile(bool (*accept)(unsigned char));
+
+  // Offset in the command text, for error context and rewindTo().
+  std::size_t position() const { return pos_; }
+  // Moves back to an earlier position() across which no literal was read (lookahead).
+  void rewindTo(std::size_t pos) { pos_ = pos; }
+
+ private:
+  Result<std::string, ParseError> quoted();
+  Result<std::string, ParseError> literal(Literal8 literal8, bool* binary);
+  const LiteralPiece* literalAt(std::size_t pos) const;
+
+  CommandText& command_;
+  std::size_t pos_;
+  std::size_t next_literal_ = 0;
+};
+
+// Character classes of RFC 3501 9 (ATOM-CHAR with 8-bit bytes tolerated, ASTRING-CHAR, ...).
+bool isAtomChar(unsigned char c);
+bool isAstringChar(unsigned char c);
+bool isTagChar(unsigned char c);
+bool isListChar(unsigned char c);
+
+}  // namespace popbridge::imap

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "protocols/imap/arg_parser.h"
+#include "protocols/imap/command.h"
+#include "protocols/imap/limits.h"
+#include "protocols/imap/parse_error.h"
+
+namespace popbridge::imap {
+
+// next() has nothing complete yet: feed more bytes.
+struct NeedMore {};
+// A synchronizing literal "{n}" was announced and accepted: the session sends a continuation
+// request ("+ Ready", RFC 3501 7.5) and keeps feeding.
+struct NeedContinuation {
+  std::uint64_t literal_size;
+};
+// One line read in line mode (see expectLine()), without CRLF.
+struct Line {
+  std::string text;
+};
+using ReadResult = std::variant<NeedMore, NeedContinuation, Command, Line, ParseError>;
+
+// Push-style framing and parsing of client input (STYLE.md 4.1): bytes in, Commands out. Never
+// does I/O and never calls back. One instance per connection, used from one thread at a time.
+//
+// A command is read line by line; a line ending in a literal announcement "{n}", "{n+}"
+// (LITERAL+, RFC 7888) or "~{n}" (literal8, RFC 3516) continues after n literal bytes. Limits are
+// checked while framing, before anything large is held, and parenthesis nesting is counted with
+// a plain counter. Once a command is complete it is parsed as a whole (parseCommand()). Empty
+// lines between commands are ignored.
+class CommandReader {
+ public:
+  explicit CommandReader(Limits limits = {});
+
+  // Copies bytes into the reader's buffer. Call next() until it returns NeedMore.
+  void feed(std::string_view bytes);
+
+  // The next event. After a ParseError the reader has skipped the rest of the bad command and
+  // continues with the next line: a synchronizing literal that was refused is not expected (the
+  // client must not send it after the BAD, RFC 3501 7.5), a LITERAL+ literal is read and thrown
+  // away (RFC 7888 4). Limit errors are ParseError{TooLong}; the session may close instead of
+  // relying on that recovery. NeedContinuation is reported once per synchronizing literal.
+  ReadResult next();
+
+  // Line mode: the next line (up to CRLF, or bare LF) comes back as Line instead of being parsed
+  // as a command. Used for IDLE's "DONE" and AUTHENTICATE continuation responses. One line only;
+  // call it between commands (after next() returned a Command or ParseError).
+  void expectLine();
+
+  // Bytes buffered but not yet consumed (for STARTTLS: RFC 3501 6.2.1 says data pipelined after
+  // STARTTLS must not be processed; the session discards these).
+  std::size_t buffered() const;
+
+  // Drops the buffered bytes and any partly read command. Line mode stays as requested.
+  void discardBuffered();
+
+ private:
+  enum class State { Line, Literal, SkipLine };
+
+  ReadResult lineTooLong(std::size_t allowance);
+  ReadResult finishCommand();
+  // A TooLong error with the command's tag; `visible` bounds how much of a first line that is
+  // still in the buffer may be searched for the tag.
+  ParseError limitError(std::string message, std::size_t visible = 0) const;
+  void resetCommand();
+  void skipLiteralOrEnd(std::string_view line);
+
+  Limits limits_;
+  std::string buffer_;
+  std::size_t pos_ = 0;      // start of unconsumed bytes in buffer_
+  std::size_t scanned_ = 0;  // bytes after pos_ already known to hold no LF
+  State state_ = State::Line;
+  bool line_mode_ = false;
+  bool skipping_line_mode_ = false;  // the line being skipped was a line-mode line
+
+  // The command being assembled.
+  CommandText command_;
+  std::size_t line_bytes_ = 0;   // bytes of command lines so far (literals excluded)
+  std::size_t total_bytes_ = 0;  // bytes of lines and literals so far
+  bool in_quote_ = false;
+  bool escape_ = false;
+  std::size_t depth_ = 0;
+  std::uint64_t literal_left_ = 0;
+  bool discarding_ = false;  // an error was reported; drop the rest of this command
+  std::string skip_tail_;    // the last bytes of a line being skipped
+};
+
+}  // namespace popbridge::imap

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocols/common/result.h"
+#include "protocols/imap/arg_parser.h"
+#include "protocols/imap/parse_error.h"
+
+namespace popbridge::imap {
+
+// APPEND mailbox [flags] [date-time] literal (RFC 3501 6.3.11, RFC 3516 4.4 literal8).
+struct AppendArgs {
+  std::string mailbox;
+  std::vector<std::string> flags;
+  std::optional<std::string> internal_date;  // as sent, e.g. "17-Jul-1996 02:44:25 -0700";
+                                             // already checked with parseDateTime()
+  std::string message;                       // literal held in memory within Limits for now
+  bool binary = false;                       // sent as literal8 "~{n}"
+};
+
+// Parses " mailbox [SP flag-list] [SP date-time] SP literal"; `in` is positioned right after
+// the command name. The message must be a literal; MULTIAPPEND (RFC 3502) is not supported.
+Result<AppendArgs, ParseError> parseAppendArgs(ArgParser& in);
+
+}  // namespace popbridge::imap

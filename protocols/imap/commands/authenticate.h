@@ -1,0 +1,21 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "protocols/common/result.h"
+#include "protocols/imap/arg_parser.h"
+#include "protocols/imap/parse_error.h"
+
+namespace popbridge::imap {
+
+// AUTHENTICATE mechanism [initial-response] (RFC 3501 6.2.2, RFC 4959 SASL-IR).
+struct AuthenticateArgs {
+  std::string mechanism;                        // uppercased
+  std::optional<std::string> initial_response;  // SASL-IR, still base64; "=" (empty) becomes ""
+};
+
+// Parses " auth-type [SP (base64 / "=")]"; `in` is positioned right after the command name.
+Result<AuthenticateArgs, ParseError> parseAuthenticateArgs(ArgParser& in);
+
+}  // namespace popbridge::imap

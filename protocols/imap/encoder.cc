@@ -1,0 +1,145 @@
+#include "protocols/imap/encoder.h"
+
+#include <cctype>
+
+#include "protocols/imap/arg_parser.h"
+
+namespace popbridge::imap {
+namespace {
+
+bool isNil(std::string_view s) {
+  return s.size() == 3 && std::toupper(static_cast<unsigned char>(s[0])) == 'N' &&
+         std::toupper(static_cast<unsigned char>(s[1])) == 'I' &&
+         std::toupper(static_cast<unsigned char>(s[2])) == 'L';
+}
+
+bool canBeAtom(std::string_view s) {
+  if (s.empty() || isNil(s)) {
+    return false;
+  }
+  for (char c : s) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x80 || !isAstringChar(byte)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// RFC 3501 9: QUOTED-CHAR is a 7-bit TEXT-CHAR (no NUL, CR, LF).
+bool canBeQuoted(std::string_view s) {
+  for (char c : s) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte == 0 || byte >= 0x80 || c == '\r' || c == '\n') {
+      return false;
+    }
+  }
+  return true;
+}
+
+void appendStatusWord(std::string& out, Status status) {
+  switch (status) {
+    case Status::Ok:
+      out += "OK";
+      break;
+    case Status::No:
+      out += "NO";
+      break;
+    case Status::Bad:
+      out += "BAD";
+      break;
+    case Status::Bye:
+      out += "BYE";
+      break;
+    case Status::PreAuth:
+      out += "PREAUTH";
+      break;
+  }
+}
+
+void appendSafeText(std::string& out, std::string_view text) {
+  for (char c : text) {
+    out += (c == '\r' || c == '\n' || c == '\0') ? ' ' : c;
+  }
+}
+
+void appendStatusTail(std::string& out, Status status, std::string_view code,
+                      std::string_view text) {
+  appendStatusWord(out, status);
+  if (!code.empty()) {
+    out += " [";
+    appendSafeText(out, code);
+    out += ']';
+  }
+  if (!text.empty()) {
+    out += ' ';
+    appendSafeText(out, text);
+  }
+  out += "\r\n";
+}
+
+}  // namespace
+
+void appendAstring(std::string& out, std::string_view s) {
+  if (canBeAtom(s)) {
+    out += s;
+    return;
+  }
+  appendString(out, s);
+}
+
+void appendString(std::string& out, std::string_view s) {
+  if (canBeQuoted(s)) {
+    out += '"';
+    for (char c : s) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+      }
+      out += c;
+    }
+    out += '"';
+    return;
+  }
+  appendLiteralHeader(out, s.size());
+  out += s;
+}
+
+void appendNString(std::string& out, const std::optional<std::string>& s) {
+  if (!s) {
+    out += "NIL";
+    return;
+  }
+  appendString(out, *s);
+}
+
+void appendLiteralHeader(std::string& out, std::uint64_t size) {
+  out += '{';
+  out += std::to_string(size);
+  out += "}\r\n";
+}
+
+void appendFlagList(std::string& out, std::span<const std::string> flags) {
+  out += '(';
+  for (std::size_t i = 0; i < flags.size(); ++i) {
+    if (i > 0) {
+      out += ' ';
+    }
+    out += flags[i];
+  }
+  out += ')';
+}
+
+void appendTagged(std::string& out, std::string_view tag, Status status, std::string_view code,
+                  std::string_view text) {
+  appendSafeText(out, tag);
+  out += ' ';
+  appendStatusTail(out, status, code, text);
+}
+
+void appendUntaggedStatus(std::string& out, Status status, std::string_view code,
+                          std::string_view text) {
+  out += "* ";
+  appendStatusTail(out, status, code, text);
+}
+
+}  // namespace popbridge::imap

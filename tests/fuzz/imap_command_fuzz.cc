@@ -1,0 +1,175 @@
+// libFuzzer target for the IMAP command reader and parser.
+//
+// Properties checked (any violation aborts):
+// - the reader never crashes, and every next() loop ends: each event other than NeedMore either
+//   consumes input or switches the reader to skipping it, so events <= 2 * bytes + 2;
+// - after NeedMore at most one partial line is buffered (buffered() <= max_line + 1);
+// - the same bytes give the same events whole and in random splits (STYLE.md 8.2);
+// - redacted() is one line and never shows a LOGIN password;
+// - LOGIN arguments written back with appendAstring() parse to the same strings.
+
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "protocols/imap/command_reader.h"
+#include "protocols/imap/encoder.h"
+#include "protocols/imap/fetch_att.h"
+
+namespace {
+
+using namespace popbridge::imap;
+
+void check(bool condition) {
+  if (!condition) {
+    std::abort();
+  }
+}
+
+void checkLoginRoundTrip(const LoginArgs& login) {
+  std::string line = "r LOGIN ";
+  appendAstring(line, login.user);
+  line += ' ';
+  appendAstring(line, login.password);
+  line += "\r\n";
+  Limits roomy;
+  roomy.max_line = line.size() + 16;
+  roomy.max_literal = line.size() + 16;
+  roomy.max_command = 2 * line.size() + 64;
+  CommandReader reader(roomy);
+  reader.feed(line);
+  for (int i = 0; i < 4; ++i) {
+    ReadResult result = reader.next();
+    if (std::holds_alternative<NeedContinuation>(result)) {
+      continue;
+    }
+    const auto* command = std::get_if<Command>(&result);
+    check(command != nullptr);
+    const auto* again = std::get_if<LoginArgs>(&command->args);
+    check(again != nullptr && again->user == login.user && again->password == login.password);
+    return;
+  }
+  check(false);
+}
+
+std::string render(const ReadResult& result) {
+  if (std::holds_alternative<NeedMore>(result)) {
+    return "more";
+  }
+  if (const auto* c = std::get_if<NeedContinuation>(&result)) {
+    return "cont " + std::to_string(c->literal_size);
+  }
+  if (const auto* line = std::get_if<Line>(&result)) {
+    check(line->text.find('\n') == std::string::npos);
+    return "line " + line->text;
+  }
+  if (const auto* error = std::get_if<ParseError>(&result)) {
+    check(!error->message.empty());
+    return "error " + std::to_string(static_cast<int>(error->kind)) + " " + error->tag + " " +
+           error->message;
+  }
+  const auto& command = std::get<Command>(result);
+  const std::string redacted = command.redacted();
+  check(redacted.find('\r') == std::string::npos && redacted.find('\n') == std::string::npos);
+  std::string out = "command " + redacted;
+  if (const auto* login = std::get_if<LoginArgs>(&command.args)) {
+    check(redacted.size() >= 4 && redacted.compare(redacted.size() - 4, 4, " ***") == 0);
+    checkLoginRoundTrip(*login);
+    out += " " + login->password;
+  } else if (const auto* fetch = std::get_if<FetchArgs>(&command.args)) {
+    check(!fetch->atts.empty());
+    for (const FetchAtt& att : fetch->atts) {
+      out += " " + fetchItemName(att);
+    }
+    for (std::uint32_t n = 1; n < 4; ++n) {
+      out += fetch->set.contains(n, 3) ? "+" : "-";
+    }
+  } else if (const auto* append = std::get_if<AppendArgs>(&command.args)) {
+    out += " " + append->message;
+  }
+  return out;
+}
+
+struct Run {
+  std::vector<std::string> events;
+};
+
+// Feeds `input` cut at `cuts`, draining after every feed and checking progress.
+Run run(std::string_view input, const std::vector<std::size_t>& cuts, const Limits& limits) {
+  CommandReader reader(limits);
+  Run out;
+  std::size_t start = 0;
+  auto feed = [&](std::string_view chunk) {
+    reader.feed(chunk);
+    std::size_t events = 0;
+    while (true) {
+      ReadResult result = reader.next();
+      if (std::holds_alternative<NeedMore>(result)) {
+        break;
+      }
+      check(++events <= 2 * chunk.size() + 2);
+      if (const auto* command = std::get_if<Command>(&result)) {
+        if (command->name == "IDLE" || command->name == "AUTHENTICATE") {
+          reader.expectLine();
+        }
+      }
+      out.events.push_back(render(result));
+    }
+    check(reader.buffered() <= limits.max_line + 1);
+  };
+  for (std::size_t cut : cuts) {
+    feed(input.substr(start, cut - start));
+    start = cut;
+  }
+  feed(input.substr(start));
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  FuzzedDataProvider provider(data, size);
+  Limits limits;
+  // Small limits most of the time so the limit paths are reached with short inputs.
+  if (provider.ConsumeBool()) {
+    limits.max_line = provider.ConsumeIntegralInRange<std::size_t>(1, 256);
+    limits.max_literal = provider.ConsumeIntegralInRange<std::size_t>(0, 256);
+    limits.max_command = provider.ConsumeIntegralInRange<std::size_t>(1, 1024);
+    limits.max_depth = provider.ConsumeIntegralInRange<std::size_t>(0, 8);
+  }
+  const std::size_t split_count = provider.ConsumeIntegralInRange<std::size_t>(0, 16);
+  std::vector<std::size_t> split_seeds;
+  for (std::size_t i = 0; i < split_count; ++i) {
+    split_seeds.push_back(provider.ConsumeIntegral<std::size_t>());
+  }
+  const std::string input = provider.ConsumeRemainingBytesAsString();
+
+  std::vector<std::size_t> cuts;
+  for (std::size_t seed : split_seeds) {
+    if (!input.empty()) {
+      cuts.push_back(seed % input.size());
+    }
+  }
+  std::sort(cuts.begin(), cuts.end());
+
+  const Run whole = run(input, {}, limits);
+  const Run split = run(input, cuts, limits);
+  if (whole.events != split.events) {
+    for (const auto& event : whole.events) {
+      std::fprintf(stderr, "whole: %s\n", event.c_str());
+    }
+    for (const auto& event : split.events) {
+      std::fprintf(stderr, "split: %s\n", event.c_str());
+    }
+    check(false);
+  }
+  return 0;
+}

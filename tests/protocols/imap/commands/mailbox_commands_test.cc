@@ -1,0 +1,119 @@
+// LOGIN, AUTHENTICATE, LIST/LSUB, STATUS, CREATE & co., RENAME, COPY/MOVE, ENABLE, ID.
+
+#include <gtest/gtest.h>
+
+#include "protocols/imap/command.h"
+#include "tests/protocols/imap/reader_test_util.h"
+
+namespace popbridge::imap {
+namespace {
+
+using test::dumpArgs;
+using test::readOneCommand;
+using test::readOneError;
+
+std::string args(const std::string& line) { return dumpArgs(readOneCommand(line).args); }
+
+void expectBad(std::initializer_list<const char*> lines) {
+  for (const char* line : lines) {
+    ParseError error = readOneError(line);
+    EXPECT_EQ(error.kind, ParseError::Kind::Bad) << line;
+    EXPECT_EQ(error.tag, "t") << line;
+  }
+}
+
+TEST(LoginTest, AtomsQuotedAndLiterals) {
+  EXPECT_EQ(args("t LOGIN alice secret\r\n"), "Login<alice><secret>");
+  EXPECT_EQ(args("t login \"al ice\" \"p\\\\w\\\"d\"\r\n"), "Login<al ice><p\\w\"d>");
+  EXPECT_EQ(args("t LOGIN {5}\r\nalice \"\"\r\n"), "Login<alice><>");
+  EXPECT_EQ(args("t LOGIN user]x pw]\r\n"), "Login<user]x><pw]>");
+  expectBad({"t LOGIN alice\r\n", "t LOGIN alice secret extra\r\n", "t LOGIN\r\n",
+             "t LOGIN alice \"bad\\escape\"\r\n", "t LOGIN (alice) pw\r\n",
+             "t LOGIN alice  pw\r\n"});
+}
+
+TEST(AuthenticateTest, MechanismAndInitialResponse) {
+  EXPECT_EQ(args("t AUTHENTICATE plain\r\n"), "Auth<PLAIN>-");
+  EXPECT_EQ(args("t AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n"),
+            "Auth<PLAIN><AGFsaWNlAHNlY3JldA==>");
+  EXPECT_EQ(args("t AUTHENTICATE XOAUTH2 =\r\n"), "Auth<XOAUTH2><>");
+  expectBad({"t AUTHENTICATE\r\n", "t AUTHENTICATE PLAIN abc\r\n", "t AUTHENTICATE PLAIN a=bc\r\n",
+             "t AUTHENTICATE PLAIN AGFs a\r\n"});
+}
+
+TEST(ListTest, BasicForms) {
+  EXPECT_EQ(args("t LIST \"\" *\r\n"), "List<><*>[] sel=[] ret=[] status=[]");
+  EXPECT_EQ(args("t LIST \"\" \"\"\r\n"), "List<><>[] sel=[] ret=[] status=[]");
+  EXPECT_EQ(args("t LIST ~/Mail/ %/x*\r\n"), "List<~/Mail/><%/x*>[] sel=[] ret=[] status=[]");
+  EXPECT_EQ(args("t LSUB \"#news.\" \"comp.mail.*\"\r\n"),
+            "List<#news.><comp.mail.*>[] sel=[] ret=[] status=[]");
+  EXPECT_EQ(readOneCommand("t lsub a b\r\n").name, "LSUB");
+  expectBad({"t LIST \"\"\r\n", "t LIST *\r\n", "t LIST \"\" * junk\r\n",
+             "t LSUB (SUBSCRIBED) \"\" *\r\n", "t LSUB \"\" (a b)\r\n",
+             "t LSUB \"\" * RETURN (CHILDREN)\r\n"});
+}
+
+TEST(ListTest, ExtendedForms) {
+  EXPECT_EQ(args("t LIST (SPECIAL-USE) \"\" \"*\"\r\n"),
+            "List<><*>[] sel=[<SPECIAL-USE>] ret=[] status=[]");
+  EXPECT_EQ(args("t LIST (subscribed recursivematch) \"\" (INBOX \"Work/%\" x) "
+                 "RETURN (children)\r\n"),
+            "List<><INBOX>[<Work/%><x>] sel=[<SUBSCRIBED><RECURSIVEMATCH>] ret=[<CHILDREN>] "
+            "status=[]");
+  EXPECT_EQ(args("t LIST \"\" % RETURN (SPECIAL-USE STATUS (MESSAGES UNSEEN))\r\n"),
+            "List<><%>[] sel=[] ret=[<SPECIAL-USE><STATUS>] status=[<MESSAGES><UNSEEN>]");
+  EXPECT_EQ(args("t LIST () \"\" % RETURN ()\r\n"), "List<><%>[] sel=[] ret=[] status=[]");
+  EXPECT_EQ(readOneCommand("t LIST (SUBSCRIBED) \"\" (a b) RETURN (STATUS (SIZE))\r\n").redacted(),
+            "t LIST (SUBSCRIBED) \"\" (a b) RETURN (STATUS) STATUS (SIZE)");
+  expectBad({"t LIST (RECURSIVEMATCH) \"\" *\r\n", "t LIST (FOO) \"\" *\r\n",
+             "t LIST \"\" * RETURN (FOO)\r\n", "t LIST \"\" * RETURN CHILDREN\r\n",
+             "t LIST \"\" * RETURN (STATUS)\r\n", "t LIST \"\" * RETURN (STATUS (FOO))\r\n",
+             "t LIST \"\" () \r\n", "t LIST \"\" (a\r\n", "t LIST (SUBSCRIBED)\"\" *\r\n"});
+}
+
+TEST(StatusTest, Items) {
+  EXPECT_EQ(args("t STATUS blurdybloop (UIDNEXT messages)\r\n"),
+            "Status<blurdybloop>[<UIDNEXT><MESSAGES>]");
+  EXPECT_EQ(
+      args("t STATUS inbox (MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT SIZE HIGHESTMODSEQ)\r\n"),
+      "Status<INBOX>[<MESSAGES><UIDNEXT><UIDVALIDITY><UNSEEN><RECENT><SIZE><HIGHESTMODSEQ>]");
+  expectBad({"t STATUS INBOX ()\r\n", "t STATUS INBOX (FOO)\r\n", "t STATUS INBOX MESSAGES\r\n",
+             "t STATUS INBOX (MESSAGES\r\n"});
+}
+
+TEST(MailboxTest, CreateDeleteSubscribeRename) {
+  for (const char* name : {"CREATE", "DELETE", "SUBSCRIBE", "UNSUBSCRIBE"}) {
+    Command command = readOneCommand(std::string("t ") + name + " \"Work/2024\"\r\n");
+    EXPECT_EQ(command.name, name);
+    EXPECT_EQ(dumpArgs(command.args), "Create<Work/2024>");
+  }
+  EXPECT_EQ(args("t RENAME Old {3}\r\nNew\r\n"), "Rename<Old><New>");
+  expectBad({"t CREATE\r\n", "t CREATE a b\r\n", "t RENAME a\r\n", "t DELETE (x)\r\n"});
+}
+
+TEST(CopyTest, CopyAndMove) {
+  EXPECT_EQ(args("t COPY 2:4 MEETING\r\n"), "Copy 2:4 <MEETING>");
+  EXPECT_EQ(args("t MOVE 1,3:* inbox\r\n"), "Copy 1,3:* <INBOX>");
+  expectBad({"t COPY MEETING\r\n", "t COPY 1\r\n", "t MOVE 1:x Trash\r\n", "t COPY $ Trash\r\n"});
+}
+
+TEST(EnableTest, Capabilities) {
+  EXPECT_EQ(args("t ENABLE condstore qresync\r\n"), "Enable [<CONDSTORE><QRESYNC>]");
+  expectBad({"t ENABLE\r\n", "t ENABLE (X)\r\n"});
+}
+
+TEST(IdTest, FieldsAndNil) {
+  EXPECT_EQ(args("t ID NIL\r\n"), "Id");
+  EXPECT_EQ(args("t ID (\"name\" \"Thunderbird\" \"version\" \"115.0\" \"os\" NIL)\r\n"),
+            "Id <name=Thunderbird> <version=115.0> <os=>");
+  std::string many = "t ID (";
+  for (int i = 0; i < 31; ++i) {
+    many += (i > 0 ? " " : "") + std::string("\"k\" \"v\"");
+  }
+  many += ")\r\n";
+  expectBad({"t ID\r\n", "t ID ()\r\n", "t ID (\"a\")\r\n", "t ID (a b)\r\n", many.c_str(),
+             "t ID (\"0123456789012345678901234567890\" \"v\")\r\n"});
+}
+
+}  // namespace
+}  // namespace popbridge::imap

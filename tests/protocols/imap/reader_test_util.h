@@ -1,0 +1,212 @@
+#pragma once
+
+// Helpers for CommandReader tests: feed input in various splits and compare what comes out
+// (STYLE.md 8.2: whole, byte by byte, and split at every offset).
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocols/imap/command_reader.h"
+
+namespace popbridge::imap::test {
+
+inline std::string dumpStrings(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const auto& item : items) {
+    out += "<" + item + ">";
+  }
+  return out + "]";
+}
+
+inline std::string dumpSection(const Section& s) {
+  std::string out = "part=";
+  for (auto p : s.part) {
+    out += std::to_string(p) + ".";
+  }
+  out += " text=" + std::to_string(static_cast<int>(s.text)) + " fields=" + dumpStrings(s.fields);
+  return out;
+}
+
+inline std::string dumpArgs(const CommandArgs& args) {
+  struct Visitor {
+    std::string operator()(const NoArgs&) const { return "NoArgs"; }
+    std::string operator()(const LoginArgs& a) const {
+      return "Login<" + a.user + "><" + a.password + ">";
+    }
+    std::string operator()(const AuthenticateArgs& a) const {
+      return "Auth<" + a.mechanism + ">" +
+             (a.initial_response ? "<" + *a.initial_response + ">" : "-");
+    }
+    std::string operator()(const SelectArgs& a) const {
+      std::string out = "Select<" + a.mailbox + ">" + (a.condstore ? " condstore" : "");
+      if (a.qresync) {
+        out += " qresync " + std::to_string(a.qresync->uidvalidity) + " " +
+               std::to_string(a.qresync->modseq) + " " +
+               (a.qresync->known_uids ? a.qresync->known_uids->toString() : "-") + " " +
+               (a.qresync->known_sequence_set ? a.qresync->known_sequence_set->toString() : "-") +
+               " " + (a.qresync->known_uid_set ? a.qresync->known_uid_set->toString() : "-");
+      }
+      return out;
+    }
+    std::string operator()(const ListArgs& a) const {
+      return "List<" + a.reference + "><" + a.pattern + ">" + dumpStrings(a.extra_patterns) +
+             " sel=" + dumpStrings(a.select_options) + " ret=" + dumpStrings(a.return_options) +
+             " status=" + dumpStrings(a.return_status_items);
+    }
+    std::string operator()(const StatusArgs& a) const {
+      return "Status<" + a.mailbox + ">" + dumpStrings(a.items);
+    }
+    std::string operator()(const CreateArgs& a) const { return "Create<" + a.mailbox + ">"; }
+    std::string operator()(const RenameArgs& a) const {
+      return "Rename<" + a.from + "><" + a.to + ">";
+    }
+    std::string operator()(const FetchArgs& a) const {
+      std::string out = "Fetch " + a.set.toString();
+      for (const auto& att : a.atts) {
+        out += " {kind=" + std::to_string(static_cast<int>(att.kind)) +
+               (att.peek ? " peek " : " ") + dumpSection(att.section);
+        if (att.partial) {
+          out += " <" + std::to_string(att.partial->offset) + "." +
+                 std::to_string(att.partial->length) + ">";
+        }
+        out += "}";
+      }
+      if (a.changed_since) {
+        out += " changedsince=" + std::to_string(*a.changed_since);
+      }
+      if (a.vanished) {
+        out += " vanished";
+      }
+      return out;
+    }
+    std::string operator()(const StoreArgs& a) const {
+      return "Store " + a.set.toString() + " mode=" + std::to_string(static_cast<int>(a.mode)) +
+             (a.silent ? " silent " : " ") + dumpStrings(a.flags) +
+             (a.unchanged_since ? " unchangedsince=" + std::to_string(*a.unchanged_since) : "");
+    }
+    std::string operator()(const CopyArgs& a) const {
+      return "Copy " + a.set.toString() + " <" + a.mailbox + ">";
+    }
+    std::string operator()(const ExpungeArgs& a) const {
+      return "Expunge " + (a.uids ? a.uids->toString() : "-");
+    }
+    std::string operator()(const EnableArgs& a) const {
+      return "Enable " + dumpStrings(a.capabilities);
+    }
+    std::string operator()(const IdArgs& a) const {
+      std::string out = "Id";
+      for (const auto& [k, v] : a.fields) {
+        out += " <" + k + "=" + v + ">";
+      }
+      return out;
+    }
+    std::string operator()(const AppendArgs& a) const {
+      return "Append<" + a.mailbox + ">" + dumpStrings(a.flags) + "<" +
+             a.internal_date.value_or("-") + "><" + a.message + ">" + (a.binary ? " binary" : "");
+    }
+  };
+  return std::visit(Visitor{}, args);
+}
+
+inline std::string dump(const ReadResult& result) {
+  struct Visitor {
+    std::string operator()(const NeedMore&) const { return "NeedMore"; }
+    std::string operator()(const NeedContinuation& c) const {
+      return "Continue " + std::to_string(c.literal_size);
+    }
+    std::string operator()(const Command& c) const {
+      return "Command " + c.tag + (c.uid ? " UID " : " ") + c.name + " " + dumpArgs(c.args);
+    }
+    std::string operator()(const Line& l) const { return "Line <" + l.text + ">"; }
+    std::string operator()(const ParseError& e) const {
+      return "Error " + std::to_string(static_cast<int>(e.kind)) + " tag=<" + e.tag + ">";
+    }
+  };
+  return std::visit(Visitor{}, result);
+}
+
+// Feeds `input` cut at `cuts` (ascending offsets) and returns every event but NeedMore.
+inline std::vector<ReadResult> readEvents(std::string_view input,
+                                          const std::vector<std::size_t>& cuts,
+                                          const Limits& limits = {}) {
+  CommandReader reader(limits);
+  std::vector<ReadResult> events;
+  std::size_t start = 0;
+  auto drain = [&] {
+    while (true) {
+      ReadResult result = reader.next();
+      if (std::holds_alternative<NeedMore>(result)) {
+        return;
+      }
+      events.push_back(std::move(result));
+    }
+  };
+  for (std::size_t cut : cuts) {
+    reader.feed(input.substr(start, cut - start));
+    drain();
+    start = cut;
+  }
+  reader.feed(input.substr(start));
+  drain();
+  return events;
+}
+
+inline std::vector<std::string> dumpAll(const std::vector<ReadResult>& events) {
+  std::vector<std::string> out;
+  for (const auto& event : events) {
+    out.push_back(dump(event));
+  }
+  return out;
+}
+
+// Reads `input` whole, byte by byte and split at every offset into two feeds; expects the same
+// events each time and returns them (from the whole feed).
+inline std::vector<ReadResult> readEverySplit(std::string_view input, const Limits& limits = {}) {
+  std::vector<ReadResult> whole = readEvents(input, {}, limits);
+  const std::vector<std::string> expected = dumpAll(whole);
+  std::vector<std::size_t> every;
+  for (std::size_t i = 1; i < input.size(); ++i) {
+    every.push_back(i);
+  }
+  EXPECT_EQ(dumpAll(readEvents(input, every, limits)), expected) << "byte by byte: " << input;
+  for (std::size_t i = 1; i < input.size(); ++i) {
+    EXPECT_EQ(dumpAll(readEvents(input, {i}, limits)), expected)
+        << "split at " << i << ": " << input;
+  }
+  return whole;
+}
+
+// The single Command that `input` yields in every split; fails the test otherwise.
+inline Command readOneCommand(std::string_view input) {
+  std::vector<ReadResult> events = readEverySplit(input);
+  std::vector<ReadResult> commands;
+  for (auto& event : events) {
+    if (!std::holds_alternative<NeedContinuation>(event)) {
+      commands.push_back(std::move(event));
+    }
+  }
+  EXPECT_EQ(commands.size(), 1u) << input;
+  if (commands.size() != 1 || !std::holds_alternative<Command>(commands[0])) {
+    ADD_FAILURE() << "not a command: " << input << " -> "
+                  << (commands.empty() ? "nothing" : dump(commands[0]));
+    return Command{};
+  }
+  return std::get<Command>(std::move(commands[0]));
+}
+
+// The single ParseError that `input` yields in every split.
+inline ParseError readOneError(std::string_view input, const Limits& limits = {}) {
+  std::vector<ReadResult> events = readEverySplit(input, limits);
+  for (auto& event : events) {
+    if (auto* error = std::get_if<ParseError>(&event)) {
+      return *error;
+    }
+  }
+  ADD_FAILURE() << "no error for: " << input;
+  return ParseError{};
+}
+
+}  // namespace popbridge::imap::test
