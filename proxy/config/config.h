@@ -1,0 +1,99 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocols/common/result.h"
+
+namespace popbridge::proxy::config {
+
+// The daemon's configuration as loaded from YAML (see config.example.yaml, which documents every
+// key). A Config is a plain value: copy it freely; it is immutable by convention once loaded and
+// may then be read from any thread.
+
+enum class TlsMode { None, Starttls, Implicit };
+enum class PlaintextAuth { Never, Loopback, Always };
+enum class Retention { Keep, Delete };
+enum class VerifyCertificates { Yes, No };
+enum class LogLevel { Debug, Info, Warn, Error };
+
+// An IMAP listening socket.
+struct Listener {
+  std::string address;  // as written, "0.0.0.0:143" or "[::1]:993"
+  std::string host;     // numeric address without brackets: "0.0.0.0", "::1"
+  std::uint16_t port = 0;
+  TlsMode tls = TlsMode::None;
+};
+
+// One upstream POP3 mailbox pulled into a user's store.
+struct PopAccount {
+  std::string name;  // unique within its user
+  std::string host;
+  std::uint16_t port = 0;  // defaulted to 995 for implicit TLS, 110 otherwise
+  TlsMode tls = TlsMode::Implicit;
+  VerifyCertificates verify = VerifyCertificates::Yes;
+  std::string ca_file;  // absolute or relative to the config file's directory; empty = system CAs
+  std::string username;
+  std::string password;  // resolved secret (never logged)
+  std::chrono::milliseconds poll_interval{std::chrono::minutes(5)};
+  Retention retention = Retention::Keep;
+  std::string folder = "INBOX";
+};
+
+// A local user: logs in over IMAP with a password checked against password_hash.
+struct User {
+  std::string name;
+  std::string password_hash;  // crypt(3) hash, checked by auth::isSupportedHash at load time
+  std::vector<PopAccount> accounts;
+};
+
+struct Config {
+  std::filesystem::path source;    // the file it came from
+  std::filesystem::path data_dir;  // relative paths are resolved against source's directory
+  LogLevel log_level = LogLevel::Info;
+  std::vector<Listener> listeners;
+  std::string tls_cert, tls_key;  // empty when no TLS listener
+  PlaintextAuth plaintext_auth = PlaintextAuth::Loopback;
+  std::vector<User> users;
+
+  // The user with exactly this name (names compare byte for byte), or nullptr. The pointer
+  // borrows from this Config and is valid while it lives and `users` is not modified.
+  const User* findUser(std::string_view name) const;
+};
+
+// A configuration problem, located as precisely as the input allows.
+struct ConfigError {
+  std::string file;
+  int line = 0;          // 1-based; 0 when the error has no position (unreadable file, empty file)
+  int column = 0;        // 1-based
+  std::string key_path;  // "users[0].accounts[1].tls"; empty for syntax and file errors
+  std::string message;
+
+  // "file:line:col: key.path: message"; the position and key path parts are left out when
+  // unknown ("file: message").
+  std::string toString() const;
+};
+
+// Reads and validates the YAML file at `file`. Relative paths inside it (data_dir, password_file,
+// certificate files, ca_file) are resolved against the file's directory. Resolves account secrets
+// (reads password files, looks up environment variables) and checks that certificate and CA
+// files are readable. Returns the config or the first problem found. Reads the environment with
+// getenv, so call it at startup or while no other thread calls setenv.
+Result<Config, ConfigError> loadConfig(const std::filesystem::path& file);
+
+// As loadConfig, but from text already in memory; `file_name_for_errors` is reported in errors,
+// stored as Config::source and is the base for relative paths. Same thread rules as loadConfig.
+Result<Config, ConfigError> parseConfig(std::string_view yaml_text,
+                                        const std::filesystem::path& file_name_for_errors);
+
+// The configuration spelling of each enum value ("starttls", "loopback", ...). Pure.
+std::string_view toString(TlsMode mode);
+std::string_view toString(PlaintextAuth mode);
+std::string_view toString(Retention retention);
+std::string_view toString(LogLevel level);
+
+}  // namespace popbridge::proxy::config
