@@ -1,0 +1,57 @@
+#include "proxy/imap/commands/handlers.h"
+#include "proxy/imap/server.h"
+#include "proxy/imap/session.h"
+#include "proxy/server/user_context.h"
+
+namespace popbridge::proxy::imap {
+
+// RFC 3501 6.4.3. The store's change set comes back through the hub, so this session reports
+// its own expunges exactly like everyone else's: as EXPUNGE responses before the tagged OK.
+void handleExpunge(Session& session, popbridge::imap::Command& /*command*/) {
+  SelectedMailbox& box = *session.selected();
+  if (box.read_only) {
+    session.finish(Status::No, "READ-ONLY", "The mailbox is open read-only (EXAMINE)");
+    return;
+  }
+  ImapServer* server = &session.server();
+  session.user()->write(
+      [mailbox_id = box.id](store::UserStore& store) {
+        return store.expunge(mailbox_id, std::nullopt);
+      },
+      [server, id = session.id()](store::Result<store::ChangeSet> changes) {
+        Session* s = server->find(id);
+        if (s == nullptr) return;
+        if (!changes) {
+          s->finishWithStoreError(changes.error());
+          return;
+        }
+        s->finish(Status::Ok, "", "EXPUNGE completed");
+      });
+}
+
+// RFC 3501 6.4.2: expunge silently and leave the mailbox (EXAMINE: just leave).
+void handleClose(Session& session, popbridge::imap::Command& /*command*/) {
+  SelectedMailbox& box = *session.selected();
+  if (box.read_only) {
+    session.unselect();
+    session.finish(Status::Ok, "", "CLOSE completed");
+    return;
+  }
+  ImapServer* server = &session.server();
+  session.user()->write(
+      [mailbox_id = box.id](store::UserStore& store) {
+        return store.expunge(mailbox_id, std::nullopt);
+      },
+      [server, id = session.id()](store::Result<store::ChangeSet> changes) {
+        Session* s = server->find(id);
+        if (s == nullptr) return;
+        s->unselect();
+        if (!changes) {
+          s->finishWithStoreError(changes.error());
+          return;
+        }
+        s->finish(Status::Ok, "", "CLOSE completed");
+      });
+}
+
+}  // namespace popbridge::proxy::imap

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <string>
+
+#include "protocols/imap/command.h"
+
+namespace popbridge::proxy::imap {
+
+class Session;
+
+// One handler per IMAP command, each in commands/<command>.cc (STYLE.md 3.2).
+void handleCapability(Session& session, popbridge::imap::Command& command);
+void handleNoop(Session& session, popbridge::imap::Command& command);
+void handleLogout(Session& session, popbridge::imap::Command& command);
+void handleStarttls(Session& session, popbridge::imap::Command& command);
+void handleLogin(Session& session, popbridge::imap::Command& command);
+void handleAuthenticate(Session& session, popbridge::imap::Command& command);
+void handleId(Session& session, popbridge::imap::Command& command);
+void handleNamespace(Session& session, popbridge::imap::Command& command);
+void handleSelect(Session& session, popbridge::imap::Command& command);
+void handleList(Session& session, popbridge::imap::Command& command);
+void handleStatus(Session& session, popbridge::imap::Command& command);
+void handleCreate(Session& session, popbridge::imap::Command& command);
+void handleAppend(Session& session, popbridge::imap::Command& command);
+void handleClose(Session& session, popbridge::imap::Command& command);
+void handleUnselect(Session& session, popbridge::imap::Command& command);
+void handleExpunge(Session& session, popbridge::imap::Command& command);
+void handleFetch(Session& session, popbridge::imap::Command& command);
+void handleStore(Session& session, popbridge::imap::Command& command);
+void handleIdle(Session& session, popbridge::imap::Command& command);
+
+// Shared by LOGIN and AUTHENTICATE: checks the password on a worker thread (crypt is slow by
+// design) and ends the current command with OK or NO [AUTHENTICATIONFAILED].
+void verifyAndLogin(Session& session, std::string user, std::string password);
+
+}  // namespace popbridge::proxy::imap

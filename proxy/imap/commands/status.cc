@@ -1,0 +1,49 @@
+#include "proxy/imap/commands/handlers.h"
+#include "proxy/imap/server.h"
+#include "proxy/imap/session.h"
+#include "proxy/server/user_context.h"
+
+namespace popbridge::proxy::imap {
+
+// RFC 3501 6.3.10.
+void handleStatus(Session& session, popbridge::imap::Command& command) {
+  const auto& args = std::get<popbridge::imap::StatusArgs>(command.args);
+  for (const std::string& item : args.items) {
+    if (item != "MESSAGES" && item != "UIDNEXT" && item != "UIDVALIDITY" && item != "UNSEEN" &&
+        item != "RECENT") {
+      session.finish(Status::Bad, "", "Unknown STATUS item " + item);
+      return;
+    }
+  }
+  ImapServer* server = &session.server();
+  session.user()->read<store::Result<store::MailboxInfo>>(
+      [name = args.mailbox](store::UserStore& store) { return store.mailbox(name); },
+      [server, id = session.id(), items = args.items,
+       requested = args.mailbox](store::Result<store::MailboxInfo> info) {
+        Session* s = server->find(id);
+        if (s == nullptr) return;
+        if (!info) {
+          s->finishWithStoreError(info.error());
+          return;
+        }
+        std::string out = "* STATUS ";
+        popbridge::imap::appendAstring(out, info->name);
+        out += " (";
+        bool first = true;
+        for (const std::string& item : items) {
+          if (!first) out += ' ';
+          first = false;
+          std::uint64_t value = 0;
+          if (item == "MESSAGES") value = info->messages;
+          if (item == "UIDNEXT") value = info->uidnext;
+          if (item == "UIDVALIDITY") value = info->uidvalidity;
+          if (item == "UNSEEN") value = info->unseen;
+          out += item + " " + std::to_string(value);
+        }
+        out += ")\r\n";
+        s->send(std::move(out));
+        s->finish(Status::Ok, "", "STATUS completed");
+      });
+}
+
+}  // namespace popbridge::proxy::imap

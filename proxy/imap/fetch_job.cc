@@ -1,0 +1,253 @@
+#include "proxy/imap/fetch_job.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "protocols/imap/encoder.h"
+#include "proxy/imap/flags.h"
+
+namespace popbridge::proxy::imap {
+namespace {
+
+using popbridge::imap::FetchAtt;
+using popbridge::imap::Section;
+using Kind = FetchAtt::Kind;
+
+// Header fields are filtered in memory; a header beyond this is answered from its start.
+constexpr std::uint64_t kMaxFilteredHeader = 1024 * 1024;
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+bool needsBody(const FetchAtt& att) {
+  return att.kind == Kind::BodySection || att.kind == Kind::Rfc822 ||
+         att.kind == Kind::Rfc822Header || att.kind == Kind::Rfc822Text;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// RFC 3501 6.4.5 HEADER.FIELDS / HEADER.FIELDS.NOT: the matching fields (with their folded
+// continuation lines) followed by the blank line that ends a header.
+std::string filterHeader(std::string_view header, const std::vector<std::string>& fields,
+                         bool keep_matching) {
+  std::string result;
+  std::size_t pos = 0;
+  bool keep = false;
+  while (pos < header.size()) {
+    std::size_t end = header.find('\n', pos);
+    end = end == std::string_view::npos ? header.size() : end + 1;
+    std::string_view line = header.substr(pos, end - pos);
+    pos = end;
+    if (line == "\r\n" || line == "\n") break;
+    if (line[0] != ' ' && line[0] != '\t') {
+      const std::size_t colon = line.find(':');
+      std::string_view name = line.substr(0, colon == std::string_view::npos ? 0 : colon);
+      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+      const bool listed = std::any_of(fields.begin(), fields.end(),
+                                      [&](const std::string& f) { return iequals(f, name); });
+      keep = colon != std::string_view::npos && listed == keep_matching;
+    }
+    if (keep) result.append(line);
+  }
+  result.append("\r\n");
+  return result;
+}
+
+}  // namespace
+
+FetchJob::FetchJob(std::shared_ptr<store::UserStore> store, std::int64_t mailbox_id,
+                   std::vector<Target> targets, std::vector<FetchAtt> atts)
+    : store_(std::move(store)),
+      mailbox_id_(mailbox_id),
+      targets_(std::move(targets)),
+      atts_(std::move(atts)) {
+  needs_body_ = std::any_of(atts_.begin(), atts_.end(), needsBody);
+}
+
+std::optional<std::string> FetchJob::unsupported(const std::vector<FetchAtt>& atts) {
+  for (const FetchAtt& att : atts) {
+    switch (att.kind) {
+      case Kind::Envelope:
+      case Kind::BodyStructure:
+      case Kind::Body:
+        return "ENVELOPE and BODYSTRUCTURE need the MIME index, which this popbridge version lacks";
+      case Kind::Binary:
+      case Kind::BinaryPeek:
+      case Kind::BinarySize:
+        return "BINARY is not supported yet";
+      case Kind::ModSeq:
+        return "MODSEQ needs CONDSTORE, which is not enabled";
+      case Kind::BodySection:
+        if (!att.section.part.empty()) return "MIME part sections need the MIME index";
+        if (att.section.text == Section::Text::Mime) return "MIME needs a part number";
+        break;
+      default:
+        break;
+    }
+  }
+  return std::nullopt;
+}
+
+bool FetchJob::setsSeen(const std::vector<FetchAtt>& atts) {
+  return std::any_of(atts.begin(), atts.end(), [](const FetchAtt& att) {
+    return (att.kind == Kind::BodySection && !att.peek) || att.kind == Kind::Rfc822 ||
+           att.kind == Kind::Rfc822Text;
+  });
+}
+
+bool FetchJob::produce(std::string& out, std::size_t budget) {
+  const std::size_t limit = out.size() + budget;
+  while (index_ < targets_.size() && !error_) {
+    if (!in_message_ && !startMessage(out)) {
+      ++index_;
+      continue;
+    }
+    while (item_ < atts_.size() || literal_remaining_ > 0) {
+      if (literal_remaining_ > 0) {
+        streamLiteral(out, limit);
+        if (error_) return true;
+        if (literal_remaining_ > 0) return false;  // budget spent mid-literal
+        ++item_;
+        continue;
+      }
+      if (out.size() >= limit) return false;
+      if (item_ > 0) out.push_back(' ');
+      if (!appendItem(out, atts_[item_])) {
+        if (error_) return true;
+        continue;  // a literal started; streamLiteral advances item_
+      }
+      ++item_;
+    }
+    out.append(")\r\n");
+    in_message_ = false;
+    body_.reset();
+    ++index_;
+    if (out.size() >= limit) break;
+  }
+  return index_ >= targets_.size() || error_.has_value();
+}
+
+bool FetchJob::startMessage(std::string& out) {
+  const Target& target = targets_[index_];
+  if (needs_body_) {
+    auto body = store_->openBody(mailbox_id_, target.info.uid);
+    if (!body) {
+      if (body.error().code == store::ErrorCode::NotFound) {
+        expunge_issued_ = true;  // RFC 2180 4.1.3: answer the rest, then NO
+      } else {
+        error_ = body.error();
+      }
+      return false;
+    }
+    body_.emplace(std::move(*body));
+  }
+  out.append("* ").append(std::to_string(target.seq)).append(" FETCH (");
+  in_message_ = true;
+  item_ = 0;
+  return true;
+}
+
+bool FetchJob::appendItem(std::string& out, const FetchAtt& att) {
+  const store::MessageInfo& info = targets_[index_].info;
+  switch (att.kind) {
+    case Kind::Uid:
+      out.append("UID ").append(std::to_string(info.uid));
+      return true;
+    case Kind::Flags:
+      out.append("FLAGS ");
+      appendStoreFlags(out, info.flags);
+      return true;
+    case Kind::InternalDate:
+      out.append("INTERNALDATE ");
+      popbridge::imap::appendDateTime(out, info.internaldate, info.tz_offset_minutes);
+      return true;
+    case Kind::Rfc822Size:
+      out.append("RFC822.SIZE ").append(std::to_string(info.size));
+      return true;
+    default:
+      break;
+  }
+  // A body part: a byte range of the blob, or a header subset built here.
+  const std::uint64_t size = body_->size();
+  const std::uint64_t header = std::min(info.header_size, size);
+  std::uint64_t begin = 0;
+  std::uint64_t end = size;
+  std::optional<std::string> generated;
+  if (att.kind == Kind::Rfc822Header) {
+    end = header;
+  } else if (att.kind == Kind::Rfc822Text) {
+    begin = header;
+  } else if (att.kind == Kind::BodySection) {
+    switch (att.section.text) {
+      case Section::Text::Full:
+      case Section::Text::Mime:
+        break;
+      case Section::Text::Header:
+        end = header;
+        break;
+      case Section::Text::Text:
+        begin = header;
+        break;
+      case Section::Text::HeaderFields:
+      case Section::Text::HeaderFieldsNot: {
+        std::string raw(static_cast<std::size_t>(std::min(header, kMaxFilteredHeader)), '\0');
+        std::size_t got = 0;
+        while (got < raw.size()) {
+          auto n = body_->read(got, std::span<char>(raw.data() + got, raw.size() - got));
+          if (!n) {
+            error_ = n.error();
+            return false;
+          }
+          if (*n == 0) break;
+          got += *n;
+        }
+        raw.resize(got);
+        generated =
+            filterHeader(raw, att.section.fields, att.section.text == Section::Text::HeaderFields);
+        break;
+      }
+    }
+  }
+  std::uint64_t length = generated ? generated->size() : end - begin;
+  std::uint64_t origin = 0;
+  if (att.partial) {
+    // RFC 3501 6.4.5: <origin.count>; an origin past the end gives an empty string.
+    origin = std::min(att.partial->offset, length);
+    length = std::min(att.partial->length, length - origin);
+  }
+  out.append(popbridge::imap::fetchItemName(att)).push_back(' ');
+  popbridge::imap::appendLiteralHeader(out, length);
+  if (generated) {
+    out.append(*generated, static_cast<std::size_t>(origin), static_cast<std::size_t>(length));
+    return true;
+  }
+  literal_offset_ = begin + origin;
+  literal_remaining_ = length;
+  if (length == 0) return true;
+  return false;
+}
+
+void FetchJob::streamLiteral(std::string& out, std::size_t limit) {
+  while (literal_remaining_ > 0 && out.size() < limit) {
+    const std::size_t chunk = static_cast<std::size_t>(
+        std::min<std::uint64_t>(literal_remaining_, std::max(kReadChunk, limit - out.size())));
+    const std::size_t old = out.size();
+    out.resize(old + chunk);
+    auto n = body_->read(literal_offset_, std::span<char>(out.data() + old, chunk));
+    if (!n || *n == 0) {
+      out.resize(old);
+      // The blob is shorter than its row says: the store is damaged; stop here.
+      error_ = n ? store::Error{store::ErrorCode::Corrupt, "message body shorter than recorded"}
+                 : n.error();
+      return;
+    }
+    out.resize(old + *n);
+    literal_offset_ += *n;
+    literal_remaining_ -= *n;
+  }
+}
+
+}  // namespace popbridge::proxy::imap

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocols/imap/fetch_att.h"
+#include "store/user_store.h"
+
+namespace popbridge::proxy::imap {
+
+// The response of one FETCH command, produced in bounded rounds on worker threads so that a
+// large body streams from its blob as the connection drains (STYLE.md 5.5): no round holds
+// more than its budget plus one response prefix. Used by one thread at a time.
+class FetchJob {
+ public:
+  struct Target {
+    std::uint32_t seq;
+    store::MessageInfo info;
+  };
+
+  // `atts` in response order; the caller adds UID (UID FETCH) and FLAGS (\Seen set) first.
+  FetchJob(std::shared_ptr<store::UserStore> store, std::int64_t mailbox_id,
+           std::vector<Target> targets, std::vector<popbridge::imap::FetchAtt> atts);
+
+  // nullopt when every attribute can be answered now; otherwise why not (for NO [CANNOT]).
+  static std::optional<std::string> unsupported(const std::vector<popbridge::imap::FetchAtt>& atts);
+  // Whether any attribute implicitly sets \Seen (RFC 3501 6.4.5: BODY[...] without PEEK,
+  // RFC822, RFC822.TEXT).
+  static bool setsSeen(const std::vector<popbridge::imap::FetchAtt>& atts);
+
+  // Appends the next part of the response to `out`, stopping once about `budget` bytes were
+  // added. Returns true when the whole response has been produced. Worker thread.
+  bool produce(std::string& out, std::size_t budget);
+
+  // A message vanished from the store before its body could be read: it was skipped.
+  bool expungeIssued() const { return expunge_issued_; }
+  // A store failure ended the job early.
+  const std::optional<store::Error>& error() const { return error_; }
+
+ private:
+  bool startMessage(std::string& out);
+  bool appendItem(std::string& out, const popbridge::imap::FetchAtt& att);
+  void streamLiteral(std::string& out, std::size_t budget);
+
+  std::shared_ptr<store::UserStore> store_;
+  std::int64_t mailbox_id_;
+  std::vector<Target> targets_;
+  std::vector<popbridge::imap::FetchAtt> atts_;
+  bool needs_body_ = false;
+
+  std::size_t index_ = 0;  // current target
+  std::size_t item_ = 0;   // next attribute of the current target
+  bool in_message_ = false;
+  std::optional<store::BodyReader> body_;
+  std::uint64_t literal_offset_ = 0;
+  std::uint64_t literal_remaining_ = 0;
+  bool expunge_issued_ = false;
+  std::optional<store::Error> error_;
+};
+
+}  // namespace popbridge::proxy::imap

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "protocols/common/result.h"
+#include "proxy/config/config.h"
+#include "proxy/core/tcp_listener.h"
+#include "proxy/core/timer.h"
+#include "proxy/imap/session.h"
+
+namespace popbridge::proxy {
+class MailboxHub;
+class UserContext;
+}  // namespace popbridge::proxy
+
+namespace popbridge::proxy::imap {
+
+// The IMAP listeners and the sessions they accept. Owns every Session; destroys them only at
+// the start of a later loop turn (STYLE.md 5.3). Loop thread only.
+class ImapServer {
+ public:
+  using UserLookup = std::function<UserContext*(std::string_view name)>;
+
+  // `config`, `hub` and what `users` returns must outlive the server.
+  ImapServer(uv_loop_t* loop, const config::Config& config, MailboxHub& hub, UserLookup users,
+             std::shared_ptr<tls::Context> tls_context);
+  ~ImapServer();
+  ImapServer(const ImapServer&) = delete;
+  ImapServer& operator=(const ImapServer&) = delete;
+
+  // Binds every configured listener; an error names the address.
+  Result<void, std::string> start();
+  // Closes the listeners and every session. Idempotent.
+  void stop();
+
+  uv_loop_t* loop() const { return loop_; }
+  const config::Config& config() const { return config_; }
+  MailboxHub& hub() { return hub_; }
+  UserContext* userContext(std::string_view name) { return users_(name); }
+
+  // The live session with this id, or nullptr (closed or never existed).
+  Session* find(std::uint64_t id);
+  // Queues a closed session for destruction at the start of the next loop turn.
+  void retire(std::uint64_t id);
+  std::size_t sessionCount() const { return sessions_.size(); }
+
+ private:
+  void accept(uv_stream_t* listener, const ListenerOptions& options);
+  void reap();
+
+  uv_loop_t* loop_;
+  const config::Config& config_;
+  MailboxHub& hub_;
+  UserLookup users_;
+  std::shared_ptr<tls::Context> tls_context_;
+  std::vector<std::unique_ptr<TcpListener>> listeners_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions_;
+  std::vector<std::uint64_t> doomed_;
+  Timer reaper_;
+  std::uint64_t next_id_ = 1;
+  bool stopped_ = false;
+};
+
+}  // namespace popbridge::proxy::imap

@@ -1,0 +1,405 @@
+#include "proxy/imap/session.h"
+
+#include <algorithm>
+#include <variant>
+
+#include "proxy/core/worker.h"
+#include "proxy/imap/command_table.h"
+#include "proxy/imap/fetch_job.h"
+#include "proxy/imap/flags.h"
+#include "proxy/imap/server.h"
+#include "proxy/server/log.h"
+#include "proxy/server/mailbox_hub.h"
+#include "proxy/server/user_context.h"
+
+namespace popbridge::proxy::imap {
+namespace {
+
+// Output produced per worker round of a FETCH; the connection's high mark bounds the rest.
+constexpr std::size_t kFetchRoundBytes = 256 * 1024;
+
+}  // namespace
+
+std::optional<std::size_t> SelectedMailbox::indexOf(std::uint32_t uid) const {
+  const auto it = std::lower_bound(
+      messages.begin(), messages.end(), uid,
+      [](const store::MessageInfo& m, std::uint32_t value) { return m.uid < value; });
+  if (it == messages.end() || it->uid != uid) return std::nullopt;
+  return static_cast<std::size_t>(it - messages.begin());
+}
+
+Session::Session(ImapServer& server, std::uint64_t id, std::unique_ptr<Connection> connection,
+                 ListenerOptions options)
+    : server_(server),
+      id_(id),
+      log_name_("imap#" + std::to_string(id)),
+      connection_(std::move(connection)),
+      options_(std::move(options)) {}
+
+Session::~Session() {
+  if (selected_ && user_) server_.hub().unsubscribe(user_name_, selected_->id, id_);
+  connection_->close();
+}
+
+void Session::start() {
+  log(LogSeverity::Debug, log_name_, "connected from ", connection_->peerAddress());
+  Connection::Callbacks callbacks;
+  callbacks.on_data = [this](std::string_view bytes) { onData(bytes); };
+  callbacks.on_drain = [this] { onDrain(); };
+  callbacks.on_close = [this](std::optional<NetError> error) {
+    if (error) log(LogSeverity::Debug, log_name_, "connection closed: ", error->message);
+    close();
+  };
+  callbacks.on_tls_ready = [this] {
+    if (options_.tls == config::TlsMode::Implicit && !current_) {
+      sendGreeting();
+      return;
+    }
+    // STARTTLS finished (RFC 3501 6.2.1): the session goes on with a fresh reader.
+    starttls_pending_ = false;
+    current_.reset();
+    processInput();
+  };
+  connection_->setCallbacks(std::move(callbacks));
+  connection_->startReading();
+  if (options_.tls == config::TlsMode::Implicit) {
+    connection_->startTls(options_.tls_context, TlsRole::Server, "");
+  } else {
+    sendGreeting();
+  }
+}
+
+void Session::sendGreeting() {
+  std::string out;
+  popbridge::imap::appendUntaggedStatus(out, Status::Ok, "CAPABILITY " + capabilities(),
+                                        "popbridge ready");
+  send(std::move(out));
+}
+
+void Session::close() {
+  if (closing_) return;
+  closing_ = true;
+  connection_->close();
+  server_.retire(id_);
+}
+
+std::uint8_t Session::state() const { return state_; }
+
+bool Session::loginAllowed() const {
+  if (secure()) return true;
+  switch (options_.plaintext_auth) {
+    case config::PlaintextAuth::Always:
+      return true;
+    case config::PlaintextAuth::Loopback:
+      return connection_->peerIsLoopback();
+    case config::PlaintextAuth::Never:
+      return false;
+  }
+  return false;
+}
+
+std::string Session::capabilities() const {
+  // Only what is complete is advertised (RFC 3501 7.2.1).
+  std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT";
+  if (state_ == kNotAuthenticated) {
+    if (!secure() && options_.tls == config::TlsMode::Starttls && options_.tls_context) {
+      caps += " STARTTLS";
+    }
+    if (loginAllowed()) {
+      caps += " AUTH=PLAIN";
+    } else {
+      caps += " LOGINDISABLED";
+    }
+  }
+  return caps;
+}
+
+void Session::send(std::string bytes) {
+  if (closing_ || bytes.empty()) return;
+  connection_->write(std::move(bytes));
+}
+
+void Session::onData(std::string_view bytes) {
+  if (closing_) return;
+  reader_.feed(bytes);
+  processInput();
+}
+
+void Session::processInput() {
+  while (!closing_ && !hanging_up_ && (!current_ || awaiting_line_)) {
+    popbridge::imap::ReadResult result = reader_.next();
+    if (std::holds_alternative<popbridge::imap::NeedMore>(result)) return;
+    if (const auto* more = std::get_if<popbridge::imap::NeedContinuation>(&result)) {
+      (void)more;
+      send("+ Ready for literal data\r\n");
+      continue;
+    }
+    if (auto* line = std::get_if<popbridge::imap::Line>(&result)) {
+      if (awaiting_line_) {
+        awaiting_line_ = false;
+        onLine(std::move(line->text));
+      }
+      continue;
+    }
+    if (auto* error = std::get_if<popbridge::imap::ParseError>(&result)) {
+      std::string out;
+      if (error->kind == popbridge::imap::ParseError::Kind::TooLong) {
+        // The rest of the stream cannot be framed reliably: say so and hang up.
+        popbridge::imap::appendUntaggedStatus(out, Status::Bye, "TOOBIG", error->message);
+        send(std::move(out));
+        log(LogSeverity::Info, log_name_, "closing: ", error->message);
+        hangUpAfterWrite();
+        return;
+      }
+      if (error->tag.empty()) {
+        popbridge::imap::appendUntaggedStatus(out, Status::Bad, "", error->message);
+      } else {
+        popbridge::imap::appendTagged(out, error->tag, Status::Bad, "", error->message);
+      }
+      send(std::move(out));
+      continue;
+    }
+    dispatch(std::move(std::get<Command>(result)));
+  }
+}
+
+void Session::dispatch(Command command) {
+  log(LogSeverity::Debug, log_name_, "C: ", command.redacted());
+  current_ = std::move(command);
+  const CommandSpec* spec = findCommand(current_->name);
+  if (spec == nullptr || (current_->uid && !spec->uid_form)) {
+    finish(Status::Bad, "", "Unknown command");
+    return;
+  }
+  if ((spec->states & state_) == 0) {
+    const char* why = state_ == kNotAuthenticated ? "Log in first"
+                      : state_ == kAuthenticated  ? "Select a mailbox first"
+                                                  : "Not allowed in this state";
+    finish(Status::Bad, "", why);
+    return;
+  }
+  // RFC 3501 7.4.1: no EXPUNGE while answering a FETCH, STORE or SEARCH by sequence number.
+  expunge_allowed_ = current_->uid || spec->sequence_use == SequenceUse::None;
+  spec->handler(*this, *current_);
+}
+
+void Session::onLine(std::string line) {
+  if (idling_) {
+    setIdling(false);
+    if (line.size() == 4 && (line[0] | 0x20) == 'd' && (line[1] | 0x20) == 'o' &&
+        (line[2] | 0x20) == 'n' && (line[3] | 0x20) == 'e') {
+      finish(Status::Ok, "", "IDLE terminated");
+    } else {
+      finish(Status::Bad, "", "Expected DONE");
+    }
+    return;
+  }
+  // AUTHENTICATE continuation: the handler stored its state in the command; hand it the line.
+  if (current_ && current_->name == "AUTHENTICATE") {
+    auto& args = std::get<popbridge::imap::AuthenticateArgs>(current_->args);
+    args.initial_response = std::move(line);
+    Command& command = *current_;
+    const CommandSpec* spec = findCommand("AUTHENTICATE");
+    spec->handler(*this, command);
+  }
+}
+
+void Session::awaitLine() {
+  awaiting_line_ = true;
+  reader_.expectLine();
+  processInput();
+}
+
+void Session::setIdling(bool idling) {
+  idling_ = idling;
+  if (idling_ && selected_ && selected_->loaded) applyPending(Announce::Yes, ExpungeRule::Allow);
+}
+
+void Session::finish(Status status, std::string_view code, std::string_view text) {
+  if (!current_) return;
+  if (selected_ && selected_->loaded) {
+    applyPending(Announce::Yes, expunge_allowed_ ? ExpungeRule::Allow : ExpungeRule::Hold);
+  }
+  std::string out;
+  popbridge::imap::appendTagged(out, current_->tag, status, code, text);
+  send(std::move(out));
+  if (logout_pending_) {
+    hangUpAfterWrite();
+    return;
+  }
+  if (starttls_pending_) {
+    // The tagged OK goes out in plaintext; the handshake starts right behind it.
+    reader_.discardBuffered();
+    connection_->startTls(options_.tls_context, TlsRole::Server, "");
+    return;
+  }
+  current_.reset();
+  expunge_allowed_ = true;
+  processInput();
+}
+
+void Session::hangUpAfterWrite() {
+  // The connection reports on_close once the last byte is out; close() runs then. Until then
+  // no input is read and the session stays alive so the output is not dropped.
+  hanging_up_ = true;
+  connection_->closeAfterWrite();
+}
+
+void Session::startTlsAfterResponse() { starttls_pending_ = true; }
+
+void Session::logoutAfterResponse() { logout_pending_ = true; }
+
+void Session::finishWithStoreError(const store::Error& error) {
+  switch (error.code) {
+    case store::ErrorCode::NotFound:
+      finish(Status::No, "NONEXISTENT", error.message);
+      return;
+    case store::ErrorCode::AlreadyExists:
+      finish(Status::No, "ALREADYEXISTS", error.message);
+      return;
+    case store::ErrorCode::InvalidName:
+      finish(Status::No, "CANNOT", error.message);
+      return;
+    case store::ErrorCode::Io:
+    case store::ErrorCode::Corrupt:
+    case store::ErrorCode::Internal:
+      log(LogSeverity::Error, log_name_, "store error: ", error.message);
+      finish(Status::No, "SERVERBUG", "Internal error in the mail store; nothing was changed");
+      return;
+  }
+}
+
+void Session::authenticated(UserContext& user, const std::string& user_name) {
+  user_ = &user;
+  user_name_ = user_name;
+  state_ = kAuthenticated;
+  log(LogSeverity::Info, log_name_, "logged in as ", user_name, " from ",
+      connection_->peerAddress());
+}
+
+SelectedMailbox& Session::beginSelect(std::int64_t id, std::string name, bool read_only) {
+  unselect();
+  selected_.emplace();
+  selected_->id = id;
+  selected_->name = std::move(name);
+  selected_->read_only = read_only;
+  server_.hub().subscribe(user_name_, id, id_);
+  state_ = kSelected;
+  return *selected_;
+}
+
+void Session::unselect() {
+  if (selected_) {
+    server_.hub().unsubscribe(user_name_, selected_->id, id_);
+    selected_.reset();
+  }
+  if (state_ == kSelected) state_ = kAuthenticated;
+}
+
+void Session::onChanges(const store::ChangeSet& changes) {
+  if (!selected_ || changes.mailbox_id != selected_->id) return;
+  selected_->pending.push_back(changes);
+  if (idling_ && selected_->loaded) applyPending(Announce::Yes, ExpungeRule::Allow);
+}
+
+void Session::applyPending(Announce announce, ExpungeRule expunge_rule,
+                           const std::set<std::uint32_t>& quiet_flags) {
+  SelectedMailbox& box = *selected_;
+  std::string out;
+  bool grew = false;
+  std::set<std::uint32_t> flag_changed;
+  for (const store::ChangeSet& changes : box.pending) {
+    // Changes arrive in commit order; anything the snapshot already holds is skipped, so a
+    // change set that raced with SELECT's snapshot is applied exactly once.
+    for (const store::MessageInfo& message : changes.appended) {
+      if (message.uid > box.maxUid()) {
+        box.messages.push_back(message);
+        grew = true;
+      }
+    }
+    for (const store::MessageInfo& change : changes.flag_changes) {
+      const auto index = box.indexOf(change.uid);
+      if (!index) continue;
+      store::MessageInfo& known = box.messages[*index];
+      if (change.modseq <= known.modseq) continue;
+      known.flags = change.flags;
+      known.modseq = change.modseq;
+      flag_changed.insert(change.uid);
+    }
+    for (const std::uint32_t uid : changes.expunged) {
+      if (box.indexOf(uid)) box.expunge_held.insert(uid);
+    }
+    if (box.uidnext <= box.maxUid()) box.uidnext = box.maxUid() + 1;
+  }
+  box.pending.clear();
+
+  const bool announce_all = announce == Announce::Yes;
+  if (expunge_rule == ExpungeRule::Allow || !announce_all) {
+    for (const std::uint32_t uid : box.expunge_held) {
+      const auto index = box.indexOf(uid);
+      if (!index) continue;
+      if (announce_all) out += "* " + std::to_string(*index + 1) + " EXPUNGE\r\n";
+      box.messages.erase(box.messages.begin() + static_cast<std::ptrdiff_t>(*index));
+      flag_changed.erase(uid);
+    }
+    box.expunge_held.clear();
+  }
+  if (announce_all) {
+    if (grew) out += "* " + std::to_string(box.messages.size()) + " EXISTS\r\n";
+    for (const std::uint32_t uid : flag_changed) {
+      if (quiet_flags.contains(uid)) continue;
+      const auto index = box.indexOf(uid);
+      if (!index) continue;
+      const store::MessageInfo& message = box.messages[*index];
+      out += "* " + std::to_string(*index + 1) + " FETCH (UID " + std::to_string(uid) + " FLAGS ";
+      appendStoreFlags(out, message.flags);
+      out += ")\r\n";
+    }
+    send(std::move(out));
+  }
+}
+
+void Session::runFetch(std::shared_ptr<FetchJob> job) {
+  fetch_job_ = std::move(job);
+  fetchRound();
+}
+
+void Session::fetchRound() {
+  fetch_round_running_ = true;
+  fetch_waiting_drain_ = false;
+  auto out = std::make_shared<std::string>();
+  auto finished = std::make_shared<bool>(false);
+  auto job = fetch_job_;
+  ImapServer* server = &server_;
+  runOnWorker(
+      server_.loop(), [job, out, finished] { *finished = job->produce(*out, kFetchRoundBytes); },
+      [server, id = id_, job, out, finished] {
+        Session* session = server->find(id);
+        if (session == nullptr || session->fetch_job_ != job) return;  // gone: drop the result
+        session->fetch_round_running_ = false;
+        session->send(std::move(*out));
+        if (!*finished) {
+          if (session->connection_->congested()) {
+            session->fetch_waiting_drain_ = true;
+          } else {
+            session->fetchRound();
+          }
+          return;
+        }
+        session->fetch_job_.reset();
+        if (job->error()) {
+          session->finishWithStoreError(*job->error());
+        } else if (job->expungeIssued()) {
+          session->finish(Status::No, "EXPUNGEISSUED",
+                          "Some messages were expunged by another session");
+        } else {
+          session->finish(Status::Ok, "", "FETCH completed");
+        }
+      });
+}
+
+void Session::onDrain() {
+  if (fetch_job_ && fetch_waiting_drain_ && !fetch_round_running_) fetchRound();
+}
+
+}  // namespace popbridge::proxy::imap

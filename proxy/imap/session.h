@@ -1,0 +1,172 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocols/imap/command.h"
+#include "protocols/imap/command_reader.h"
+#include "protocols/imap/encoder.h"
+#include "proxy/config/config.h"
+#include "proxy/core/connection.h"
+#include "store/error.h"
+#include "store/types.h"
+
+namespace popbridge::proxy {
+class UserContext;
+namespace tls {
+class Context;
+}
+}  // namespace popbridge::proxy
+
+namespace popbridge::proxy::imap {
+
+using popbridge::imap::Command;
+using popbridge::imap::Status;
+
+class ImapServer;
+class FetchJob;
+
+// RFC 3501 3: the connection states a command may be legal in (bit set).
+enum StateBit : std::uint8_t {
+  kNotAuthenticated = 1,
+  kAuthenticated = 2,
+  kSelected = 4,
+};
+
+// What a listener offers its sessions.
+struct ListenerOptions {
+  config::TlsMode tls = config::TlsMode::None;
+  config::PlaintextAuth plaintext_auth = config::PlaintextAuth::Never;
+  std::shared_ptr<tls::Context> tls_context;  // null when the listener has no TLS
+};
+
+// The selected mailbox as this client knows it: sequence number n is messages[n - 1].
+// Changes committed by anyone arrive through the hub into `pending` and are applied (and
+// announced) only where IMAP allows it (STYLE.md 6.2).
+struct SelectedMailbox {
+  std::int64_t id = 0;
+  std::string name;
+  bool read_only = false;
+  std::uint32_t uidvalidity = 0;
+  std::uint32_t uidnext = 1;
+  std::vector<store::MessageInfo> messages;
+  bool loaded = false;                   // the initial snapshot arrived
+  std::deque<store::ChangeSet> pending;  // published, not yet applied
+  std::set<std::uint32_t> expunge_held;  // expunged in the store, still in the client's view
+
+  // Index of `uid` in messages, or nullopt.
+  std::optional<std::size_t> indexOf(std::uint32_t uid) const;
+  std::uint32_t maxUid() const { return messages.empty() ? 0 : messages.back().uid; }
+};
+
+// One IMAP connection. Owned by the ImapServer; destroyed only by the server at the start of a
+// later loop turn (STYLE.md 5.3). Worker completions find it by id (STYLE.md 5.4).
+// Commands run one at a time; input that arrives meanwhile waits in the reader.
+class Session {
+ public:
+  Session(ImapServer& server, std::uint64_t id, std::unique_ptr<Connection> connection,
+          ListenerOptions options);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Sends the greeting (after the TLS handshake on an implicit-TLS listener).
+  void start();
+  std::uint64_t id() const { return id_; }
+  const std::string& logName() const { return log_name_; }
+
+  // The hub hands over a committed change of the selected mailbox. Loop thread.
+  void onChanges(const store::ChangeSet& changes);
+  // Closes the connection and asks the server to destroy this session later. Idempotent.
+  void close();
+  bool closing() const { return closing_; }
+
+  // --- for command handlers (proxy/imap/commands/) ---
+  ImapServer& server() { return server_; }
+  const ListenerOptions& listener() const { return options_; }
+  Connection& connection() { return *connection_; }
+  std::uint8_t state() const;
+  UserContext* user() { return user_; }
+  SelectedMailbox* selected() { return selected_ ? &*selected_ : nullptr; }
+  const Command& current() const { return *current_; }
+
+  // Whether the connection is encrypted.
+  bool secure() const { return connection_->tlsActive(); }
+  // RFC 3501 6.2.3 / 7.2.1: LOGINDISABLED while plaintext authentication is refused.
+  bool loginAllowed() const;
+  std::string capabilities() const;
+
+  // Writes raw protocol bytes (already encoded).
+  void send(std::string bytes);
+  // Ends the current command: applies and announces pending changes as the command's rules
+  // allow, writes the tagged response, and reads the next command.
+  void finish(Status status, std::string_view code, std::string_view text);
+  // Ends the current command with the NO/BAD that a store error maps to (STYLE.md 7.4).
+  void finishWithStoreError(const store::Error& error);
+
+  // The current command wants the next client line raw (AUTHENTICATE, IDLE's DONE).
+  void awaitLine();
+  // IDLE: changes are announced the moment they arrive until DONE.
+  void setIdling(bool idling);
+
+  void authenticated(UserContext& user, const std::string& user_name);
+  // Enters the selected state for `mailbox` (snapshot not loaded yet); subscribes to changes.
+  SelectedMailbox& beginSelect(std::int64_t id, std::string name, bool read_only);
+  // Leaves the selected state without announcing anything.
+  void unselect();
+  // Applies pending changes to the client's view. With Announce::Yes the untagged responses
+  // are written (EXPUNGE only if `allow_expunge`); uids in `quiet_flags` get no FETCH.
+  enum class Announce { No, Yes };
+  enum class ExpungeRule { Hold, Allow };
+  void applyPending(Announce announce, ExpungeRule expunge_rule,
+                    const std::set<std::uint32_t>& quiet_flags = {});
+
+  // Streams a FETCH job's output (worker-produced) as the connection drains, then finishes.
+  void runFetch(std::shared_ptr<FetchJob> job);
+  // STARTTLS: after the tagged OK is on the wire, start the TLS handshake.
+  void startTlsAfterResponse();
+  // LOGOUT: close once the BYE and tagged OK are written.
+  void logoutAfterResponse();
+
+ private:
+  void onData(std::string_view bytes);
+  void processInput();
+  void dispatch(Command command);
+  void onLine(std::string line);
+  void sendGreeting();
+  void fetchRound();
+  void onDrain();
+  void hangUpAfterWrite();
+
+  ImapServer& server_;
+  std::uint64_t id_;
+  std::string log_name_;
+  std::unique_ptr<Connection> connection_;
+  ListenerOptions options_;
+  popbridge::imap::CommandReader reader_;
+
+  std::uint8_t state_ = kNotAuthenticated;
+  UserContext* user_ = nullptr;
+  std::string user_name_;
+  std::optional<SelectedMailbox> selected_;
+
+  std::optional<Command> current_;  // the command in progress
+  bool expunge_allowed_ = true;     // false during sequence-number FETCH/STORE/SEARCH
+  bool awaiting_line_ = false;
+  bool idling_ = false;
+  bool closing_ = false;
+  bool starttls_pending_ = false;
+  bool logout_pending_ = false;
+  bool hanging_up_ = false;
+  std::shared_ptr<FetchJob> fetch_job_;
+  bool fetch_round_running_ = false;
+  bool fetch_waiting_drain_ = false;
+};
+
+}  // namespace popbridge::proxy::imap

@@ -1,0 +1,10 @@
+// popbridge: an IMAP home for POP-only mailboxes.
+#include "proxy/cli/cli.h"
+#include "proxy/server/daemon.h"
+
+int main(int argc, char** argv) {
+  popbridge::proxy::cli::CliHandlers handlers;
+  handlers.serve = popbridge::proxy::serve;
+  handlers.store_check = popbridge::proxy::storeCheck;
+  return popbridge::proxy::cli::runCli(argc, argv, handlers);
+}
