@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "proxy/auth/password.h"
 #include "proxy/server/log.h"
 #include "proxy/server/mailbox_hub.h"
 
@@ -15,6 +16,10 @@ ImapServer::ImapServer(uv_loop_t* loop, const config::Config& config, MailboxHub
       users_(std::move(users)),
       tls_context_(std::move(tls_context)),
       reaper_(loop) {
+  if (auto decoy =
+          auth::hashPassword("decoy-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)))) {
+    decoy_hash_ = std::move(*decoy);
+  }
   hub_.setDeliver([this](std::uint64_t id, const store::ChangeSet& changes) {
     if (Session* session = find(id)) session->onChanges(changes);
   });

@@ -51,6 +51,9 @@ class ImapServer {
   // Queues a closed session for destruction at the start of the next loop turn.
   void retire(std::uint64_t id);
   std::size_t sessionCount() const { return sessions_.size(); }
+  // A hash of a random password, checked against when a login names an unknown user, so
+  // that answer takes as long as a real check.
+  const std::string& decoyHash() const { return decoy_hash_; }
 
  private:
   void accept(uv_stream_t* listener, const ListenerOptions& options);
@@ -66,6 +69,7 @@ class ImapServer {
   std::vector<std::uint64_t> doomed_;
   Timer reaper_;
   std::uint64_t next_id_ = 1;
+  std::string decoy_hash_;
   bool stopped_ = false;
 };
 

@@ -18,6 +18,13 @@ namespace {
 // Output produced per worker round of a FETCH; the connection's high mark bounds the rest.
 constexpr std::size_t kFetchRoundBytes = 256 * 1024;
 
+// RFC 3501 5.4: at least 30 minutes once authenticated; a connection that never logs in is
+// dropped sooner. RFC 2177 asks idling clients to renew IDLE within 29 minutes; popbridge
+// lets an IDLE run an hour before it gives up on the client.
+constexpr auto kAutologoutBeforeLogin = std::chrono::minutes(2);
+constexpr auto kAutologout = std::chrono::minutes(30);
+constexpr auto kAutologoutIdle = std::chrono::minutes(60);
+
 }  // namespace
 
 std::optional<std::size_t> SelectedMailbox::indexOf(std::uint32_t uid) const {
@@ -34,7 +41,8 @@ Session::Session(ImapServer& server, std::uint64_t id, std::unique_ptr<Connectio
       id_(id),
       log_name_("imap#" + std::to_string(id)),
       connection_(std::move(connection)),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      autologout_(server.loop()) {}
 
 Session::~Session() {
   if (selected_ && user_) server_.hub().unsubscribe(user_name_, selected_->id, id_);
@@ -62,6 +70,7 @@ void Session::start() {
   };
   connection_->setCallbacks(std::move(callbacks));
   connection_->startReading();
+  armAutologout();
   if (options_.tls == config::TlsMode::Implicit) {
     connection_->startTls(options_.tls_context, TlsRole::Server, "");
   } else {
@@ -79,6 +88,7 @@ void Session::sendGreeting() {
 void Session::close() {
   if (closing_) return;
   closing_ = true;
+  autologout_.stop();
   connection_->close();
   server_.retire(id_);
 }
@@ -119,8 +129,20 @@ void Session::send(std::string bytes) {
   connection_->write(std::move(bytes));
 }
 
+void Session::armAutologout() {
+  const auto limit = idling_                       ? kAutologoutIdle
+                     : state_ == kNotAuthenticated ? kAutologoutBeforeLogin
+                                                   : kAutologout;
+  autologout_.start(std::chrono::duration_cast<std::chrono::milliseconds>(limit), [this] {
+    log(LogSeverity::Info, log_name_, "autologout after inactivity");
+    send("* BYE Autologout; idle for too long\r\n");
+    hangUpAfterWrite();
+  });
+}
+
 void Session::onData(std::string_view bytes) {
   if (closing_) return;
+  armAutologout();
   reader_.feed(bytes);
   processInput();
 }
@@ -212,6 +234,7 @@ void Session::awaitLine() {
 
 void Session::setIdling(bool idling) {
   idling_ = idling;
+  armAutologout();
   if (idling_ && selected_ && selected_->loaded) applyPending(Announce::Yes, ExpungeRule::Allow);
 }
 

@@ -14,6 +14,7 @@
 #include "protocols/imap/encoder.h"
 #include "proxy/config/config.h"
 #include "proxy/core/connection.h"
+#include "proxy/core/timer.h"
 #include "store/error.h"
 #include "store/types.h"
 
@@ -143,6 +144,8 @@ class Session {
   void fetchRound();
   void onDrain();
   void hangUpAfterWrite();
+  // RFC 3501 5.4: the autologout timer restarts with every byte from the client.
+  void armAutologout();
 
   ImapServer& server_;
   std::uint64_t id_;
@@ -150,6 +153,7 @@ class Session {
   std::unique_ptr<Connection> connection_;
   ListenerOptions options_;
   popbridge::imap::CommandReader reader_;
+  Timer autologout_;
 
   std::uint8_t state_ = kNotAuthenticated;
   UserContext* user_ = nullptr;

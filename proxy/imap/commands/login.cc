@@ -8,13 +8,11 @@
 #include "proxy/server/log.h"
 
 namespace popbridge::proxy::imap {
+
 void verifyAndLogin(Session& session, std::string user, std::string password) {
-  const config::Config& config = session.server().config();
-  const config::User* configured = config.findUser(user);
-  // An unknown user is checked against another user's hash, so both answers take as long.
-  std::string hash = configured             ? configured->password_hash
-                     : config.users.empty() ? std::string()
-                                            : config.users.front().password_hash;
+  const config::User* configured = session.server().config().findUser(user);
+  // An unknown user is checked against a decoy hash, so both answers take as long.
+  std::string hash = configured ? configured->password_hash : session.server().decoyHash();
   auto ok = std::make_shared<bool>(false);
   ImapServer* server = &session.server();
   runOnWorker(
