@@ -1,0 +1,135 @@
+"""SIGKILL of popbridge mid-pull, then a restart: nothing lost, nothing duplicated, `store check`
+clean, and with retention delete the maildrop ends empty.
+
+Kill points (the fault proxy sits between popbridge and Dovecot, plain POP3 so it sees commands):
+- while RETR data flows: the proxy counts bytes from Dovecot and, at a random offset inside the
+  message data, SIGKILLs popbridge and cuts the connection before forwarding another byte;
+- between store commit and DELE: the proxy holds back popbridge's first "DELE" line (so Dovecot
+  never sees it) and the test SIGKILLs popbridge while it is held. By the durability contract the
+  messages are already committed, so after the restart they must not be fetched again, and the
+  pending deletes must be carried out.
+
+A few trials by default; POPBRIDGE_LONG_TESTS=1 runs at least 50 (both kinds together).
+POPBRIDGE_KILL_SEED=<seed printed by a run> replays its offsets and message shapes."""
+
+import os
+import random
+import re
+import time
+import unittest
+
+import harness  # noqa: F401  (first: puts tests/fakes on sys.path)
+from fault_proxy import Action, Direction, FaultProxy
+from harness import corpus
+from harness.case import PopbridgeCase, long_tests
+from harness import util
+from harness.util import wait_until
+
+RETR_TRIALS = 30 if long_tests() else 3
+DELE_TRIALS = 25 if long_tests() else 2
+
+
+class KillTest(PopbridgeCase):
+    def setUp(self):
+        super().setUp()
+        # A failing run prints its seed; POPBRIDGE_KILL_SEED=<seed> replays the same offsets.
+        seed = int(os.environ.get("POPBRIDGE_KILL_SEED") or time.time_ns())
+        self.rng = random.Random(seed)
+        print(f"\n{self.id()}: seed {seed}", flush=True)
+
+    def run_trial(self, n, kind, retention):
+        user = f"k{n}"
+        self.dovecot.add_user(user, f"pw-{n}")
+        # 1-5 MB attachments in long runs; smaller ones keep the default run quick.
+        size = self.rng.randint(1 << 20, (5 << 20) if long_tests() else (2 << 20))
+        msgs = corpus.small_corpus(f"{self.tag()}-{n}", self.rng.randint(3, 7),
+                                   seed=self.rng.getrandbits(32), attachment_size=size)
+        self.dovecot.deliver_all(user, msgs)
+        ref = self.dovecot.retrieve_all(user)
+        total = sum(len(m.data) for m in ref)
+
+        proxy = FaultProxy("127.0.0.1", self.dovecot.pop3_port).start()
+        self.addCleanup(proxy.stop)
+        pb = self.new_popbridge([self.account(tls="none", port=proxy.port, user=user,
+                                              retention=retention)], start=False)
+        if kind == "retr":
+            # Greeting, CAPA and UIDL take well under 2000 bytes; the messages follow.
+            offset = self.rng.randint(2000, max(2001, total - 1000))
+            fault = proxy.at_offset(Direction.DOWNSTREAM, offset, action=Action.CUT,
+                                    callback=lambda _conn: pb.kill_now())
+            fired = fault.fired
+        else:
+            fault = proxy.hold_line(Direction.UPSTREAM, rb"^DELE ")
+            fired = fault.held
+        # The reference read above is a POP session too; count sessions from here on.
+        sessions_at_start = len(wait_until(lambda: self.pop_sessions(user), 30,
+                                           "Dovecot's log of the reference read"))
+        pb.start(wait_ready=False)  # the fault may strike before the listeners are probed
+        wait_until(fired.is_set, 120, f"trial {n}: the {kind} fault", details=pb.logs)
+        if kind == "dele":
+            pb.kill_now()
+        pb.kill()  # reap; a held DELE is dropped with the dead connection
+        if kind == "dele":
+            fault.drop()
+            # The held DELE never reached Dovecot and no QUIT followed: nothing was deleted.
+            self.assertEqual(self.dovecot.maildrop_file_count(user), len(ref))
+        sessions_at_kill = len(wait_until(
+            lambda: len(self.pop_sessions(user)) > sessions_at_start and self.pop_sessions(user),
+            30, "Dovecot's log of the killed session"))
+        if kind == "retr":
+            # The kill struck after at least one RETR had started.
+            killed = self.pop_sessions(user)[sessions_at_start:sessions_at_kill]
+            self.assertGreaterEqual(sum(r for r, _ in killed), 1, killed)
+
+        pb.start()
+        conn = self.imap_login(pb)
+        self.wait_for_inbox(pb, conn, len(ref), timeout=120)
+        self.assert_store_matches(conn, ref)
+        if retention == "delete":
+            wait_until(lambda: self.dovecot.maildrop_file_count(user) == 0, 60,
+                       f"trial {n}: an empty maildrop", details=pb.logs)
+        else:
+            self.assertEqual([m.uidl for m in ref], self.dovecot.uidl_list(user))
+        if kind == "dele":
+            # Committed before the kill means never fetched again: every session after the
+            # killed one (which RETRieved everything) must show retr=0 in Dovecot's log.
+            sessions = wait_until(lambda: self.pop_sessions(user, deleted=True), 30,
+                                  f"trial {n}: Dovecot's log of the deleting session")
+            before_kill = sessions[sessions_at_start:sessions_at_kill]
+            self.assertGreaterEqual(sum(r for r, _ in before_kill), len(ref), sessions)
+            self.assertEqual([r for r, _ in sessions[sessions_at_kill:]],
+                             [0] * (len(sessions) - sessions_at_kill),
+                             f"trial {n}: messages fetched again after the restart: {sessions}")
+        # Still exactly once after the deletes (or more polls) went through.
+        self.assert_store_matches(conn, ref)
+        self.assert_clean_stop(pb)
+        check = pb.store_check()
+        self.assertEqual(check.returncode, 0,
+                         f"trial {n}: store check:\n{check.stdout}\n{check.stderr}")
+        proxy.stop()
+
+    def pop_sessions(self, user, deleted=False):
+        """[(messages RETRieved, messages deleted)] per finished POP session of `user`, from
+        Dovecot's log ("... retr=N/bytes, del=M/total ..."); None while `deleted` is True and no
+        session deleted anything yet."""
+        rx = re.compile(rf"pop3\({re.escape(user)}\)<.*?retr=(\d+)/\d+, del=(\d+)/")
+        sessions = [(int(m.group(1)), int(m.group(2)))
+                    for m in rx.finditer(util.tail(self.dovecot.log_file, 100000))]
+        if deleted and not any(d for _, d in sessions):
+            return None
+        return sessions
+
+    def test_kill_while_retr_data_flows(self):
+        for n in range(RETR_TRIALS):
+            retention = "delete" if n % 2 else "keep"
+            with self.subTest(trial=n, retention=retention):
+                self.run_trial(n, "retr", retention)
+
+    def test_kill_between_commit_and_dele(self):
+        for n in range(DELE_TRIALS):
+            with self.subTest(trial=n):
+                self.run_trial(100 + n, "dele", "delete")
+
+
+if __name__ == "__main__":
+    unittest.main()
