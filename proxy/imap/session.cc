@@ -25,6 +25,9 @@ constexpr auto kAutologoutBeforeLogin = std::chrono::minutes(2);
 constexpr auto kAutologout = std::chrono::minutes(30);
 constexpr auto kAutologoutIdle = std::chrono::minutes(60);
 
+// Input read ahead of the running command before popbridge stops reading from the client.
+constexpr std::size_t kMaxPipelinedInput = 1024 * 1024;
+
 }  // namespace
 
 std::optional<std::size_t> SelectedMailbox::indexOf(std::uint32_t uid) const {
@@ -145,6 +148,11 @@ void Session::onData(std::string_view bytes) {
   armAutologout();
   reader_.feed(bytes);
   processInput();
+  // A client that pipelines while a command runs waits in the kernel, not in popbridge's memory.
+  if (current_ && !awaiting_line_ && reader_.buffered() > kMaxPipelinedInput) {
+    connection_->stopReading();
+    reading_paused_ = true;
+  }
 }
 
 void Session::processInput() {
@@ -258,6 +266,10 @@ void Session::finish(Status status, std::string_view code, std::string_view text
   }
   current_.reset();
   expunge_allowed_ = true;
+  if (reading_paused_) {
+    reading_paused_ = false;
+    connection_->startReading();
+  }
   processInput();
 }
 

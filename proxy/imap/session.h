@@ -168,6 +168,7 @@ class Session {
   bool starttls_pending_ = false;
   bool logout_pending_ = false;
   bool hanging_up_ = false;
+  bool reading_paused_ = false;  // stopped reading: too much pipelined input
   std::shared_ptr<FetchJob> fetch_job_;
   bool fetch_round_running_ = false;
   bool fetch_waiting_drain_ = false;

@@ -16,6 +16,8 @@ namespace {
 
 // Body bytes handed to a worker per write; bounds what a download holds in memory.
 constexpr std::size_t kWriteChunk = 256 * 1024;
+// Received body bytes held while a write is in flight before reading pauses.
+constexpr std::size_t kMaxBuffered = 4 * 1024 * 1024;
 // A commit batch: one fsync round and one transaction for this many messages or bytes.
 constexpr std::size_t kBatchMessages = 100;
 constexpr std::uint64_t kBatchBytes = 32 * 1024 * 1024;
@@ -394,7 +396,14 @@ void Fetcher::onBodyLine(std::string_view line) {
   // Lines arrive unstuffed and without their terminator; the store keeps CRLF (RFC 5322).
   body_buffer_.append(line);
   body_buffer_.append("\r\n");
-  if (body_buffer_.size() >= kWriteChunk && !write_in_flight_) flushBody(false);
+  if (body_buffer_.size() < kWriteChunk) return;
+  if (!write_in_flight_) {
+    flushBody(false);
+  } else if (body_buffer_.size() >= kMaxBuffered && !reading_paused_) {
+    // The disk is slower than the network: let the server wait instead of buffering more.
+    connection_->stopReading();
+    reading_paused_ = true;
+  }
 }
 
 void Fetcher::flushBody(bool last) {
@@ -424,6 +433,10 @@ void Fetcher::flushBody(bool last) {
         if (alive.expired() || step_ == Step::Finished || download != download_) return;
         write_in_flight_ = false;
         if (download->error) return failWith("cannot stage a message: " + download->error->message);
+        if (reading_paused_) {
+          reading_paused_ = false;
+          connection_->startReading();
+        }
         if (!body_buffer_.empty() && (body_complete_ || body_buffer_.size() >= kWriteChunk)) {
           flushBody(body_complete_);
           return;

@@ -126,6 +126,7 @@ class Fetcher {
   std::shared_ptr<Download> download_;  // the message being received
   std::string body_buffer_;             // received, not yet handed to a worker
   bool write_in_flight_ = false;
+  bool reading_paused_ = false;                 // the staged file is behind the network
   bool body_complete_ = false;
   std::vector<std::shared_ptr<Download>> batch_;  // written, not yet committed
   std::uint64_t batch_bytes_ = 0;
