@@ -3,7 +3,7 @@ add_library(pb_warnings INTERFACE)
 target_compile_options(pb_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
   -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Woverloaded-virtual
-  -Wnull-dereference -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+  -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
 if(POPBRIDGE_WERROR)
   target_compile_options(pb_warnings INTERFACE -Werror)
 endif()
@@ -38,5 +38,10 @@ function(pb_add_test name dir)
   endif()
   add_executable(${name} ${sources})
   target_link_libraries(${name} PRIVATE ${ARG_LINKS} GTest::gtest GTest::gmock GTest::gtest_main pb_warnings)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    # GCC 12 at -O2 misreads the moved-from unique_ptr inside tl::expected results in the
+    # tests as a delete of a non-heap object; ASan checks the real thing.
+    target_compile_options(${name} PRIVATE -Wno-free-nonheap-object)
+  endif()
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
 endfunction()

@@ -23,7 +23,9 @@ void handleAuthenticate(Session& session, popbridge::imap::Command& command) {
     session.awaitLine();
     return;
   }
-  const std::string response = std::move(*args.initial_response);
+  std::string response;
+  response.swap(*args.initial_response);
+  args.initial_response.reset();
   if (response == "*") {
     session.finish(Status::Bad, "", "Authentication cancelled");
     return;
