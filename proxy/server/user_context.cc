@@ -1,8 +1,5 @@
 #include "proxy/server/user_context.h"
 
-#include <optional>
-
-#include "proxy/core/worker.h"
 #include "proxy/server/mailbox_hub.h"
 
 namespace popbridge::proxy {
@@ -11,9 +8,13 @@ UserContext::UserContext(uv_loop_t* loop, std::string name, std::shared_ptr<stor
                          MailboxHub& hub)
     : loop_(loop), name_(std::move(name)), store_(std::move(store)), hub_(hub) {}
 
-void UserContext::write(WriteWork work, WriteDone done) {
-  queue_.push_back(Job{std::move(work), std::move(done)});
+void UserContext::enqueue(Job job) {
+  queue_.push_back(std::move(job));
   if (!running_) startNext();
+}
+
+void UserContext::publish(const std::vector<const store::ChangeSet*>& changes) {
+  for (const store::ChangeSet* change : changes) hub_.publish(name_, *change);
 }
 
 void UserContext::startNext() {
@@ -24,14 +25,12 @@ void UserContext::startNext() {
   running_ = true;
   auto job = std::make_shared<Job>(std::move(queue_.front()));
   queue_.pop_front();
-  auto result = std::make_shared<std::optional<store::Result<store::ChangeSet>>>();
   runOnWorker(
-      loop_, [store = store_, job, result] { result->emplace(job->work(*store)); },
+      loop_, [job] { job->work(); },
       // The UserContext outlives the loop's last turn (the daemon runs the loop dry before
       // destroying it), and this runs on the loop thread.
-      [this, job, result] {
-        if (**result) hub_.publish(name_, ***result);
-        if (job->done) job->done(std::move(**result));
+      [this, job] {
+        job->done();
         startNext();
       });
 }

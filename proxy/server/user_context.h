@@ -5,23 +5,32 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "proxy/core/worker.h"
 #include "store/user_store.h"
 
 namespace popbridge::proxy {
 
 class MailboxHub;
 
+// The change sets a committed write produced, in the order sessions should see them.
+inline std::vector<const store::ChangeSet*> changeSetsOf(const store::ChangeSet& changes) {
+  return {&changes};
+}
+// A MOVE expunges from the source after the copies exist in the destination (RFC 6851 3.3).
+inline std::vector<const store::ChangeSet*> changeSetsOf(const store::TransferResult& result) {
+  return {&result.destination, &result.source};
+}
+
 // One configured user's store handle and write queue. Writes of one user run one at a time,
-// in submission order, on worker threads; each successful write's change set is published to
-// the hub before its completion runs, so every session sees changes in commit order.
+// in submission order, on worker threads; each successful write's change sets are published
+// to the hub before its completion runs, so every session sees changes in commit order.
 // Loop thread only (the store itself is used from workers).
 class UserContext {
  public:
-  using WriteWork = std::function<store::Result<store::ChangeSet>(store::UserStore&)>;
-  using WriteDone = std::function<void(store::Result<store::ChangeSet>)>;
-
   UserContext(uv_loop_t* loop, std::string name, std::shared_ptr<store::UserStore> store,
               MailboxHub& hub);
   UserContext(const UserContext&) = delete;
@@ -31,9 +40,18 @@ class UserContext {
   // The user's store; shared with worker threads, which may call it concurrently.
   const std::shared_ptr<store::UserStore>& store() const { return store_; }
 
-  // Queues `work` (run on a worker with the user's store); `done` runs on the loop thread
-  // after the change set was published. `done` may be empty.
-  void write(WriteWork work, WriteDone done);
+  using WriteWork = std::function<store::Result<store::ChangeSet>(store::UserStore&)>;
+  using WriteDone = std::function<void(store::Result<store::ChangeSet>)>;
+
+  // Queues `work` (run on a worker with the user's store); `done` (may be empty) runs on the
+  // loop thread after the change set of a successful write was published.
+  void write(WriteWork work, WriteDone done) {
+    writeWith<store::ChangeSet>(std::move(work), std::move(done));
+  }
+  // The same for writes with another result type; changeSetsOf(T) names what to publish.
+  template <class T>
+  void writeWith(std::function<store::Result<T>(store::UserStore&)> work,
+                 std::function<void(store::Result<T>)> done);
 
   // Reads run concurrently with writes: `work` on a worker, `done` on the loop thread.
   template <class T>
@@ -41,10 +59,12 @@ class UserContext {
 
  private:
   struct Job {
-    WriteWork work;
-    WriteDone done;
+    std::function<void()> work;  // worker thread
+    std::function<void()> done;  // loop thread
   };
+  void enqueue(Job job);
   void startNext();
+  void publish(const std::vector<const store::ChangeSet*>& changes);
 
   uv_loop_t* loop_;
   std::string name_;
@@ -54,11 +74,16 @@ class UserContext {
   bool running_ = false;
 };
 
-}  // namespace popbridge::proxy
-
-#include "proxy/core/worker.h"
-
-namespace popbridge::proxy {
+template <class T>
+void UserContext::writeWith(std::function<store::Result<T>(store::UserStore&)> work,
+                            std::function<void(store::Result<T>)> done) {
+  auto result = std::make_shared<std::optional<store::Result<T>>>();
+  enqueue(Job{[store = store_, work = std::move(work), result] { result->emplace(work(*store)); },
+              [this, done = std::move(done), result] {
+                if (**result) publish(changeSetsOf(***result));
+                if (done) done(std::move(**result));
+              }});
+}
 
 template <class T>
 void UserContext::read(std::function<T(store::UserStore&)> work, std::function<void(T)> done) {

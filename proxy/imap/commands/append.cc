@@ -1,4 +1,5 @@
 #include <chrono>
+#include <memory>
 
 #include "proxy/imap/commands/handlers.h"
 #include "proxy/imap/flags.h"
@@ -30,9 +31,14 @@ void handleAppend(Session& session, popbridge::imap::Command& command) {
     offset = parsed->second;
   }
   ImapServer* server = &session.server();
+  // Filled on the worker, read on the loop after the worker finished.
+  auto uidvalidity = std::make_shared<std::uint32_t>(0);
   session.user()->write(
       [mailbox = std::move(args.mailbox), message = std::move(args.message), flags = *flags, date,
-       offset](store::UserStore& store) -> store::Result<store::ChangeSet> {
+       offset, uidvalidity](store::UserStore& store) -> store::Result<store::ChangeSet> {
+        auto target = store.mailbox(mailbox);
+        if (!target) return fail(target.error());
+        *uidvalidity = target->uidvalidity;
         auto staged = store.stageMessage();
         if (!staged) return fail(staged.error());
         if (auto written = staged->write(message); !written) return fail(written.error());
@@ -40,7 +46,7 @@ void handleAppend(Session& session, popbridge::imap::Command& command) {
         batch.push_back(store::NewMessage{std::move(*staged), date, offset, flags, std::nullopt});
         return store.append(mailbox, std::move(batch));
       },
-      [server, id = session.id()](store::Result<store::ChangeSet> changes) {
+      [server, id = session.id(), uidvalidity](store::Result<store::ChangeSet> changes) {
         Session* s = server->find(id);
         if (s == nullptr) return;
         if (!changes) {
@@ -52,7 +58,13 @@ void handleAppend(Session& session, popbridge::imap::Command& command) {
           }
           return;
         }
-        s->finish(Status::Ok, "", "APPEND completed");
+        // RFC 4315 3: APPENDUID uidvalidity uid.
+        std::string code;
+        if (!changes->appended.empty()) {
+          code = "APPENDUID " + std::to_string(*uidvalidity) + " " +
+                 std::to_string(changes->appended.front().uid);
+        }
+        s->finish(Status::Ok, code, "APPEND completed");
       });
 }
 

@@ -28,6 +28,7 @@ void handleExpunge(Session& session, popbridge::imap::Command& command);
 void handleFetch(Session& session, popbridge::imap::Command& command);
 void handleStore(Session& session, popbridge::imap::Command& command);
 void handleIdle(Session& session, popbridge::imap::Command& command);
+void handleCopy(Session& session, popbridge::imap::Command& command);
 
 // Shared by LOGIN and AUTHENTICATE: checks the password on a worker thread (crypt is slow by
 // design) and ends the current command with OK or NO [AUTHENTICATIONFAILED].

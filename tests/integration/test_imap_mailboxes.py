@@ -1,0 +1,114 @@
+"""Mailboxes and moving mail with a real IMAP client (imaplib): CREATE, APPEND with APPENDUID,
+COPY with COPYUID, MOVE (RFC 6851) reporting COPYUID and EXPUNGE, UID EXPUNGE (RFC 4315) removing
+only the named deleted messages, and a second session seeing all of it."""
+
+import re
+import unittest
+
+from harness import imap
+from harness.case import PopbridgeCase
+
+
+def message(n):
+    return (f"From: sender{n}@example.net\r\nTo: alice@example.net\r\n"
+            f"Subject: message {n}\r\nMessage-ID: <m{n}@example.net>\r\n\r\n"
+            f"body of message {n}\r\n").encode()
+
+
+class MailboxesTest(PopbridgeCase):
+    def setUp(self):
+        super().setUp()
+        self.pb = self.new_popbridge()
+        self.conn = self.imap_login(self.pb)
+
+    def append(self, mailbox, n, flags=None):
+        typ, data = self.conn.append(mailbox, flags, None, message(n))
+        self.assertEqual(typ, "OK", data)
+        match = re.search(rb"\[APPENDUID (\d+) (\d+)\]", data[0])
+        self.assertIsNotNone(match, data)
+        return int(match.group(1)), int(match.group(2))
+
+    def bodies(self, mailbox):
+        typ, _ = self.conn.select(mailbox)
+        self.assertEqual(typ, "OK")
+        return {m.uid: m.body for m in imap.fetch_all(self.conn)}
+
+    def test_capabilities_advertise_uidplus_and_move(self):
+        caps = self.conn.capabilities
+        self.assertIn("UIDPLUS", caps)
+        self.assertIn("MOVE", caps)
+
+    def test_append_reports_appenduid_matching_select(self):
+        typ, _ = self.conn.create("Archive")
+        self.assertEqual(typ, "OK")
+        validity, uid = self.append("Archive", 1)
+        typ, data = self.conn.select("Archive")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(int(self.conn.untagged_responses["UIDVALIDITY"][0]), validity)
+        self.assertEqual(self.bodies("Archive"), {uid: message(1)})
+
+    def test_append_to_missing_mailbox_says_trycreate(self):
+        typ, data = self.conn.append("Nowhere", None, None, message(1))
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[TRYCREATE]", data[0])
+
+    def test_copy_keeps_source_and_reports_copyuid(self):
+        self.conn.create("Keep")
+        for n in range(1, 5):
+            self.append("INBOX", n)
+        self.conn.select("INBOX")
+        typ, data = self.conn.uid("COPY", "2:3", "Keep")
+        self.assertEqual(typ, "OK", data)
+        # imaplib files the tagged response's [COPYUID ...] code under its name.
+        _, codes = self.conn.response("COPYUID")
+        self.assertIsNotNone(codes[0], "no COPYUID in the tagged OK")
+        validity, source, dest = codes[0].split()
+        self.assertEqual(source, b"2:3")
+        self.assertEqual(len(dest.split(b":")), 2)
+        inbox = self.bodies("INBOX")
+        kept = self.bodies("Keep")
+        self.assertEqual(len(inbox), 4)
+        self.assertEqual(sorted(kept.values()), sorted([message(2), message(3)]))
+
+    def test_move_expunges_from_source_and_other_sessions_see_it(self):
+        self.conn.create("Moved")
+        for n in range(1, 6):
+            self.append("INBOX", n)
+        other = self.imap_login(self.pb)
+        other.select("INBOX")
+        self.conn.select("INBOX")
+        typ, data = self.conn.uid("MOVE", "2,4", "Moved")
+        self.assertEqual(typ, "OK", data)
+        _, codes = self.conn.response("COPYUID")
+        self.assertIsNotNone(codes[0], "no untagged OK [COPYUID ...] before the expunges")
+        self.assertEqual(codes[0].split()[1], b"2,4")
+        # The mover heard the expunges of both messages (seq 2, then seq 3 = old 4).
+        self.assertEqual(self.conn.untagged_responses.get("EXPUNGE"), [b"2", b"3"])
+        self.assertEqual(sorted(self.bodies("Moved").values()), [message(2), message(4)])
+        self.assertEqual(sorted(self.bodies("INBOX").values()),
+                         [message(1), message(3), message(5)])
+        # The other session learns of the expunges at its next command.
+        typ, _ = other.noop()
+        self.assertEqual(typ, "OK")
+        self.assertEqual(len(other.untagged_responses.get("EXPUNGE", [])), 2)
+        imap.safe_logout(other)
+
+    def test_uid_expunge_removes_only_named_deleted_messages(self):
+        for n in range(1, 5):
+            self.append("INBOX", n, flags="(\\Deleted)")
+        self.conn.select("INBOX")
+        typ, data = self.conn.uid("EXPUNGE", "1:2")
+        self.assertEqual(typ, "OK", data)
+        remaining = self.bodies("INBOX")
+        self.assertEqual(sorted(remaining), [3, 4])
+
+    def test_copy_to_missing_mailbox_says_trycreate(self):
+        self.append("INBOX", 1)
+        self.conn.select("INBOX")
+        typ, data = self.conn.copy("1", "Nowhere")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[TRYCREATE]", data[0])
+
+
+if __name__ == "__main__":
+    unittest.main()
