@@ -28,6 +28,8 @@ constexpr std::array kCommands{
     CommandSpec{"LSUB", handleList, kAuthed, SequenceUse::None, false},
     CommandSpec{"STATUS", handleStatus, kAuthed, SequenceUse::None, false},
     CommandSpec{"CREATE", handleCreate, kAuthed, SequenceUse::None, false},
+    CommandSpec{"DELETE", handleDelete, kAuthed, SequenceUse::None, false},
+    CommandSpec{"RENAME", handleRename, kAuthed, SequenceUse::None, false},
     CommandSpec{"APPEND", handleAppend, kAuthed, SequenceUse::None, false},
     CommandSpec{"CHECK", handleNoop, kSelected, SequenceUse::None, false},
     CommandSpec{"CLOSE", handleClose, kSelected, SequenceUse::None, false},

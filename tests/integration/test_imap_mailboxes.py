@@ -109,6 +109,62 @@ class MailboxesTest(PopbridgeCase):
         self.assertEqual(typ, "NO")
         self.assertIn(b"[TRYCREATE]", data[0])
 
+    def names(self):
+        typ, data = self.conn.list()
+        self.assertEqual(typ, "OK")
+        return sorted(line.rsplit(b' "/" ', 1)[1].strip(b'"').decode() for line in data)
+
+    def test_delete_removes_mailbox_and_its_messages_but_keeps_children(self):
+        self.conn.create("Old")
+        self.conn.create("Old/Child")
+        self.append("Old", 1)
+        typ, data = self.conn.delete("Old")
+        self.assertEqual(typ, "OK", data)
+        self.assertNotIn("Old", self.names())
+        self.assertIn("Old/Child", self.names())
+        typ, _ = self.conn.select("Old")
+        self.assertEqual(typ, "NO")
+        # A new mailbox under the old name starts over with a new UIDVALIDITY.
+        validity_before = None
+        self.conn.create("Again")
+        validity_before, _ = self.append("Again", 2)
+        self.conn.delete("Again")
+        self.conn.create("Again")
+        validity_after, uid = self.append("Again", 3)
+        self.assertGreater(validity_after, validity_before)
+        self.assertEqual(uid, 1)
+
+    def test_delete_inbox_is_refused(self):
+        typ, data = self.conn.delete("INBOX")
+        self.assertEqual(typ, "NO")
+
+    def test_rename_moves_children_and_keeps_uids(self):
+        self.conn.create("Projects")
+        self.conn.create("Projects/2026")
+        _, uid = self.append("Projects/2026", 1)
+        typ, data = self.conn.rename("Projects", "Work")
+        self.assertEqual(typ, "OK", data)
+        names = self.names()
+        self.assertIn("Work", names)
+        self.assertIn("Work/2026", names)
+        self.assertNotIn("Projects", names)
+        self.assertEqual(self.bodies("Work/2026"), {uid: message(1)})
+
+    def test_rename_inbox_moves_its_messages_and_leaves_it_empty(self):
+        self.append("INBOX", 1)
+        self.append("INBOX", 2)
+        typ, data = self.conn.rename("INBOX", "Saved")
+        self.assertEqual(typ, "OK", data)
+        self.assertEqual(sorted(self.bodies("Saved").values()), [message(1), message(2)])
+        self.assertEqual(self.bodies("INBOX"), {})
+
+    def test_rename_onto_existing_mailbox_is_refused(self):
+        self.conn.create("A")
+        self.conn.create("B")
+        typ, data = self.conn.rename("A", "B")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"ALREADYEXISTS", data[0])
+
 
 if __name__ == "__main__":
     unittest.main()

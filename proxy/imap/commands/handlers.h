@@ -21,6 +21,8 @@ void handleSelect(Session& session, popbridge::imap::Command& command);
 void handleList(Session& session, popbridge::imap::Command& command);
 void handleStatus(Session& session, popbridge::imap::Command& command);
 void handleCreate(Session& session, popbridge::imap::Command& command);
+void handleDelete(Session& session, popbridge::imap::Command& command);
+void handleRename(Session& session, popbridge::imap::Command& command);
 void handleAppend(Session& session, popbridge::imap::Command& command);
 void handleClose(Session& session, popbridge::imap::Command& command);
 void handleUnselect(Session& session, popbridge::imap::Command& command);
