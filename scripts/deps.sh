@@ -12,8 +12,9 @@ packages=(
   libgtest-dev libgmock-dev libsqlite3-dev libcrypt-dev zlib1g-dev libexpected-dev
   # sanitizers and fuzzing
   clang-14 libclang-rt-14-dev
-  # test peers: a private Dovecot POP3 server and real IMAP clients
-  dovecot-core dovecot-pop3d python3 openssl curl procps
+  # test peers: a private Dovecot POP3 server (and IMAP, the reference for MIME structures)
+  # and real IMAP clients
+  dovecot-core dovecot-pop3d dovecot-imapd python3 openssl curl procps
 )
 
 missing=()

@@ -1,4 +1,4 @@
-"""A private Dovecot POP3 server for one test.
+"""A private Dovecot POP3 server for one test (and, on request, IMAP on the same maildirs).
 
 Everything lives below one directory: configuration, base_dir (sockets, pid), state_dir, logs,
 the passwd-file, the maildirs and the TLS material. The system Dovecot (/etc/dovecot, its service)
@@ -63,14 +63,18 @@ class Dovecot:
     """One private Dovecot POP3 instance. Construct, add_user(), start(); stop() (idempotent)
     kills the master and waits for it. Thread-safe for deliver()/add_user() from test threads."""
 
-    def __init__(self, root, certs, disable_plaintext_auth=False):
+    def __init__(self, root, certs, disable_plaintext_auth=False, imap=False):
         """`root`: a directory owned by this instance (created if needed). `certs`: a CertSet whose
-        server cert Dovecot presents on POP3S and after STLS."""
+        server cert Dovecot presents on POP3S and after STLS. `imap`: also serve IMAP (plain, with
+        STARTTLS offered) on `imap_port`, from Debian's dovecot-imapd, e.g. as a reference for
+        ENVELOPE and BODYSTRUCTURE."""
         self.root = os.path.abspath(root)
         self.certs = certs
         self.disable_plaintext_auth = disable_plaintext_auth
+        self.imap = imap
         self.pop3_port = None  # plain POP3, STLS offered (RFC 2595)
         self.pop3s_port = None  # implicit TLS POP3S
+        self.imap_port = None  # plain IMAP when imap=True
         self.process = None
         self._users = {}
         self._lock = threading.Lock()
@@ -159,8 +163,26 @@ class Dovecot:
         run = os.path.join(self.root, "run")
         state = os.path.join(self.root, "state")
         home = os.path.join(self.root, "home")
+        imap_conf = ""
+        if self.imap:
+            # The IMAP listener is on a private port; imaps is switched off (port 0) so the
+            # packaged default 993 is never bound.
+            imap_conf = f"""
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+protocol imap {{
+  mail_max_userip_connections = 1000
+}}
+"""
         conf = f"""# Private Dovecot for one popbridge integration test. Generated; do not edit.
-protocols = pop3
+protocols = {"pop3 imap" if self.imap else "pop3"}
 listen = 127.0.0.1
 base_dir = {run}
 state_dir = {state}
@@ -213,7 +235,7 @@ service anvil {{
 protocol pop3 {{
   mail_max_userip_connections = 1000
 }}
-"""
+{imap_conf}"""
         with open(self.config_file, "w") as f:
             f.write(conf)
 
@@ -226,6 +248,10 @@ protocol pop3 {{
             self.pop3s_port = util.free_port()
             if self.pop3s_port == self.pop3_port:
                 continue
+            if self.imap:
+                self.imap_port = util.free_port()
+                if self.imap_port in (self.pop3_port, self.pop3s_port):
+                    continue
             self._write_config()
             log = open(os.path.join(self.root, "dovecot.stderr"), "ab")
             try:
@@ -238,8 +264,9 @@ protocol pop3 {{
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     break
-                if self._greets(self.pop3_port, None) and self._greets(self.pop3s_port,
-                                                                       self.ssl_context()):
+                if (self._greets(self.pop3_port, None)
+                        and self._greets(self.pop3s_port, self.ssl_context())
+                        and (not self.imap or self._imap_greets(self.imap_port))):
                     return self
                 time.sleep(0.05)
             last_error = self.logs()
@@ -264,6 +291,24 @@ protocol pop3 {{
                 f.close()
                 if ctx:
                     s.close()
+                return True
+        except OSError:
+            return False
+
+    @staticmethod
+    def _imap_greets(port):
+        """True when an IMAP session on `port` gets "* OK" and ends with LOGOUT."""
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                f = s.makefile("rb")
+                if not f.readline().startswith(b"* OK"):
+                    return False
+                s.sendall(b"a LOGOUT\r\n")
+                while True:
+                    line = f.readline()
+                    if not line or line.startswith(b"a "):
+                        break
+                f.close()
                 return True
         except OSError:
             return False
