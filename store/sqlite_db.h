@@ -30,6 +30,8 @@ class Statement {
   Statement& bind(int index, std::int64_t value);
   Statement& bind(int index, std::string_view value);
   Statement& bindNull(int index);
+  // Binds bytes as a BLOB (copied), for binary values such as serialised MIME structures.
+  Statement& bindBlob(int index, std::string_view value);
 
   // Runs one step. Returns true when a row is available, false when done.
   Result<bool> step();
@@ -40,6 +42,7 @@ class Statement {
 
   std::int64_t int64(int column) const;
   std::string text(int column) const;
+  std::string blob(int column) const;
   bool isNull(int column) const;
 
  private:

@@ -29,7 +29,8 @@ StagedMessage::StagedMessage(StagedMessage&& other) noexcept
       line_state_(other.line_state_),
       failed_(other.failed_),
       finished_(other.finished_),
-      committed_(std::exchange(other.committed_, true)) {
+      committed_(std::exchange(other.committed_, true)),
+      mime_(std::move(other.mime_)) {
   other.tmp_path_.clear();
 }
 
@@ -49,6 +50,7 @@ StagedMessage& StagedMessage::operator=(StagedMessage&& other) noexcept {
     failed_ = other.failed_;
     finished_ = other.finished_;
     committed_ = std::exchange(other.committed_, true);
+    mime_ = std::move(other.mime_);
   }
   return *this;
 }
@@ -88,6 +90,7 @@ Result<void> StagedMessage::write(std::string_view bytes) {
     return fail(Error{ErrorCode::Internal, "write to a staged message that is not open"});
   }
   scanHeader(bytes);
+  mime_.feed(bytes);
   size_ += bytes.size();
   if (buffer_.size() + bytes.size() < kBufferBytes) {
     buffer_.append(bytes);

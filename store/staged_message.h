@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "protocols/mime/parser.h"
 #include "store/error.h"
 #include "store/file_ops.h"
 
@@ -57,6 +58,8 @@ class StagedMessage {
   bool failed_ = false;
   bool finished_ = false;
   bool committed_ = false;  // renamed into blobs/: the temp path no longer exists
+  // MIME is parsed once, as the body is written (DESIGN.md); append() stores the structure.
+  mime::Parser mime_;
 };
 
 }  // namespace popbridge::store

@@ -16,6 +16,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "protocols/mime/parser.h"
+#include "protocols/mime/serialize.h"
 #include "store/names.h"
 #include "store/sqlite_db.h"
 
@@ -28,7 +30,7 @@ using sql::Transaction;
 
 // PRAGMA user_version of the schema below. A later version migrates forward in initialize(),
 // keeping every mailbox id, UID, UIDVALIDITY, modseq and flag.
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kSchemaVersion = 2;
 
 constexpr std::string_view kSchemaV1 = R"sql(
 CREATE TABLE meta(
@@ -73,6 +75,16 @@ CREATE TABLE ledger(
   mailbox_id INTEGER REFERENCES mailboxes(id) ON DELETE SET NULL,
   uid INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(account, uidl)
+) WITHOUT ROWID;
+)sql";
+
+// Version 2: the MIME structure of each body, parsed once at ingest (protocols/mime, serialised).
+// Keyed by blob, so copies share it. Bodies stored before version 2 have no row; their structure
+// is parsed from the blob when asked for.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE mime(
+  blob TEXT PRIMARY KEY,
+  structure BLOB NOT NULL
 ) WITHOUT ROWID;
 )sql";
 
@@ -347,13 +359,19 @@ Result<void> UserStore::initialize() {
                                               " is newer than this popbridge (" +
                                               std::to_string(kSchemaVersion) + ")"});
   }
-  if (version == 0) {
+  // Forward migrations, one version at a time, in the same transaction: every mailbox id, UID,
+  // UIDVALIDITY, modseq and flag is kept.
+  if (version < 1) {
     if (auto created = writer_->exec(kSchemaV1); !created) return created;
+  }
+  if (version < 2) {
+    if (auto created = writer_->exec(kSchemaV2); !created) return created;
+  }
+  if (version < kSchemaVersion) {
     if (auto set = writer_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !set) {
       return set;
     }
   }
-  // Later schema versions add their migration steps here, one version at a time.
 
   auto inbox = writer_->prepare("SELECT 1 FROM mailboxes WHERE name = 'INBOX'");
   if (!inbox) return fail(inbox.error());
@@ -398,11 +416,20 @@ std::filesystem::path UserStore::blobPath(std::string_view blob_id) const {
 void UserStore::removeUnreferencedBlobs(const std::vector<std::string>& blob_ids) {
   auto stmt = writer_->prepare("SELECT 1 FROM messages WHERE blob = ? LIMIT 1");
   if (!stmt) return;  // the blobs stay as orphans; check() reports them
+  auto forget = writer_->prepare("DELETE FROM mime WHERE blob = ?");
   for (const auto& blob : blob_ids) {
     stmt->reset();
     stmt->bind(1, blob);
     auto row = stmt->step();
-    if (row && !*row) ::unlink(blobPath(blob).c_str());
+    if (row && !*row) {
+      ::unlink(blobPath(blob).c_str());
+      // A structure row left behind by a failure here is only a few bytes, never wrong.
+      if (forget) {
+        forget->reset();
+        forget->bind(1, blob);
+        (void)forget->run();
+      }
+    }
   }
   // No directory fsync: an unlink lost in a crash only leaves an orphan, never a dangling row.
 }
@@ -531,8 +558,11 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
   // 1. Every body on disk. 2. Every body under its final name. 3. Every touched directory
   // fsynced once. Only then may a row point at them. Done outside write_mutex_ so concurrent
   // appends overlap their fsyncs.
+  std::vector<std::string> structures;
+  structures.reserve(batch.size());
   for (auto& message : batch) {
     if (auto done = message.body.finish(); !done) return fail(done.error());
+    structures.push_back(mime::serialize(message.body.mime_.finish()));
   }
   std::vector<std::string> renamed;
   auto undo = [&] {
@@ -591,6 +621,8 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
         "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(account, uidl) DO UPDATE SET "
         "state = excluded.state, mailbox_id = excluded.mailbox_id, uid = excluded.uid");
     if (!ledger_row) return fail(ledger_row.error());
+    auto mime_row = writer_->prepare("INSERT OR IGNORE INTO mime(blob, structure) VALUES(?, ?)");
+    if (!mime_row) return fail(mime_row.error());
     const std::int64_t now = nowSeconds();
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const NewMessage& message = batch[i];
@@ -615,6 +647,9 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
           .bind(9, joinKeywords(info.flags.keywords))
           .bind(10, static_cast<std::int64_t>(modseq));
       if (auto done = insert->run(); !done) return fail(done.error());
+      mime_row->reset();
+      mime_row->bind(1, message.body.blob_id_).bindBlob(2, structures[i]);
+      if (auto done = mime_row->run(); !done) return fail(done.error());
       if (message.pop) {
         ledger_row->reset();
         ledger_row->bind(1, message.pop->account)
@@ -848,6 +883,48 @@ Result<BodyReader> UserStore::openBody(std::int64_t mailbox_id, std::uint32_t ui
     return fail(ioError("open", path, err));
   }
   return BodyReader(std::move(fd), size);
+}
+
+Result<mime::Message> UserStore::mimeStructure(std::int64_t mailbox_id, std::uint32_t uid) {
+  std::string structure;
+  bool stored = false;
+  {
+    auto db = reader();
+    if (!db) return fail(db.error());
+    auto stmt = (*db)->prepare(
+        "SELECT s.structure FROM messages m JOIN mime s ON s.blob = m.blob "
+        "WHERE m.mailbox_id = ? AND m.uid = ?");
+    if (!stmt) return fail(stmt.error());
+    stmt->bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(uid));
+    auto row = stmt->step();
+    if (!row) return fail(row.error());
+    if (*row) {
+      structure = stmt->blob(0);
+      stored = true;
+    }
+  }
+  if (stored) {
+    auto message = mime::deserialize(structure);
+    if (!message) {
+      return fail(Error{ErrorCode::Corrupt, "stored MIME structure of uid " + std::to_string(uid) +
+                                                " is damaged: " + message.error().message});
+    }
+    return std::move(*message);
+  }
+  // A body stored before schema version 2: parse it now, streaming from the blob.
+  auto body = openBody(mailbox_id, uid);
+  if (!body) return fail(body.error());
+  mime::Parser parser;
+  std::string chunk(256 * 1024, '\0');
+  std::uint64_t offset = 0;
+  while (offset < body->size()) {
+    auto n = body->read(offset, std::span<char>(chunk.data(), chunk.size()));
+    if (!n) return fail(n.error());
+    if (*n == 0) break;
+    parser.feed(std::string_view(chunk.data(), *n));
+    offset += *n;
+  }
+  return parser.finish();
 }
 
 Result<TransferResult> UserStore::transfer(std::int64_t source_mailbox_id,

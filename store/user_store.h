@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocols/mime/message.h"
 #include "store/body_reader.h"
 #include "store/error.h"
 #include "store/file_ops.h"
@@ -111,6 +112,9 @@ class UserStore {
   // An open reader on the message's body. NotFound if no such message; Corrupt if its blob is
   // missing.
   Result<BodyReader> openBody(std::int64_t mailbox_id, std::uint32_t uid);
+  // The message's MIME structure (ENVELOPE, BODYSTRUCTURE, part byte ranges), parsed once at
+  // ingest. NotFound if no such message; Corrupt if the stored structure cannot be read.
+  Result<mime::Message> mimeStructure(std::int64_t mailbox_id, std::uint32_t uid);
 
   // ---- POP ledger (per account name)
   // Every ledger row of the account, ordered by first_seen then uidl.

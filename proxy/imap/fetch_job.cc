@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "protocols/imap/encoder.h"
+#include "protocols/mime/imap_encode.h"
+#include "protocols/mime/section.h"
 #include "proxy/imap/flags.h"
 
 namespace popbridge::proxy::imap {
@@ -20,6 +22,27 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 bool needsBody(const FetchAtt& att) {
   return att.kind == Kind::BodySection || att.kind == Kind::Rfc822 ||
          att.kind == Kind::Rfc822Header || att.kind == Kind::Rfc822Text;
+}
+
+bool needsStructure(const FetchAtt& att) {
+  return att.kind == Kind::Envelope || att.kind == Kind::BodyStructure || att.kind == Kind::Body ||
+         (att.kind == Kind::BodySection && !att.section.part.empty());
+}
+
+mime::SectionText sectionText(Section::Text text) {
+  switch (text) {
+    case Section::Text::Full:
+      return mime::SectionText::Body;
+    case Section::Text::Mime:
+      return mime::SectionText::Mime;
+    case Section::Text::Text:
+      return mime::SectionText::Text;
+    case Section::Text::Header:
+    case Section::Text::HeaderFields:
+    case Section::Text::HeaderFieldsNot:
+      return mime::SectionText::Header;
+  }
+  return mime::SectionText::Body;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -65,15 +88,12 @@ FetchJob::FetchJob(std::shared_ptr<store::UserStore> store, std::int64_t mailbox
       targets_(std::move(targets)),
       atts_(std::move(atts)) {
   needs_body_ = std::any_of(atts_.begin(), atts_.end(), needsBody);
+  needs_structure_ = std::any_of(atts_.begin(), atts_.end(), needsStructure);
 }
 
 std::optional<std::string> FetchJob::unsupported(const std::vector<FetchAtt>& atts) {
   for (const FetchAtt& att : atts) {
     switch (att.kind) {
-      case Kind::Envelope:
-      case Kind::BodyStructure:
-      case Kind::Body:
-        return "ENVELOPE and BODYSTRUCTURE need the MIME index, which this popbridge version lacks";
       case Kind::Binary:
       case Kind::BinaryPeek:
       case Kind::BinarySize:
@@ -81,8 +101,9 @@ std::optional<std::string> FetchJob::unsupported(const std::vector<FetchAtt>& at
       case Kind::ModSeq:
         return "MODSEQ needs CONDSTORE, which is not enabled";
       case Kind::BodySection:
-        if (!att.section.part.empty()) return "MIME part sections need the MIME index";
-        if (att.section.text == Section::Text::Mime) return "MIME needs a part number";
+        if (att.section.part.empty() && att.section.text == Section::Text::Mime) {
+          return "MIME needs a part number";
+        }
         break;
       default:
         break;
@@ -144,6 +165,20 @@ bool FetchJob::startMessage(std::string& out) {
     }
     body_.emplace(std::move(*body));
   }
+  structure_.reset();
+  if (needs_structure_) {
+    auto structure = store_->mimeStructure(mailbox_id_, target.info.uid);
+    if (!structure) {
+      if (structure.error().code == store::ErrorCode::NotFound) {
+        expunge_issued_ = true;
+      } else {
+        error_ = structure.error();
+      }
+      body_.reset();
+      return false;
+    }
+    structure_.emplace(std::move(*structure));
+  }
   out.append("* ").append(std::to_string(target.seq)).append(" FETCH (");
   in_message_ = true;
   item_ = 0;
@@ -167,6 +202,18 @@ bool FetchJob::appendItem(std::string& out, const FetchAtt& att) {
     case Kind::Rfc822Size:
       out.append("RFC822.SIZE ").append(std::to_string(info.size));
       return true;
+    case Kind::Envelope:
+      out.append("ENVELOPE ");
+      mime::appendEnvelope(out, *structure_);
+      return true;
+    case Kind::BodyStructure:
+      out.append("BODYSTRUCTURE ");
+      mime::appendBodyStructure(out, *structure_, mime::Extended::Yes);
+      return true;
+    case Kind::Body:
+      out.append("BODY ");
+      mime::appendBodyStructure(out, *structure_, mime::Extended::No);
+      return true;
     default:
       break;
   }
@@ -180,6 +227,24 @@ bool FetchJob::appendItem(std::string& out, const FetchAtt& att) {
     end = header;
   } else if (att.kind == Kind::Rfc822Text) {
     begin = header;
+  } else if (att.kind == Kind::BodySection && !att.section.part.empty()) {
+    // A MIME part: its byte range comes from the structure parsed at ingest (RFC 3501 6.4.5).
+    auto range = mime::sectionRange(*structure_, att.section.part, sectionText(att.section.text));
+    if (!range) {
+      // A part the message does not have: an empty string, as Dovecot answers.
+      out.append(popbridge::imap::fetchItemName(att)).push_back(' ');
+      popbridge::imap::appendLiteralHeader(out, 0);
+      return true;
+    }
+    begin = std::min(range->offset, size);
+    end = std::min(range->offset + range->length, size);
+    if (att.section.text == Section::Text::HeaderFields ||
+        att.section.text == Section::Text::HeaderFieldsNot) {
+      auto raw = readRange(begin, std::min(end, begin + kMaxFilteredHeader));
+      if (!raw) return false;
+      generated =
+          filterHeader(*raw, att.section.fields, att.section.text == Section::Text::HeaderFields);
+    }
   } else if (att.kind == Kind::BodySection) {
     switch (att.section.text) {
       case Section::Text::Full:
@@ -193,20 +258,10 @@ bool FetchJob::appendItem(std::string& out, const FetchAtt& att) {
         break;
       case Section::Text::HeaderFields:
       case Section::Text::HeaderFieldsNot: {
-        std::string raw(static_cast<std::size_t>(std::min(header, kMaxFilteredHeader)), '\0');
-        std::size_t got = 0;
-        while (got < raw.size()) {
-          auto n = body_->read(got, std::span<char>(raw.data() + got, raw.size() - got));
-          if (!n) {
-            error_ = n.error();
-            return false;
-          }
-          if (*n == 0) break;
-          got += *n;
-        }
-        raw.resize(got);
+        auto raw = readRange(0, std::min(header, kMaxFilteredHeader));
+        if (!raw) return false;
         generated =
-            filterHeader(raw, att.section.fields, att.section.text == Section::Text::HeaderFields);
+            filterHeader(*raw, att.section.fields, att.section.text == Section::Text::HeaderFields);
         break;
       }
     }
@@ -228,6 +283,22 @@ bool FetchJob::appendItem(std::string& out, const FetchAtt& att) {
   literal_remaining_ = length;
   if (length == 0) return true;
   return false;
+}
+
+std::optional<std::string> FetchJob::readRange(std::uint64_t begin, std::uint64_t end) {
+  std::string raw(static_cast<std::size_t>(end - begin), '\0');
+  std::size_t got = 0;
+  while (got < raw.size()) {
+    auto n = body_->read(begin + got, std::span<char>(raw.data() + got, raw.size() - got));
+    if (!n) {
+      error_ = n.error();
+      return std::nullopt;
+    }
+    if (*n == 0) break;
+    got += *n;
+  }
+  raw.resize(got);
+  return raw;
 }
 
 void FetchJob::streamLiteral(std::string& out, std::size_t limit) {

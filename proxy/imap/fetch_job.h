@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "protocols/imap/fetch_att.h"
+#include "protocols/mime/message.h"
 #include "store/user_store.h"
 
 namespace popbridge::proxy::imap {
@@ -44,12 +45,16 @@ class FetchJob {
   bool startMessage(std::string& out);
   bool appendItem(std::string& out, const popbridge::imap::FetchAtt& att);
   void streamLiteral(std::string& out, std::size_t budget);
+  // Reads [begin, end) of the current body; nullopt (and error_ set) on a store failure.
+  std::optional<std::string> readRange(std::uint64_t begin, std::uint64_t end);
 
   std::shared_ptr<store::UserStore> store_;
   std::int64_t mailbox_id_;
   std::vector<Target> targets_;
   std::vector<popbridge::imap::FetchAtt> atts_;
   bool needs_body_ = false;
+  bool needs_structure_ = false;
+  std::optional<mime::Message> structure_;  // of the current message
 
   std::size_t index_ = 0;  // current target
   std::size_t item_ = 0;   // next attribute of the current target
