@@ -14,6 +14,7 @@
 #include "store/body_reader.h"
 #include "store/error.h"
 #include "store/file_ops.h"
+#include "store/search.h"
 #include "store/staged_message.h"
 #include "store/types.h"
 
@@ -109,6 +110,12 @@ class UserStore {
   // UIDs expunged with a modseq greater than `modseq`, ascending (for QRESYNC VANISHED,
   // RFC 7162 3.2.5.1). NotFound if the mailbox does not exist.
   Result<std::vector<std::uint32_t>> expungedSince(std::int64_t mailbox_id, std::uint64_t modseq);
+  // UIDs of the mailbox's messages that match `query`, ascending (RFC 3501 6.4.4 semantics, see
+  // store/search.h). Flags, keywords, sizes, INTERNALDATE and UID ranges are narrowed in SQL;
+  // header and body keys read the blobs of the remaining candidates only. The rows come from one
+  // read snapshot; a message expunged while its blob is read simply does not match.
+  // NotFound if the mailbox does not exist, Internal if `query` is not a well-formed tree.
+  Result<std::vector<std::uint32_t>> search(std::int64_t mailbox_id, const SearchQuery& query);
   // An open reader on the message's body. NotFound if no such message; Corrupt if its blob is
   // missing.
   Result<BodyReader> openBody(std::int64_t mailbox_id, std::uint32_t uid);

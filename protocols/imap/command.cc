@@ -34,6 +34,16 @@ Result<CommandArgs, ParseError> wrapExpunge(ArgParser& in, bool uid) {
   return CommandArgs(std::move(*args));
 }
 
+// The reader has already bounded parenthesis nesting with the session's Limits while framing;
+// the search parser checks the default bound again so it is safe on its own.
+Result<CommandArgs, ParseError> wrapSearch(ArgParser& in, bool /*uid*/) {
+  auto args = parseSearchArgs(in, Limits{});
+  if (!args) {
+    return fail(std::move(args.error()));
+  }
+  return CommandArgs(std::move(*args));
+}
+
 struct CommandEntry {
   std::string_view name;
   ArgsParser parse;
@@ -42,7 +52,7 @@ struct CommandEntry {
 
 constexpr ArgsParser kNoArgs = wrap<NoArgs, parseNoArgs>;
 
-constexpr std::array<CommandEntry, 29> kCommands = {{
+constexpr std::array<CommandEntry, 30> kCommands = {{
     {"CAPABILITY", kNoArgs, false},
     {"NOOP", kNoArgs, false},
     {"LOGOUT", kNoArgs, false},
@@ -72,6 +82,7 @@ constexpr std::array<CommandEntry, 29> kCommands = {{
     {"ENABLE", wrap<EnableArgs, parseEnableArgs>, false},
     {"ID", wrap<IdArgs, parseIdArgs>, false},
     {"APPEND", wrap<AppendArgs, parseAppendArgs>, false},
+    {"SEARCH", wrapSearch, true},
 }};
 
 const CommandEntry* findEntry(std::string_view name) {
@@ -281,6 +292,73 @@ struct RedactVisitor {
     out += args.binary ? " ~{" : " {";
     out += std::to_string(args.message.size());
     out += '}';
+  }
+  // Search strings may quote message content or addresses (STYLE.md 7.6): keys, numbers and
+  // sets are shown, every string argument as ***. Walks the flat key tree without recursion.
+  void operator()(const SearchArgs& args) const {
+    if (args.charset) {
+      out += " CHARSET ";
+      appendLogString(out, *args.charset);
+    }
+    std::vector<std::uint32_t> open_ends;
+    for (std::size_t i = 1; i < args.keys.size(); ++i) {
+      while (!open_ends.empty() && open_ends.back() <= i) {
+        out += ')';
+        open_ends.pop_back();
+      }
+      if (out.back() != '(') {
+        out += ' ';
+      }
+      const SearchKey& key = args.keys[i];
+      out += searchKeyName(key.kind);
+      switch (key.kind) {
+        case SearchKey::Kind::And:
+          out += '(';
+          open_ends.push_back(key.end);
+          break;
+        case SearchKey::Kind::Header:
+          out += " *** ***";
+          break;
+        case SearchKey::Kind::Keyword:
+        case SearchKey::Kind::Unkeyword:
+          out += ' ';
+          appendLogString(out, key.value);
+          break;
+        case SearchKey::Kind::Bcc:
+        case SearchKey::Kind::Cc:
+        case SearchKey::Kind::From:
+        case SearchKey::Kind::Subject:
+        case SearchKey::Kind::To:
+        case SearchKey::Kind::Body:
+        case SearchKey::Kind::Text:
+          out += " ***";
+          break;
+        case SearchKey::Kind::Before:
+        case SearchKey::Kind::On:
+        case SearchKey::Kind::Since:
+        case SearchKey::Kind::SentBefore:
+        case SearchKey::Kind::SentOn:
+        case SearchKey::Kind::SentSince:
+          out += " day" + std::to_string(key.day);
+          break;
+        case SearchKey::Kind::Larger:
+        case SearchKey::Kind::Smaller:
+        case SearchKey::Kind::Modseq:
+          out += ' ' + std::to_string(key.number);
+          break;
+        case SearchKey::Kind::Uid:
+          out += ' ' + key.set.toString();
+          break;
+        case SearchKey::Kind::Sequence:
+          out += key.set.toString();
+          break;
+        default:
+          break;
+      }
+    }
+    for (std::size_t i = 0; i < open_ends.size(); ++i) {
+      out += ')';
+    }
   }
 };
 

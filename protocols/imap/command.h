@@ -16,6 +16,7 @@
 #include "protocols/imap/commands/list.h"
 #include "protocols/imap/commands/login.h"
 #include "protocols/imap/commands/rename.h"
+#include "protocols/imap/commands/search.h"
 #include "protocols/imap/commands/select.h"
 #include "protocols/imap/commands/simple.h"
 #include "protocols/imap/commands/status.h"
@@ -34,12 +35,13 @@ namespace popbridge::imap {
 //   the others       the command of the same name
 using CommandArgs = std::variant<NoArgs, LoginArgs, AuthenticateArgs, SelectArgs, ListArgs,
                                  StatusArgs, CreateArgs, RenameArgs, FetchArgs, StoreArgs, CopyArgs,
-                                 ExpungeArgs, EnableArgs, IdArgs, AppendArgs>;
+                                 ExpungeArgs, EnableArgs, IdArgs, AppendArgs, SearchArgs>;
 
 struct Command {
   std::string tag;
   std::string name;  // uppercased command name without "UID", e.g. "FETCH"
-  bool uid = false;  // "UID FETCH ..." etc. (UID is allowed before COPY MOVE FETCH STORE EXPUNGE)
+  bool uid = false;  // "UID FETCH ..." etc. (UID is allowed before COPY MOVE FETCH STORE EXPUNGE
+                     // SEARCH)
   CommandArgs args;
 
   // A one-line form for logs with secrets removed: "a1 LOGIN alice ***",
@@ -49,8 +51,8 @@ struct Command {
 };
 
 // Parses one complete command as framed by CommandReader: tag, name, [UID], arguments. Takes
-// the literals out of `text`. Errors carry the tag when it could be read. SEARCH (and any
-// other name popbridge does not know) gives ParseError{UnknownCommand}. Pure; any thread.
+// the literals out of `text`. Errors carry the tag when it could be read. A name popbridge does
+// not know gives ParseError{UnknownCommand}. Pure; any thread.
 Result<Command, ParseError> parseCommand(CommandText& text);
 
 }  // namespace popbridge::imap

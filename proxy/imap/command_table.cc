@@ -39,6 +39,7 @@ constexpr std::array kCommands{
     CommandSpec{"MOVE", handleCopy, kSelected, SequenceUse::None, true},
     CommandSpec{"FETCH", handleFetch, kSelected, SequenceUse::Uses, true},
     CommandSpec{"STORE", handleStore, kSelected, SequenceUse::Uses, true},
+    CommandSpec{"SEARCH", handleSearch, kSelected, SequenceUse::Uses, true},
     CommandSpec{"IDLE", handleIdle, kAuthed, SequenceUse::None, false},
 };
 

@@ -107,6 +107,16 @@ inline std::string dumpArgs(const CommandArgs& args) {
       return "Append<" + a.mailbox + ">" + dumpStrings(a.flags) + "<" +
              a.internal_date.value_or("-") + "><" + a.message + ">" + (a.binary ? " binary" : "");
     }
+    std::string operator()(const SearchArgs& a) const {
+      std::string out = "Search charset=<" + a.charset.value_or("-") + ">";
+      for (const auto& key : a.keys) {
+        out += " {" + std::to_string(static_cast<int>(key.kind)) +
+               " end=" + std::to_string(key.end) + " <" + key.field + "><" + key.value + "> " +
+               std::to_string(key.number) + " " + std::to_string(key.day) + " " +
+               key.set.toString() + "}";
+      }
+      return out;
+    }
   };
   return std::visit(Visitor{}, args);
 }

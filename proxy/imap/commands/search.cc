@@ -1,0 +1,274 @@
+#include "protocols/imap/commands/search.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "proxy/imap/commands/handlers.h"
+#include "proxy/imap/server.h"
+#include "proxy/imap/session.h"
+#include "proxy/server/user_context.h"
+#include "store/search.h"
+
+namespace popbridge::proxy::imap {
+namespace {
+
+using popbridge::imap::SearchKey;
+using popbridge::imap::SequenceSet;
+using Node = store::SearchNode;
+
+// Sorts and merges ranges so the store can binary-search them.
+std::vector<store::UidRange> normalized(std::vector<store::UidRange> ranges) {
+  std::sort(ranges.begin(), ranges.end(),
+            [](const store::UidRange& a, const store::UidRange& b) { return a.first < b.first; });
+  std::vector<store::UidRange> out;
+  for (const store::UidRange& range : ranges) {
+    if (!out.empty() && range.first <= out.back().last + 1ull) {
+      out.back().last = std::max(out.back().last, range.last);
+    } else {
+      out.push_back(range);
+    }
+  }
+  return out;
+}
+
+// UID set -> UID ranges. '*' is the highest UID this client knows, so "n:*" always includes it
+// (RFC 3501 6.4.8) and never reaches messages not yet announced to this session.
+std::vector<store::UidRange> uidRanges(const SelectedMailbox& box, const SequenceSet& set) {
+  const std::uint32_t largest = box.maxUid();
+  std::vector<store::UidRange> ranges;
+  for (const popbridge::imap::SeqRange& range : set.ranges) {
+    const std::uint32_t a = range.first == popbridge::imap::kStar ? largest : range.first;
+    const std::uint32_t b = range.last == popbridge::imap::kStar ? largest : range.last;
+    ranges.push_back({std::min(a, b), std::max(a, b)});
+  }
+  return normalized(std::move(ranges));
+}
+
+// Sequence numbers are this session's own (STYLE.md 6.2), so they become UIDs here. A run of
+// sequence numbers a..b is exactly the UIDs of messages a and b and those between: every message
+// the store holds with a UID in between is in this client's view (later appends get larger
+// UIDs). Numbers beyond the mailbox match nothing, as in other servers, rather than failing the
+// whole SEARCH.
+std::vector<store::UidRange> sequenceRanges(const SelectedMailbox& box, const SequenceSet& set) {
+  const auto count = static_cast<std::uint32_t>(box.messages.size());
+  std::vector<store::UidRange> ranges;
+  if (count == 0) return ranges;
+  for (const popbridge::imap::SeqRange& range : set.ranges) {
+    const std::uint32_t a = range.first == popbridge::imap::kStar ? count : range.first;
+    const std::uint32_t b = range.last == popbridge::imap::kStar ? count : range.last;
+    const std::uint32_t low = std::min(a, b);
+    const std::uint32_t high = std::min(std::max(a, b), count);
+    if (low > count) continue;
+    ranges.push_back({box.messages[low - 1].uid, box.messages[high - 1].uid});
+  }
+  return normalized(std::move(ranges));
+}
+
+Node flagNode(Node::Kind kind, std::uint32_t bits) {
+  Node node;
+  node.kind = kind;
+  node.flags = bits;
+  return node;
+}
+
+Node headerNode(std::string field, std::string value) {
+  Node node;
+  node.kind = Node::Kind::Header;
+  node.field = std::move(field);
+  node.value = std::move(value);
+  return node;
+}
+
+// One IMAP key as a store node (same position and subtree end, so the tree shape carries over
+// without walking it). Returns an error text for keys popbridge refuses.
+Result<Node, std::string> translate(const SelectedMailbox& box, SearchKey& key) {
+  using K = SearchKey::Kind;
+  Node node;
+  switch (key.kind) {
+    case K::And:
+      node.kind = Node::Kind::And;
+      break;
+    case K::Or:
+      node.kind = Node::Kind::Or;
+      break;
+    case K::Not:
+      node.kind = Node::Kind::Not;
+      break;
+    case K::All:
+      node.kind = Node::Kind::All;
+      break;
+    // popbridge never gives a message \Recent (SELECT reports 0 RECENT), so RECENT and NEW
+    // (RECENT UNSEEN) match nothing and OLD (NOT RECENT) everything (RFC 3501 6.4.4).
+    case K::Recent:
+    case K::New:
+      node.kind = Node::Kind::None;
+      break;
+    case K::Old:
+      node.kind = Node::Kind::All;
+      break;
+    case K::Answered:
+      node = flagNode(Node::Kind::FlagsSet, store::kAnswered);
+      break;
+    case K::Deleted:
+      node = flagNode(Node::Kind::FlagsSet, store::kDeleted);
+      break;
+    case K::Draft:
+      node = flagNode(Node::Kind::FlagsSet, store::kDraft);
+      break;
+    case K::Flagged:
+      node = flagNode(Node::Kind::FlagsSet, store::kFlagged);
+      break;
+    case K::Seen:
+      node = flagNode(Node::Kind::FlagsSet, store::kSeen);
+      break;
+    case K::Unanswered:
+      node = flagNode(Node::Kind::FlagsClear, store::kAnswered);
+      break;
+    case K::Undeleted:
+      node = flagNode(Node::Kind::FlagsClear, store::kDeleted);
+      break;
+    case K::Undraft:
+      node = flagNode(Node::Kind::FlagsClear, store::kDraft);
+      break;
+    case K::Unflagged:
+      node = flagNode(Node::Kind::FlagsClear, store::kFlagged);
+      break;
+    case K::Unseen:
+      node = flagNode(Node::Kind::FlagsClear, store::kSeen);
+      break;
+    case K::Keyword:
+    case K::Unkeyword:
+      node.kind = key.kind == K::Keyword ? Node::Kind::Keyword : Node::Kind::NoKeyword;
+      node.value = std::move(key.value);
+      break;
+    // RFC 3501 6.4.4 names the envelope fields; they come from these header fields.
+    case K::Bcc:
+      node = headerNode("Bcc", std::move(key.value));
+      break;
+    case K::Cc:
+      node = headerNode("Cc", std::move(key.value));
+      break;
+    case K::From:
+      node = headerNode("From", std::move(key.value));
+      break;
+    case K::Subject:
+      node = headerNode("Subject", std::move(key.value));
+      break;
+    case K::To:
+      node = headerNode("To", std::move(key.value));
+      break;
+    case K::Header:
+      node = headerNode(std::move(key.field), std::move(key.value));
+      break;
+    case K::Body:
+      node.kind = Node::Kind::Body;
+      node.value = std::move(key.value);
+      break;
+    case K::Text:
+      node.kind = Node::Kind::Text;
+      node.value = std::move(key.value);
+      break;
+    case K::Before:
+      node.kind = Node::Kind::Before;
+      node.day = key.day;
+      break;
+    case K::On:
+      node.kind = Node::Kind::On;
+      node.day = key.day;
+      break;
+    case K::Since:
+      node.kind = Node::Kind::Since;
+      node.day = key.day;
+      break;
+    case K::SentBefore:
+      node.kind = Node::Kind::SentBefore;
+      node.day = key.day;
+      break;
+    case K::SentOn:
+      node.kind = Node::Kind::SentOn;
+      node.day = key.day;
+      break;
+    case K::SentSince:
+      node.kind = Node::Kind::SentSince;
+      node.day = key.day;
+      break;
+    case K::Larger:
+      node.kind = Node::Kind::Larger;
+      node.size = key.number;
+      break;
+    case K::Smaller:
+      node.kind = Node::Kind::Smaller;
+      node.size = key.number;
+      break;
+    case K::Uid:
+      node.kind = Node::Kind::Uids;
+      node.uids = uidRanges(box, key.set);
+      break;
+    case K::Sequence:
+      node.kind = Node::Kind::Uids;
+      node.uids = sequenceRanges(box, key.set);
+      break;
+    case K::Modseq:
+      return fail(std::string("MODSEQ needs CONDSTORE, which is not enabled"));
+  }
+  node.end = key.end;
+  return node;
+}
+
+}  // namespace
+
+// RFC 3501 6.4.4 and 6.4.8 (UID SEARCH). The store evaluates the query on a worker; the answer
+// lists only messages this client knows, by its own sequence numbers (or UIDs), ascending.
+// The command table marks SEARCH as using sequence numbers, so no EXPUNGE is sent while a
+// sequence-number SEARCH runs (RFC 3501 7.4.1).
+void handleSearch(Session& session, popbridge::imap::Command& command) {
+  auto& args = std::get<popbridge::imap::SearchArgs>(command.args);
+  if (args.charset && !popbridge::imap::searchCharsetSupported(*args.charset)) {
+    session.finish(Status::No, std::string("BADCHARSET (") + popbridge::imap::kSearchCharsets + ")",
+                   "Unsupported charset");
+    return;
+  }
+  const SelectedMailbox& box = *session.selected();
+  store::SearchQuery query;
+  query.nodes.reserve(args.keys.size());
+  for (SearchKey& key : args.keys) {
+    auto node = translate(box, key);
+    if (!node) {
+      session.finish(Status::Bad, "", node.error());
+      return;
+    }
+    query.nodes.push_back(std::move(*node));
+  }
+  ImapServer* server = &session.server();
+  session.user()->read<store::Result<std::vector<std::uint32_t>>>(
+      [mailbox_id = box.id, query = std::move(query)](store::UserStore& store) {
+        return store.search(mailbox_id, query);
+      },
+      [server, id = session.id()](store::Result<std::vector<std::uint32_t>> found) {
+        Session* s = server->find(id);
+        if (s == nullptr || s->selected() == nullptr) return;
+        if (!found) {
+          s->finishWithStoreError(found.error());
+          return;
+        }
+        // The view cannot have changed since the query was built: changes wait in `pending`
+        // until this command finishes. UIDs ascend with sequence numbers, so the store's
+        // ascending UIDs give ascending numbers either way.
+        const SelectedMailbox& view = *s->selected();
+        const bool by_uid = s->current().uid;
+        std::vector<std::uint32_t> numbers;
+        numbers.reserve(found->size());
+        for (const std::uint32_t uid : *found) {
+          const auto index = view.indexOf(uid);
+          if (!index) continue;  // appended after this client's view: not announced yet
+          numbers.push_back(by_uid ? uid : static_cast<std::uint32_t>(*index + 1));
+        }
+        std::string out;
+        popbridge::imap::appendSearchResponse(out, numbers);
+        s->send(std::move(out));
+        s->finish(Status::Ok, "", "SEARCH completed");
+      });
+}
+
+}  // namespace popbridge::proxy::imap
