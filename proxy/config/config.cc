@@ -16,6 +16,7 @@
 #include "proxy/auth/password.h"
 #include "proxy/config/duration.h"
 #include "proxy/config/host_port.h"
+#include "proxy/config/size.h"
 #include "proxy/config/suggest.h"
 
 namespace popbridge::proxy::config {
@@ -26,6 +27,8 @@ namespace {
 constexpr std::size_t kMaxConfigBytes = 4 * 1024 * 1024;
 constexpr std::size_t kMaxSecretBytes = 64 * 1024;
 constexpr std::chrono::milliseconds kMinPollInterval{100};
+// Shorter reply timeouts would fail healthy servers that pause for a disk or a virus scan.
+constexpr std::chrono::milliseconds kMinTimeout{500};
 constexpr std::size_t kMaxNameLength = 128;
 
 // The walker below stops at the first problem by throwing Failure, which parseConfig turns
@@ -380,10 +383,10 @@ std::string resolveSecret(const Context& ctx, const MapReader& account) {
 }
 
 PopAccount readAccount(const Context& ctx, const Field& field) {
-  const MapReader map(
-      ctx, field,
-      {"name", "host", "port", "tls", "verify_certificates", "ca_file", "username", "password_file",
-       "password_env", "password", "poll_interval", "retention", "folder"});
+  const MapReader map(ctx, field,
+                      {"name", "host", "port", "tls", "verify_certificates", "ca_file", "username",
+                       "password_file", "password_env", "password", "poll_interval", "retention",
+                       "delete_after", "keep_under", "timeout", "folder"});
   PopAccount account;
   const Field name = map.required("name");
   account.name = nonEmptyString(ctx, name);
@@ -435,9 +438,54 @@ PopAccount readAccount(const Context& ctx, const Field& field) {
     }
     account.poll_interval = *parsed;
   }
-  if (auto retention = map.optional("retention")) {
-    account.retention = oneOf<Retention>(
-        ctx, *retention, {{"keep", Retention::Keep}, {"delete", Retention::Delete}});
+  std::optional<Field> retention = map.optional("retention");
+  if (retention) {
+    account.retention = oneOf<Retention>(ctx, *retention,
+                                         {{"keep", Retention::Keep},
+                                          {"delete", Retention::Delete},
+                                          {"delete_after", Retention::DeleteAfter},
+                                          {"delete_when_expunged", Retention::DeleteWhenExpunged},
+                                          {"keep_under", Retention::KeepUnder}});
+  }
+  // delete_after and keep_under are the parameters of the retention of the same name: one
+  // without the other is a mistake worth reporting, not a value to ignore.
+  const auto needs = [&](const char* key, Retention kind) {
+    auto value = map.optional(key);
+    if (value && account.retention != kind) {
+      raise(ctx, value->mark, value->path,
+            std::string("only applies with retention: ") + key +
+                ", got retention: " + std::string(toString(account.retention)));
+    }
+    if (!value && account.retention == kind) {
+      const Field& at = *retention;
+      raise(ctx, at.mark, at.path, std::string("retention ") + key + " needs a " + key + " key");
+    }
+    return value;
+  };
+  if (auto after = needs("delete_after", Retention::DeleteAfter)) {
+    auto parsed = parseDuration(scalar(ctx, *after, "a duration such as 7d"));
+    if (!parsed) {
+      raise(ctx, after->mark, after->path, parsed.error());
+    }
+    account.delete_after = *parsed;
+  }
+  if (auto under = needs("keep_under", Retention::KeepUnder)) {
+    auto parsed = parseSize(scalar(ctx, *under, "a size such as 50M"));
+    if (!parsed) {
+      raise(ctx, under->mark, under->path, parsed.error());
+    }
+    account.keep_under = *parsed;
+  }
+  if (auto timeout = map.optional("timeout")) {
+    auto parsed = parseDuration(scalar(ctx, *timeout, "a duration such as 60s"));
+    if (!parsed) {
+      raise(ctx, timeout->mark, timeout->path, parsed.error());
+    }
+    if (*parsed < kMinTimeout) {
+      raise(ctx, timeout->mark, timeout->path,
+            "must be at least " + formatDuration(kMinTimeout) + ", got " + formatDuration(*parsed));
+    }
+    account.timeout = *parsed;
   }
   if (auto folder = map.optional("folder")) {
     account.folder = nonEmptyString(ctx, *folder);
@@ -681,6 +729,12 @@ std::string_view toString(Retention retention) {
       return "keep";
     case Retention::Delete:
       return "delete";
+    case Retention::DeleteAfter:
+      return "delete_after";
+    case Retention::DeleteWhenExpunged:
+      return "delete_when_expunged";
+    case Retention::KeepUnder:
+      return "keep_under";
   }
   return "unknown";
 }

@@ -17,7 +17,8 @@ namespace popbridge::proxy::config {
 
 enum class TlsMode { None, Starttls, Implicit };
 enum class PlaintextAuth { Never, Loopback, Always };
-enum class Retention { Keep, Delete };
+// What happens upstream once a message is stored (see config.example.yaml).
+enum class Retention { Keep, Delete, DeleteAfter, DeleteWhenExpunged, KeepUnder };
 enum class VerifyCertificates { Yes, No };
 enum class LogLevel { Debug, Info, Warn, Error };
 
@@ -41,6 +42,11 @@ struct PopAccount {
   std::string password;  // resolved secret (never logged)
   std::chrono::milliseconds poll_interval{std::chrono::minutes(5)};
   Retention retention = Retention::Keep;
+  std::chrono::milliseconds delete_after{0};  // retention delete_after: age since first seen
+  std::uint64_t keep_under = 0;               // retention keep_under: maildrop size target, bytes
+  // No reply from the server for this long ends the session (every step: connect, TLS, each
+  // reply, each chunk of a message).
+  std::chrono::milliseconds timeout{std::chrono::seconds(60)};
   std::string folder = "INBOX";
 };
 

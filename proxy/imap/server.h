@@ -51,6 +51,13 @@ class ImapServer {
   // Queues a closed session for destruction at the start of the next loop turn.
   void retire(std::uint64_t id);
   std::size_t sessionCount() const { return sessions_.size(); }
+  // Client activity on a mailbox (SELECT, NOOP, IDLE): the scheduler may poll that mailbox's
+  // POP accounts at once (issue: new mail should reach an attentive client without waiting).
+  using ActivityHook = std::function<void(std::string_view user, std::string_view mailbox)>;
+  void setActivityHook(ActivityHook hook) { activity_ = std::move(hook); }
+  void clientActivity(std::string_view user, std::string_view mailbox) {
+    if (activity_) activity_(user, mailbox);
+  }
   // A hash of a random password, checked against when a login names an unknown user, so
   // that answer takes as long as a real check.
   const std::string& decoyHash() const { return decoy_hash_; }
@@ -70,6 +77,7 @@ class ImapServer {
   Timer reaper_;
   std::uint64_t next_id_ = 1;
   std::string decoy_hash_;
+  ActivityHook activity_;
   bool stopped_ = false;
 };
 

@@ -240,6 +240,11 @@ void Session::awaitLine() {
   processInput();
 }
 
+void Session::noteActivity() {
+  if (user_ == nullptr) return;
+  server_.clientActivity(user_name_, selected_ ? std::string_view(selected_->name) : "INBOX");
+}
+
 void Session::setIdling(bool idling) {
   idling_ = idling;
   armAutologout();

@@ -115,6 +115,8 @@ class Session {
   void awaitLine();
   // IDLE: changes are announced the moment they arrive until DONE.
   void setIdling(bool idling);
+  // Tells the scheduler this client is looking at its mailbox (SELECT, NOOP, IDLE).
+  void noteActivity();
 
   void authenticated(UserContext& user, const std::string& user_name);
   // Enters the selected state for `mailbox` (snapshot not loaded yet); subscribes to changes.

@@ -1,8 +1,9 @@
 #include "proxy/pop/fetcher.h"
 
+#include <algorithm>
 #include <chrono>
-#include <unordered_map>
-#include <unordered_set>
+#include <limits>
+#include <map>
 #include <variant>
 
 #include "protocols/pop3/commands.h"
@@ -16,15 +17,21 @@ namespace {
 
 // Body bytes handed to a worker per write; bounds what a download holds in memory.
 constexpr std::size_t kWriteChunk = 256 * 1024;
-// Received body bytes held while a write is in flight before reading pauses.
+// Received body bytes, over all downloads, held while writes are in flight before reading
+// pauses; reading resumes below half of it.
 constexpr std::size_t kMaxBuffered = 4 * 1024 * 1024;
-// A commit batch: one fsync round and one transaction for this many messages or bytes.
+// At most this many messages or bytes go into one commit: one fsync round, one transaction.
+// Smaller batches form on their own while the disk keeps up (group commit: whatever was staged
+// while the previous commit ran goes into the next).
 constexpr std::size_t kBatchMessages = 100;
 constexpr std::uint64_t kBatchBytes = 32 * 1024 * 1024;
-constexpr auto kConnectTimeout = std::chrono::seconds(30);
-// No byte from the server for this long ends the session (RFC 1939 3: servers time out idle
-// clients after 10 minutes; a client waiting longer for one reply gains nothing).
-constexpr auto kReplyTimeout = std::chrono::seconds(60);
+// Staged but uncommitted work above which no further RETR is sent: the disk is behind.
+constexpr std::size_t kMaxUncommitted = 2 * kBatchMessages;
+constexpr std::uint64_t kMaxUncommittedBytes = 2 * kBatchBytes;
+// Commands outstanding at once with PIPELINING (RFC 2449 6.6). Replies are read while commands
+// are written (libuv), so the TCP-window deadlock the RFC warns of cannot occur; the window only
+// keeps the server's queue short so a failure wastes little.
+constexpr std::size_t kPipelineWindow = 16;
 
 std::string describe(const pop3::Status& status) {
   std::string text = status.text.empty() ? std::string("(no text)") : status.text;
@@ -38,13 +45,40 @@ std::int64_t unixNow() {
       .count();
 }
 
+std::string seconds(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
 }  // namespace
+
+std::string_view toString(PullFailure kind) {
+  switch (kind) {
+    case PullFailure::Temporary:
+      return "temporary";
+    case PullFailure::InUse:
+      return "in-use";
+    case PullFailure::LoginDelay:
+      return "login-delay";
+    case PullFailure::Auth:
+      return "auth";
+    case PullFailure::Permanent:
+      return "permanent";
+  }
+  return "unknown";
+}
 
 struct Fetcher::Download {
   std::uint32_t number = 0;
-  std::string uidl;
+  std::string key;
+  std::uint64_t listed_size = 0;
   std::optional<store::StagedMessage> staged;  // touched by one thread at a time
   std::optional<store::Error> error;
+  // Loop thread only:
+  std::string buffer;  // received, not yet handed to a worker
+  bool write_in_flight = false;
+  bool complete = false;  // the "." arrived
 };
 
 Fetcher::Fetcher(uv_loop_t* loop, const config::PopAccount& account, UserContext& user,
@@ -53,6 +87,7 @@ Fetcher::Fetcher(uv_loop_t* loop, const config::PopAccount& account, UserContext
       account_(account),
       user_(user),
       tls_(std::move(tls)),
+      policy_(RetentionPolicy::of(account)),
       log_name_("pop[" + user.name() + "/" + account.name + "]"),
       // Real mail has lines far beyond RFC 5322's 998 octets; one line is held at a time.
       reader_(pop3::Limits{.max_line = 8 * 1024 * 1024}),
@@ -64,14 +99,13 @@ Fetcher::~Fetcher() {
   timeout_.stop();
   if (connection_) connection_->close();
   // Staged bodies that never committed delete their temp files; do that off the loop.
-  if (!batch_.empty() || download_) {
+  std::vector<std::shared_ptr<Download>> leftovers = std::move(batch_);
+  for (Pending& pending : pending_) {
+    if (pending.download) leftovers.push_back(std::move(pending.download));
+  }
+  if (!leftovers.empty()) {
     runOnWorker(
-        loop_,
-        [batch = std::move(batch_), download = std::move(download_)]() mutable {
-          batch.clear();
-          download.reset();
-        },
-        [] {});
+        loop_, [leftovers = std::move(leftovers)]() mutable { leftovers.clear(); }, [] {});
   }
 }
 
@@ -80,7 +114,7 @@ void Fetcher::start(Done done) {
   step_ = Step::Connecting;
   log(LogSeverity::Debug, log_name_, "connecting to ", account_.host, ":", account_.port);
   std::weak_ptr<bool> alive = alive_;
-  Connection::connect(loop_, account_.host, account_.port, kConnectTimeout,
+  Connection::connect(loop_, account_.host, account_.port, account_.timeout,
                       [this, alive](Result<std::unique_ptr<Connection>, NetError> connection) {
                         if (alive.expired()) return;
                         onConnected(std::move(connection));
@@ -88,27 +122,24 @@ void Fetcher::start(Done done) {
 }
 
 void Fetcher::onConnected(Result<std::unique_ptr<Connection>, NetError> connection) {
-  if (!connection) {
-    failWith(connection.error().message);
-    return;
-  }
+  if (!connection) return failWith(connection.error().message);
   connection_ = std::move(*connection);
   Connection::Callbacks callbacks;
   callbacks.on_data = [this](std::string_view bytes) { onData(bytes); };
   callbacks.on_close = [this](std::optional<NetError> error) {
     if (step_ == Step::Finished) return;
-    // A last line without CRLF still counts (RFC 1939 servers that close right after it).
+    // A last line without CRLF still counts (servers that close right after "+OK" to QUIT).
     reader_.finish();
     onData({});
-    if (step_ == Step::Finished) return;
+    if (step_ == Step::Finished || quit_answered_) return;
     failWith(error ? error->message : std::string("the server closed the connection"));
   };
   callbacks.on_tls_ready = [this] {
     secure_ = true;
     if (step_ == Step::Handshake) {
       // RFC 2595 4: after STLS the capabilities are asked again.
-      send("CAPA", {}, pop3::ReplyKind::MultiLine);
-      step_ = Step::Capa;
+      step_ = Step::Setup;
+      sendText(Command::Capa, "CAPA", {}, pop3::ReplyKind::MultiLine);
     }
   };
   connection_->setCallbacks(std::move(callbacks));
@@ -116,48 +147,54 @@ void Fetcher::onConnected(Result<std::unique_ptr<Connection>, NetError> connecti
   if (account_.tls == config::TlsMode::Implicit) {
     connection_->startTls(tls_, TlsRole::Client, account_.host);
   }
-  expect(Step::Greeting, pop3::ReplyKind::SingleLine);
+  step_ = Step::Setup;
+  reader_.expect(pop3::ReplyKind::SingleLine);
+  pending_.push_back(Pending{});  // the greeting
   armTimeout();
 }
+
+std::size_t Fetcher::window() const { return capabilities_.pipelining ? kPipelineWindow : 1; }
 
 void Fetcher::armTimeout() {
-  timeout_.start(std::chrono::duration_cast<std::chrono::milliseconds>(kReplyTimeout),
-                 [this] { failWith("timed out waiting for the server"); });
-}
-
-void Fetcher::expect(Step step, pop3::ReplyKind kind) {
-  step_ = step;
-  reader_.expect(kind);
-}
-
-void Fetcher::send(std::string_view verb, std::string_view arg, pop3::ReplyKind kind) {
-  auto line = pop3::encodeCommand(verb, arg);
-  if (!line) {
-    failWith("cannot send " + std::string(verb) + ": " + line.error().message);
+  if (step_ == Step::Finished) return;
+  const bool waiting = step_ == Step::Handshake || (!pending_.empty() && !reading_paused_);
+  if (!waiting) {
+    timeout_.stop();
     return;
   }
+  timeout_.start(account_.timeout, [this] {
+    std::string what = step_ == Step::Handshake ? "the TLS handshake" : "a reply";
+    failWith("timed out after " + seconds(account_.timeout) + " waiting for " + what);
+  });
+}
+
+void Fetcher::send(Command command, std::string line, pop3::ReplyKind kind, Pending pending) {
+  pending.command = command;
   reader_.expect(kind);
-  connection_->write(std::move(*line));
+  pending_.push_back(std::move(pending));
+  connection_->write(std::move(line));
   armTimeout();
 }
 
-void Fetcher::sendNumber(std::string_view verb, std::uint32_t number, pop3::ReplyKind kind) {
-  reader_.expect(kind);
-  connection_->write(pop3::encodeCommand(verb, number));
-  armTimeout();
+void Fetcher::sendText(Command command, std::string_view verb, std::string_view arg,
+                       pop3::ReplyKind kind) {
+  auto line = pop3::encodeCommand(verb, arg);
+  if (!line) {
+    return failWith(PullFailure::Permanent,
+                    "cannot send " + std::string(verb) + ": " + line.error().message);
+  }
+  send(command, std::move(*line), kind, Pending{});
 }
 
 void Fetcher::onData(std::string_view bytes) {
   if (step_ == Step::Finished) return;
-  if (!bytes.empty()) {
-    reader_.feed(bytes);
-    armTimeout();
-  }
+  if (!bytes.empty()) reader_.feed(bytes);
   while (step_ != Step::Finished) {
     pop3::ReplyEvent event = reader_.next();
-    if (std::holds_alternative<pop3::NeedMore>(event)) return;
+    if (std::holds_alternative<pop3::NeedMore>(event)) break;
     onEvent(event);
   }
+  if (!bytes.empty()) armTimeout();
 }
 
 void Fetcher::onEvent(pop3::ReplyEvent& event) {
@@ -166,14 +203,10 @@ void Fetcher::onEvent(pop3::ReplyEvent& event) {
   } else if (auto* status = std::get_if<pop3::Status>(&event)) {
     onStatus(*status);
   } else if (auto* line = std::get_if<pop3::BodyLine>(&event)) {
-    if (step_ == Step::Retr) {
-      onBodyLine(line->text);
-    } else {
-      lines_.emplace_back(line->text);
-    }
+    onBodyLine(line->text);
   } else if (std::holds_alternative<pop3::End>(event)) {
     onEnd();
-  } else if (step_ == Step::AuthPlain) {
+  } else if (!pending_.empty() && pending_.front().command == Command::AuthPlain) {
     // The initial response went with AUTH; a server that still asks gets an empty response,
     // and its verdict follows (RFC 5034 4).
     connection_->write("\r\n");
@@ -182,127 +215,213 @@ void Fetcher::onEvent(pop3::ReplyEvent& event) {
   }
 }
 
+void Fetcher::failOn(const pop3::Status& status, PullFailure fallback, std::string what) {
+  // RFC 2449 8.1 (IN-USE, LOGIN-DELAY), RFC 3206 (SYS/TEMP, SYS/PERM, AUTH). Unknown codes and
+  // deeper levels ("SYS/TEMP/DISK") fall back on their first levels.
+  PullFailure kind = fallback;
+  const std::string& code = status.code;
+  const auto starts = [&](std::string_view prefix) {
+    return code.size() >= prefix.size() && code.compare(0, prefix.size(), prefix) == 0 &&
+           (code.size() == prefix.size() || code[prefix.size()] == '/');
+  };
+  if (starts("IN-USE")) {
+    kind = PullFailure::InUse;
+  } else if (starts("LOGIN-DELAY")) {
+    kind = PullFailure::LoginDelay;
+  } else if (starts("SYS/TEMP")) {
+    kind = PullFailure::Temporary;
+  } else if (starts("SYS/PERM")) {
+    kind = PullFailure::Permanent;
+  } else if (starts("AUTH")) {
+    kind = PullFailure::Auth;
+  }
+  failWith(kind, std::move(what) + ": " + describe(status));
+}
+
 void Fetcher::onStatus(const pop3::Status& status) {
-  switch (step_) {
-    case Step::Greeting:
-      if (!status.ok) return failWith("server refused the connection: " + describe(status));
-      lines_.clear();
-      send("CAPA", {}, pop3::ReplyKind::MultiLine);
-      step_ = Step::Capa;
+  if (pending_.empty()) return failWith("a reply to no command");
+  const Command command = pending_.front().command;
+  const bool multi = command == Command::Capa || command == Command::Uidl ||
+                     command == Command::List || command == Command::Top ||
+                     command == Command::Retr;
+  if (multi && status.ok) {
+    // The body follows, up to End; the reply stays at the front until then.
+    if (command == Command::Top) digest_.emplace();
+    if (command != Command::Retr && command != Command::Top) lines_.clear();
+    return;
+  }
+  Pending done = std::move(pending_.front());
+  pending_.pop_front();
+  switch (command) {
+    case Command::Greeting:
+      if (!status.ok) return failOn(status, PullFailure::Temporary, "server refused the session");
+      sendText(Command::Capa, "CAPA", {}, pop3::ReplyKind::MultiLine);
       return;
-    case Step::Capa:
-      lines_.clear();
+    case Command::Capa:
+      // RFC 2449 is optional: a server without CAPA gets the RFC 1939 basics.
+      capabilities_ = pop3::Capabilities{};
+      afterCapabilities();
+      return;
+    case Command::Stls:
       if (!status.ok) {
-        // RFC 2449 is optional: a server without CAPA gets the RFC 1939 basics.
-        capabilities_ = pop3::Capabilities{};
-        afterCapabilities();
+        return failOn(status, PullFailure::Permanent, "the server refused STLS");
       }
-      return;
-    case Step::Stls:
-      if (!status.ok) return failWith("the server refused STLS: " + describe(status));
       step_ = Step::Handshake;
       connection_->startTls(tls_, TlsRole::Client, account_.host);
+      armTimeout();
       return;
-    case Step::User:
-      if (!status.ok) return failWith("login failed (USER): " + describe(status));
-      send("PASS", account_.password, pop3::ReplyKind::SingleLine);
-      step_ = Step::Pass;
+    case Command::User:
+      if (!status.ok) {
+        return failOn(status, PullFailure::Auth, "login failed (USER)");
+      }
+      sendText(Command::Pass, "PASS", account_.password, pop3::ReplyKind::SingleLine);
       return;
-    case Step::Pass:
-    case Step::AuthPlain:
-      if (!status.ok) return failWith("login failed: " + describe(status));
+    case Command::Pass:
+    case Command::AuthPlain:
+      if (!status.ok) {
+        // RFC 3206 4: a server with AUTH-RESP-CODE marks credential problems [AUTH]; an
+        // uncoded refusal from it is something else (a lock, a hiccup), not a bad password.
+        return failOn(status,
+                      capabilities_.auth_resp_code ? PullFailure::Temporary : PullFailure::Auth,
+                      "login failed");
+      }
+      afterLogin();
+      return;
+    case Command::Uidl:
+      log(LogSeverity::Info, log_name_, "no UIDL (", describe(status),
+          "): messages are keyed by their headers and size");
+      have_uidl_ = false;
       lines_.clear();
-      send("UIDL", {}, pop3::ReplyKind::MultiLine);
-      step_ = Step::Uidl;
-      return;
-    case Step::Uidl:
-      if (!status.ok) return failWith("the server does not support UIDL: " + describe(status));
-      return;
-    case Step::Retr:
-      if (!status.ok) {
-        // The message went away (another client deleted it): skip it, keep the rest.
-        log(LogSeverity::Warn, log_name_, "RETR ", download_->number,
-            " refused: ", describe(status));
-        download_.reset();
-        ++fetch_index_;
-        retrieveNext();
+      if (!capabilities_.pipelining) {
+        sendText(Command::List, "LIST", {}, pop3::ReplyKind::MultiLine);
       }
       return;
-    case Step::Dele:
+    case Command::List:
+      if (!have_uidl_) {
+        return failOn(status, PullFailure::Permanent, "the server has neither UIDL nor LIST");
+      }
+      log(LogSeverity::Warn, log_name_, "LIST refused: ", describe(status));
+      afterListings();
+      return;
+    case Command::Top:
+      if (!have_uidl_) {
+        return failOn(status, PullFailure::Permanent,
+                      "no UIDL and TOP refused: messages cannot be told apart");
+      }
+      // A repeated UIDL without TOP: the copies are told apart by size and position only.
+      log(LogSeverity::Warn, log_name_, "TOP ", done.number, " refused: ", describe(status));
+      ++digests_done_;
+      requestDigests();
+      return;
+    case Command::Retr:
+      // The message went away (another client deleted it): skip it, keep the rest.
+      log(LogSeverity::Warn, log_name_, "RETR ", done.number, " refused: ", describe(status));
+      --downloads_open_;
+      --uncommitted_;
+      pump();
+      return;
+    case Command::Dele:
       if (status.ok) {
-        dele_confirmed_.push_back(to_delete_[delete_index_ - 1].uidl);
+        dele_confirmed_.push_back(std::move(done.key));
       } else {
-        log(LogSeverity::Warn, log_name_, "DELE refused: ", describe(status));
+        log(LogSeverity::Warn, log_name_, "DELE ", done.number, " refused: ", describe(status));
       }
-      deleteNext();
+      pump();
       return;
-    case Step::Quit: {
-      if (!status.ok) {
-        // RFC 1939 6: without +OK to QUIT no deletion took effect; they stay pending.
-        log(LogSeverity::Warn, log_name_,
-            "QUIT refused, deletions not applied: ", describe(status));
-        dele_confirmed_.clear();
+    case Command::Quit:
+      onQuitReply(status);
+      return;
+  }
+}
+
+void Fetcher::onBodyLine(std::string_view line) {
+  if (pending_.empty()) return failWith("body line without a command");
+  Pending& front = pending_.front();
+  switch (front.command) {
+    case Command::Retr: {
+      // Lines arrive unstuffed and without their terminator; the store keeps CRLF (RFC 5322),
+      // which also normalises bare-LF servers.
+      Download& download = *front.download;
+      download.buffer.append(line);
+      download.buffer.append("\r\n");
+      buffered_ += line.size() + 2;
+      if (download.buffer.size() >= kWriteChunk && !download.write_in_flight) {
+        flushBody(front.download);
       }
-      step_ = Step::Finished;
-      timeout_.stop();
-      connection_->close();
-      if (dele_confirmed_.empty()) {
-        finish(stats_);
-        return;
-      }
-      std::weak_ptr<bool> alive = alive_;
-      const auto count = static_cast<std::uint32_t>(dele_confirmed_.size());
-      user_.read<store::Result<void>>(
-          [account = account_.name, uidls = std::move(dele_confirmed_)](store::UserStore& s) {
-            return s.setLedgerState(account, uidls, store::LedgerState::Deleted);
-          },
-          [this, alive, count](store::Result<void> recorded) {
-            if (alive.expired()) return;
-            if (!recorded) {
-              // Still DeletePending: the next pull sends DELE again, which is harmless.
-              log(LogSeverity::Warn, log_name_,
-                  "could not record deletions: ", recorded.error().message);
-            } else {
-              stats_.deleted = count;
-            }
-            finish(stats_);
-          });
+      updateReading();
       return;
     }
+    case Command::Top:
+      // TOP n 0: the header section and its closing empty line (RFC 1939 7).
+      digest_->update(line);
+      digest_->update("\r\n");
+      return;
     default:
-      failWith("unexpected reply from the server");
+      lines_.emplace_back(line);
       return;
   }
 }
 
 void Fetcher::onEnd() {
-  switch (step_) {
-    case Step::Capa:
+  if (pending_.empty()) return failWith("end of a reply to no command");
+  Pending done = std::move(pending_.front());
+  pending_.pop_front();
+  switch (done.command) {
+    case Command::Capa:
       capabilities_ = pop3::parseCapabilities(lines_);
       lines_.clear();
       afterCapabilities();
       return;
-    case Step::Uidl: {
-      std::unordered_set<std::string> seen;
+    case Command::Uidl:
       for (const std::string& line : lines_) {
         auto entry = pop3::parseUidlLine(line);
         if (!entry) return failWith("bad UIDL line: " + entry.error().message);
-        // Two messages under one UIDL cannot be told apart: only the first is taken.
-        if (!seen.insert(entry->uid).second) {
-          log(LogSeverity::Warn, log_name_, "duplicate UIDL ", entry->uid, " ignored");
-          continue;
-        }
-        listing_.push_back(ServerMessage{entry->number, entry->uid});
+        listing_.push_back(ListedMessage{entry->number, std::move(entry->uid), 0, {}});
       }
       lines_.clear();
-      stats_.listed = static_cast<std::uint32_t>(listing_.size());
-      loadLedger();
+      if (!capabilities_.pipelining) {
+        sendText(Command::List, "LIST", {}, pop3::ReplyKind::MultiLine);
+      }
+      return;
+    case Command::List: {
+      std::map<std::uint32_t, std::uint64_t> sizes;
+      for (const std::string& line : lines_) {
+        auto entry = pop3::parseListLine(line);
+        if (!entry) return failWith("bad LIST line: " + entry.error().message);
+        sizes[entry->number] = entry->size;
+      }
+      lines_.clear();
+      if (have_uidl_) {
+        for (ListedMessage& message : listing_) {
+          const auto it = sizes.find(message.number);
+          if (it != sizes.end()) message.size = it->second;
+        }
+      } else {
+        for (const auto& [number, size] : sizes) {
+          listing_.push_back(ListedMessage{number, {}, size, {}});
+        }
+      }
+      afterListings();
       return;
     }
-    case Step::Retr:
-      body_complete_ = true;
-      if (!write_in_flight_) flushBody(true);
+    case Command::Top: {
+      const std::uint32_t number = done.number;
+      const std::string digest = toHex(digest_->finish());
+      digest_.reset();
+      for (ListedMessage& message : listing_) {
+        if (message.number == number) message.header_digest = digest;
+      }
+      ++digests_done_;
+      requestDigests();
       return;
+    }
+    case Command::Retr: {
+      const std::shared_ptr<Download>& download = done.download;
+      download->complete = true;
+      if (!download->write_in_flight) flushBody(download);
+      pump();
+      return;
+    }
     default:
       failWith("unexpected end of a multi-line reply");
       return;
@@ -311,9 +430,22 @@ void Fetcher::onEnd() {
 
 void Fetcher::afterCapabilities() {
   if (account_.tls == config::TlsMode::Starttls && !secure_) {
-    send("STLS", {}, pop3::ReplyKind::SingleLine);
-    step_ = Step::Stls;
+    sendText(Command::Stls, "STLS", {}, pop3::ReplyKind::SingleLine);
     return;
+  }
+  // RFC 2449 6.7: EXPIRE says how long the server keeps retrieved mail whatever the client
+  // wants; say so when that contradicts the account's retention.
+  if (capabilities_.expire_days && *capabilities_.expire_days != ~std::uint32_t{0}) {
+    const std::uint32_t days = *capabilities_.expire_days;
+    const bool keeps = policy_.kind == config::Retention::Keep ||
+                       policy_.kind == config::Retention::KeepUnder ||
+                       policy_.kind == config::Retention::DeleteWhenExpunged ||
+                       (policy_.kind == config::Retention::DeleteAfter &&
+                        policy_.delete_after > std::chrono::hours(24) * days);
+    if (keeps) {
+      log(LogSeverity::Warn, log_name_, "the server deletes retrieved mail after ", days,
+          " days (EXPIRE) whatever retention ", config::toString(policy_.kind), " asks");
+    }
   }
   authenticate();
 }
@@ -323,22 +455,56 @@ void Fetcher::authenticate() {
                      capabilities_.sasl.end();
   if (!capabilities_.user && plain) {
     // RFC 5034 with an initial response.
-    send("AUTH", "PLAIN " + pop3::saslPlainInitial({}, account_.username, account_.password),
-         pop3::ReplyKind::SaslContinuation);
-    step_ = Step::AuthPlain;
+    sendText(Command::AuthPlain, "AUTH",
+             "PLAIN " + pop3::saslPlainInitial({}, account_.username, account_.password),
+             pop3::ReplyKind::SaslContinuation);
     return;
   }
-  send("USER", account_.username, pop3::ReplyKind::SingleLine);
-  step_ = Step::User;
+  sendText(Command::User, "USER", account_.username, pop3::ReplyKind::SingleLine);
+}
+
+void Fetcher::afterLogin() {
+  logged_in_ = true;
+  lines_.clear();
+  // UIDL names the messages, LIST gives their sizes (for keep_under, content keys and a check
+  // of what arrives). Pipelined, they cost one round trip.
+  sendText(Command::Uidl, "UIDL", {}, pop3::ReplyKind::MultiLine);
+  if (capabilities_.pipelining) sendText(Command::List, "LIST", {}, pop3::ReplyKind::MultiLine);
+}
+
+void Fetcher::afterListings() {
+  if (step_ == Step::Finished) return;
+  stats_.listed = static_cast<std::uint32_t>(listing_.size());
+  digest_numbers_ = numbersNeedingDigest(listing_, have_uidl_);
+  if (have_uidl_ && !digest_numbers_.empty()) {
+    log(LogSeverity::Warn, log_name_, digest_numbers_.size(),
+        " messages repeat another's UIDL: keyed by UIDL, headers and size");
+  }
+  requestDigests();
+}
+
+void Fetcher::requestDigests() {
+  if (step_ == Step::Finished) return;
+  if (digests_done_ == digest_numbers_.size()) {
+    loadLedger();
+    return;
+  }
+  while (digest_index_ < digest_numbers_.size() && pending_.size() < window()) {
+    Pending pending;
+    pending.number = digest_numbers_[digest_index_++];
+    send(Command::Top, pop3::encodeCommand("TOP", pending.number, 0), pop3::ReplyKind::MultiLine,
+         std::move(pending));
+  }
 }
 
 void Fetcher::loadLedger() {
   step_ = Step::Ledger;
-  timeout_.stop();
+  keyed_ = assignKeys(listing_);
+  armTimeout();
   std::weak_ptr<bool> alive = alive_;
   std::vector<std::string> listed;
-  listed.reserve(listing_.size());
-  for (const ServerMessage& message : listing_) listed.push_back(message.uidl);
+  listed.reserve(keyed_.size());
+  for (const KeyedMessage& message : keyed_) listed.push_back(message.key);
   user_.read<store::Result<std::vector<store::LedgerEntry>>>(
       [account = account_.name, listed = std::move(listed)](store::UserStore& s) {
         // Rows of messages the server has deleted and no longer lists are done with.
@@ -355,66 +521,82 @@ void Fetcher::loadLedger() {
 }
 
 void Fetcher::planFromLedger(std::vector<store::LedgerEntry> ledger) {
-  std::unordered_map<std::string, store::LedgerState> known;
-  for (store::LedgerEntry& entry : ledger) known.emplace(std::move(entry.uidl), entry.state);
-  for (const ServerMessage& message : listing_) {
-    const auto it = known.find(message.uidl);
-    if (it == known.end()) {
-      to_fetch_.push_back(message);
+  PullPlan plan = planPull(keyed_, ledger, policy_, unixNow());
+  to_fetch_ = std::move(plan.fetch);
+  to_delete_ = std::move(plan.remove);
+  log(LogSeverity::Debug, log_name_, keyed_.size(), " on server, ", to_fetch_.size(), " new, ",
+      to_delete_.size(), " to delete", capabilities_.pipelining ? " (pipelined)" : "");
+  step_ = Step::Transfer;
+  pump();
+}
+
+bool Fetcher::stagingFull() const {
+  return uncommitted_ >= kMaxUncommitted || batch_bytes_ >= kMaxUncommittedBytes;
+}
+
+void Fetcher::pump() {
+  if (step_ != Step::Transfer) return;
+  while (pending_.size() < window()) {
+    // Only messages whose commit has returned are in to_delete_, so no DELE precedes its
+    // message's durability. DELEs wait further, until every download of the session has
+    // committed: the first DELE then tells an observer that the whole session is stored, and a
+    // session cut short still has every message on the server.
+    const bool stored_all = fetch_index_ == to_fetch_.size() && downloads_open_ == 0 &&
+                            batch_.empty() && !commit_in_flight_;
+    if (stored_all && delete_index_ < to_delete_.size()) {
+      const KeyedMessage& message = to_delete_[delete_index_++];
+      Pending pending;
+      pending.number = message.number;
+      pending.key = message.key;
+      send(Command::Dele, pop3::encodeCommand("DELE", message.number), pop3::ReplyKind::SingleLine,
+           std::move(pending));
       continue;
     }
-    // Committed earlier. Deletes that never got their +OK to QUIT are sent again.
-    const bool pending = it->second != store::LedgerState::Stored;
-    if (pending || account_.retention == config::Retention::Delete) to_delete_.push_back(message);
+    if (fetch_index_ < to_fetch_.size() && !stagingFull()) {
+      const KeyedMessage& message = to_fetch_[fetch_index_++];
+      Pending pending;
+      pending.number = message.number;
+      pending.download = std::make_shared<Download>();
+      pending.download->number = message.number;
+      pending.download->key = message.key;
+      pending.download->listed_size = message.size;
+      ++downloads_open_;
+      ++uncommitted_;
+      send(Command::Retr, pop3::encodeCommand("RETR", message.number), pop3::ReplyKind::MultiLine,
+           std::move(pending));
+      continue;
+    }
+    break;
   }
-  log(LogSeverity::Debug, log_name_, listing_.size(), " on server, ", to_fetch_.size(), " new, ",
-      to_delete_.size(), " to delete");
-  retrieveNext();
+  armTimeout();
+  const bool idle = pending_.empty() && fetch_index_ == to_fetch_.size() && downloads_open_ == 0 &&
+                    batch_.empty() && !commit_in_flight_ && delete_index_ == to_delete_.size();
+  if (idle) quit();
 }
 
-void Fetcher::retrieveNext() {
-  if (step_ == Step::Finished) return;
-  if (fetch_index_ < to_fetch_.size()) {
-    const ServerMessage& message = to_fetch_[fetch_index_];
-    download_ = std::make_shared<Download>();
-    download_->number = message.number;
-    download_->uidl = message.uidl;
-    body_buffer_.clear();
-    body_complete_ = false;
-    sendNumber("RETR", message.number, pop3::ReplyKind::MultiLine);
-    step_ = Step::Retr;
-    return;
-  }
-  if (!batch_.empty()) {
-    commitBatch();
-    return;
-  }
-  deleteNext();
-}
-
-void Fetcher::onBodyLine(std::string_view line) {
-  // Lines arrive unstuffed and without their terminator; the store keeps CRLF (RFC 5322).
-  body_buffer_.append(line);
-  body_buffer_.append("\r\n");
-  if (body_buffer_.size() < kWriteChunk) return;
-  if (!write_in_flight_) {
-    flushBody(false);
-  } else if (body_buffer_.size() >= kMaxBuffered && !reading_paused_) {
+void Fetcher::updateReading() {
+  if (!connection_ || step_ == Step::Finished) return;
+  if (!reading_paused_ && buffered_ >= kMaxBuffered) {
     // The disk is slower than the network: let the server wait instead of buffering more.
     connection_->stopReading();
     reading_paused_ = true;
+    armTimeout();
+  } else if (reading_paused_ && buffered_ < kMaxBuffered / 2) {
+    reading_paused_ = false;
+    connection_->startReading();
+    armTimeout();
   }
 }
 
-void Fetcher::flushBody(bool last) {
-  (void)last;
-  write_in_flight_ = true;
+void Fetcher::flushBody(const std::shared_ptr<Download>& download) {
+  download->write_in_flight = true;
   std::weak_ptr<bool> alive = alive_;
   std::string chunk;
-  chunk.swap(body_buffer_);
+  chunk.swap(download->buffer);
+  buffered_ -= chunk.size();
   runOnWorker(
       loop_,
-      [download = download_, store = user_.store(), chunk = std::move(chunk)] {
+      [download, store = user_.store(), chunk = std::move(chunk)] {
         if (download->error) return;
         if (!download->staged) {
           auto staged = store->stageMessage();
@@ -429,45 +611,54 @@ void Fetcher::flushBody(bool last) {
           download->error = written.error();
         }
       },
-      [this, alive, download = download_] {
-        if (alive.expired() || step_ == Step::Finished || download != download_) return;
-        write_in_flight_ = false;
-        if (download->error) return failWith("cannot stage a message: " + download->error->message);
-        if (reading_paused_) {
-          reading_paused_ = false;
-          connection_->startReading();
+      [this, alive, download] {
+        if (alive.expired()) return;
+        download->write_in_flight = false;
+        if (step_ == Step::Finished) return;
+        if (download->error) {
+          return failWith("cannot stage a message: " + download->error->message);
         }
-        if (!body_buffer_.empty() && (body_complete_ || body_buffer_.size() >= kWriteChunk)) {
-          flushBody(body_complete_);
+        updateReading();
+        if (!download->buffer.empty() &&
+            (download->complete || download->buffer.size() >= kWriteChunk)) {
+          flushBody(download);
           return;
         }
-        if (body_complete_) onMessageWritten();
+        if (download->complete) onMessageWritten(download);
       });
 }
 
-void Fetcher::onMessageWritten() {
-  const std::uint64_t size = download_->staged->size();
-  batch_bytes_ += size;
-  batch_.push_back(std::move(download_));
-  ++fetch_index_;
-  if (batch_.size() >= kBatchMessages || batch_bytes_ >= kBatchBytes) {
-    commitBatch();
-  } else {
-    retrieveNext();
+void Fetcher::onMessageWritten(const std::shared_ptr<Download>& download) {
+  const std::uint64_t size = download->staged->size();
+  if (download->listed_size != 0 && download->listed_size != size) {
+    // RFC 1939 5 asks for exact sizes; servers that count bare LFs or stored sizes differ. What
+    // arrived (with CRLF line ends) is what is kept.
+    log(LogSeverity::Info, log_name_, "message ", download->number, ": LIST said ",
+        download->listed_size, " octets, received ", size);
   }
+  --downloads_open_;
+  batch_bytes_ += size;
+  batch_.push_back(download);
+  commitBatch();
+  pump();
 }
 
 void Fetcher::commitBatch() {
-  step_ = Step::Commit;
-  timeout_.stop();
+  if (commit_in_flight_ || batch_.empty()) return;
   commit_in_flight_ = true;
+  // Take what is staged, up to one batch's worth.
+  std::size_t take = 0;
+  std::uint64_t bytes = 0;
+  while (take < batch_.size() && take < kBatchMessages && (take == 0 || bytes < kBatchBytes)) {
+    bytes += batch_[take]->staged->size();
+    ++take;
+  }
+  auto batch = std::make_shared<std::vector<std::shared_ptr<Download>>>(
+      batch_.begin(), batch_.begin() + static_cast<std::ptrdiff_t>(take));
+  batch_.erase(batch_.begin(), batch_.begin() + static_cast<std::ptrdiff_t>(take));
+  batch_bytes_ -= bytes;
   std::weak_ptr<bool> alive = alive_;
-  auto batch = std::make_shared<std::vector<std::shared_ptr<Download>>>(std::move(batch_));
-  batch_.clear();
-  batch_bytes_ = 0;
-  const store::LedgerState state = account_.retention == config::Retention::Delete
-                                       ? store::LedgerState::DeletePending
-                                       : store::LedgerState::Stored;
+  const store::LedgerState state = stateOnCommit(policy_);
   user_.write(
       [batch, state, account = account_.name,
        folder = account_.folder](store::UserStore& s) -> store::Result<store::ChangeSet> {
@@ -480,53 +671,89 @@ void Fetcher::commitBatch() {
         const std::int64_t now = unixNow();
         for (const auto& download : *batch) {
           messages.push_back(store::NewMessage{std::move(*download->staged), now, 0, store::Flags{},
-                                               store::LedgerKey{account, download->uidl, state}});
+                                               store::LedgerKey{account, download->key, state}});
         }
         // Durable on return: blobs fsynced and the rows with their ledger entries committed.
         return s.append(folder, std::move(messages));
       },
-      [this, alive, batch](store::Result<store::ChangeSet> changes) {
+      [this, alive, batch, state](store::Result<store::ChangeSet> changes) {
         if (alive.expired()) return;
         commit_in_flight_ = false;
-        if (step_ == Step::Finished) return;
+        uncommitted_ -= batch->size();
+        if (step_ == Step::Finished) {
+          // A failure waited for this commit before reporting (see start()).
+          if (deferred_) {
+            Result<PullStats, PullError> result = std::move(*deferred_);
+            deferred_.reset();
+            finish(std::move(result));
+          }
+          return;
+        }
         if (!changes) return failWith("cannot store messages: " + changes.error().message);
-        std::uint64_t bytes = 0;
-        for (const store::MessageInfo& message : changes->appended) bytes += message.size;
+        std::uint64_t bytes_committed = 0;
+        for (const store::MessageInfo& message : changes->appended) bytes_committed += message.size;
         stats_.fetched += static_cast<std::uint32_t>(changes->appended.size());
-        stats_.bytes += bytes;
+        stats_.bytes += bytes_committed;
         log(LogSeverity::Debug, log_name_, "committed ", changes->appended.size(), " messages to ",
             account_.folder);
-        if (account_.retention == config::Retention::Delete) {
+        if (state == store::LedgerState::DeletePending) {
           for (const auto& download : *batch) {
-            to_delete_.push_back(ServerMessage{download->number, download->uidl});
+            to_delete_.push_back(KeyedMessage{download->number, download->key, 0});
           }
         }
-        armTimeout();
-        retrieveNext();
+        commitBatch();
+        pump();
       });
 }
 
-void Fetcher::deleteNext() {
-  if (step_ == Step::Finished) return;
-  // Only messages whose commit has returned are here: the DELE never precedes durability.
-  if (delete_index_ < to_delete_.size()) {
-    const ServerMessage& message = to_delete_[delete_index_++];
-    sendNumber("DELE", message.number, pop3::ReplyKind::SingleLine);
-    step_ = Step::Dele;
+void Fetcher::quit() {
+  step_ = Step::Quit;
+  sendText(Command::Quit, "QUIT", {}, pop3::ReplyKind::SingleLine);
+}
+
+void Fetcher::onQuitReply(const pop3::Status& status) {
+  quit_answered_ = true;
+  if (!status.ok) {
+    // RFC 1939 6: without +OK to QUIT no deletion took effect; they stay pending.
+    log(LogSeverity::Warn, log_name_, "QUIT refused, deletions not applied: ", describe(status));
+    dele_confirmed_.clear();
+  }
+  timeout_.stop();
+  connection_->close();
+  if (dele_confirmed_.empty()) {
+    finish(stats_);
     return;
   }
-  quit();
+  std::weak_ptr<bool> alive = alive_;
+  const auto count = static_cast<std::uint32_t>(dele_confirmed_.size());
+  user_.read<store::Result<void>>(
+      [account = account_.name, keys = std::move(dele_confirmed_)](store::UserStore& s) {
+        return s.setLedgerState(account, keys, store::LedgerState::Deleted);
+      },
+      [this, alive, count](store::Result<void> recorded) {
+        if (alive.expired()) return;
+        if (!recorded) {
+          // Still pending: the next pull finds the row while the server no longer lists the
+          // message, and forgets it.
+          log(LogSeverity::Warn, log_name_,
+              "could not record deletions: ", recorded.error().message);
+        } else {
+          stats_.deleted = count;
+        }
+        finish(stats_);
+      });
 }
 
-void Fetcher::quit() {
-  send("QUIT", {}, pop3::ReplyKind::SingleLine);
-  step_ = Step::Quit;
-}
-
-void Fetcher::finish(Result<PullStats, std::string> result) {
-  step_ = Step::Finished;
-  timeout_.stop();
-  if (connection_ && !connection_->closed()) connection_->closeAfterWrite();
+void Fetcher::finish(Result<PullStats, PullError> result) {
+  if (step_ != Step::Finished) {
+    step_ = Step::Finished;
+    timeout_.stop();
+    if (connection_ && !connection_->closed()) connection_->closeAfterWrite();
+  }
+  if (commit_in_flight_) {
+    deferred_ = std::move(result);
+    return;
+  }
   if (done_) {
     Done done = std::move(done_);
     done_ = nullptr;
@@ -534,10 +761,10 @@ void Fetcher::finish(Result<PullStats, std::string> result) {
   }
 }
 
-void Fetcher::failWith(std::string reason) {
+void Fetcher::failWith(PullFailure kind, std::string reason) {
   if (step_ == Step::Finished) return;
   if (connection_) connection_->close();
-  finish(fail(std::move(reason)));
+  finish(fail(PullError{kind, std::move(reason)}));
 }
 
 }  // namespace popbridge::proxy::pop

@@ -2,7 +2,9 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -15,6 +17,7 @@
 #include "proxy/config/config.h"
 #include "proxy/core/connection.h"
 #include "proxy/core/timer.h"
+#include "proxy/pop/pull_plan.h"
 #include "store/types.h"
 
 namespace popbridge::proxy {
@@ -31,15 +34,35 @@ struct PullStats {
   std::uint64_t bytes = 0;    // body bytes committed
 };
 
+// How a pull failed, for the scheduler's retry decision (RFC 2449 8.1 and RFC 3206 codes).
+enum class PullFailure {
+  Temporary,   // network, timeout, protocol error, -ERR [SYS/TEMP], a store error: back off
+  InUse,       // -ERR [IN-USE]: another session holds the maildrop; retry later
+  LoginDelay,  // -ERR [LOGIN-DELAY]: logged in too soon; wait at least the advertised delay
+  Auth,        // -ERR [AUTH] (or a refused login without AUTH-RESP-CODE): credentials rejected
+  Permanent,   // -ERR [SYS/PERM], refused STLS, no way to key messages: needs a human
+};
+
+struct PullError {
+  PullFailure kind = PullFailure::Temporary;
+  std::string message;
+};
+
+// Returns the config-style name of a failure kind ("temporary", "in-use", ...). Pure.
+std::string_view toString(PullFailure kind);
+
 // One POP3 session for one account, following the pull in DESIGN.md:
-// connect (implicit TLS or STLS), CAPA, USER/PASS, UIDL; RETR each message the ledger has not
-// seen, streaming it to a staged store file on worker threads; commit batches durably (blob
-// and ledger row in one transaction); only then DELE what the retention policy deletes; QUIT,
-// and record the deletes only after the server's +OK to QUIT.
+// connect (implicit TLS or STLS), CAPA, USER/PASS or AUTH PLAIN, UIDL and LIST (and TOP n 0 where
+// a message needs a content key: no UIDL, or a repeated one); RETR each message the ledger has
+// not seen, streaming it to a staged store file on worker threads; commit batches durably (blob
+// and ledger row in one transaction) while the next messages stream; only after a commit has
+// returned DELE what the retention policy deletes; QUIT, and record the deletes only after the
+// server's +OK to QUIT. With PIPELINING (RFC 2449 6.6) up to a window of RETR/DELE/TOP commands
+// is outstanding at once.
 // Loop thread only. Destroying a Fetcher closes its connection; `done` is not called then.
 class Fetcher {
  public:
-  using Done = std::function<void(Result<PullStats, std::string>)>;
+  using Done = std::function<void(Result<PullStats, PullError>)>;
 
   // `account` and `user` must outlive the fetcher. `tls` is the client context for the
   // account (null when tls is none).
@@ -49,29 +72,40 @@ class Fetcher {
   Fetcher(const Fetcher&) = delete;
   Fetcher& operator=(const Fetcher&) = delete;
 
-  // Starts the pull; `done` runs once, on the loop thread, at the end.
+  // Starts the pull; `done` runs once, on the loop thread, at the end (never before start()
+  // returns). On failure it runs only after a commit in flight has returned, so a following
+  // pull reads a ledger that includes everything this one stored.
   void start(Done done);
   const std::string& logName() const { return log_name_; }
+  // True once the server accepted the login (LOGIN-DELAY counts from then, RFC 2449 6.5).
+  bool loggedIn() const { return logged_in_; }
+  // The LOGIN-DELAY the server advertised in CAPA, in seconds, if any.
+  std::optional<std::uint32_t> loginDelay() const { return capabilities_.login_delay; }
 
  private:
-  enum class Step {
-    Connecting,
+  enum class Step { Connecting, Setup, Handshake, Ledger, Transfer, Quit, Finished };
+  // The command each queued reply answers.
+  enum class Command {
     Greeting,
     Capa,
     Stls,
-    Handshake,
     User,
     Pass,
     AuthPlain,
     Uidl,
-    Ledger,
+    List,
+    Top,
     Retr,
-    Commit,
     Dele,
-    Quit,
-    Finished
+    Quit
   };
   struct Download;  // one message being written to the store
+  struct Pending {
+    Command command = Command::Greeting;
+    std::uint32_t number = 0;            // Top, Retr, Dele
+    std::string key;                     // Dele: ledger key
+    std::shared_ptr<Download> download;  // Retr
+  };
 
   void onConnected(Result<std::unique_ptr<Connection>, NetError> connection);
   void onData(std::string_view bytes);
@@ -80,27 +114,35 @@ class Fetcher {
   void onBodyLine(std::string_view line);
   void onEnd();
 
-  void send(std::string_view verb, std::string_view arg, pop3::ReplyKind kind);
-  void sendNumber(std::string_view verb, std::uint32_t number, pop3::ReplyKind kind);
-  void expect(Step step, pop3::ReplyKind kind);
+  void send(Command command, std::string line, pop3::ReplyKind kind, Pending pending);
+  void sendText(Command command, std::string_view verb, std::string_view arg, pop3::ReplyKind kind);
   void authenticate();
   void afterCapabilities();
+  void afterLogin();
+  void afterListings();
+  void requestDigests();
   void loadLedger();
   void planFromLedger(std::vector<store::LedgerEntry> ledger);
-  void retrieveNext();
-  void flushBody(bool last);
-  void onMessageWritten();
+  void pump();
+  bool stagingFull() const;
+  void flushBody(const std::shared_ptr<Download>& download);
+  void onMessageWritten(const std::shared_ptr<Download>& download);
   void commitBatch();
-  void deleteNext();
   void quit();
-  void finish(Result<PullStats, std::string> result);
-  void failWith(std::string reason);
+  void onQuitReply(const pop3::Status& status);
+  void finish(Result<PullStats, PullError> result);
+  void failWith(PullFailure kind, std::string reason);
+  void failWith(std::string reason) { failWith(PullFailure::Temporary, std::move(reason)); }
+  void failOn(const pop3::Status& status, PullFailure fallback, std::string what);
   void armTimeout();
+  void updateReading();
+  std::size_t window() const;
 
   uv_loop_t* loop_;
   const config::PopAccount& account_;
   UserContext& user_;
   std::shared_ptr<tls::Context> tls_;
+  RetentionPolicy policy_;
   std::string log_name_;
   Done done_;
 
@@ -108,29 +150,35 @@ class Fetcher {
   pop3::ReplyReader reader_;
   Timer timeout_;
   Step step_ = Step::Connecting;
+  std::deque<Pending> pending_;  // commands sent, replies not complete, in order
   bool secure_ = false;
+  bool logged_in_ = false;
+  bool quit_answered_ = false;  // the session is over; deletions are being recorded
   pop3::Capabilities capabilities_;
-  std::vector<std::string> lines_;  // collected lines of CAPA / UIDL
+  std::vector<std::string> lines_;  // collected lines of CAPA / UIDL / LIST
 
-  struct ServerMessage {
-    std::uint32_t number;
-    std::string uidl;
-  };
-  std::vector<ServerMessage> listing_;  // UIDL, first occurrence of each uid
-  std::vector<ServerMessage> to_fetch_;
-  std::vector<ServerMessage> to_delete_;  // committed and due for DELE
-  std::size_t fetch_index_ = 0;
-  std::size_t delete_index_ = 0;
+  bool have_uidl_ = true;
+  std::vector<ListedMessage> listing_;         // this session's maildrop, by message number
+  std::vector<std::uint32_t> digest_numbers_;  // messages needing TOP n 0
+  std::size_t digest_index_ = 0;               // next TOP to send
+  std::size_t digests_done_ = 0;
+  std::optional<Sha256> digest_;  // the TOP reply being hashed
+  std::vector<KeyedMessage> keyed_;
+
+  std::vector<KeyedMessage> to_fetch_;
+  std::vector<KeyedMessage> to_delete_;      // committed and due for DELE
+  std::size_t fetch_index_ = 0;              // next RETR to send
+  std::size_t delete_index_ = 0;             // next DELE to send
   std::vector<std::string> dele_confirmed_;  // +OK to DELE; final only after +OK to QUIT
 
-  std::shared_ptr<Download> download_;  // the message being received
-  std::string body_buffer_;             // received, not yet handed to a worker
-  bool write_in_flight_ = false;
-  bool reading_paused_ = false;                 // the staged file is behind the network
-  bool body_complete_ = false;
-  std::vector<std::shared_ptr<Download>> batch_;  // written, not yet committed
+  std::size_t downloads_open_ = 0;                // RETR sent, body not yet fully staged
+  std::size_t buffered_ = 0;                      // received body bytes not yet handed to a worker
+  bool reading_paused_ = false;                   // the staged files are behind the network
+  std::vector<std::shared_ptr<Download>> batch_;  // staged, not yet committed
   std::uint64_t batch_bytes_ = 0;
+  std::size_t uncommitted_ = 0;  // downloads started and not yet committed
   bool commit_in_flight_ = false;
+  std::optional<Result<PullStats, PullError>> deferred_;  // failure held until the commit returns
 
   PullStats stats_;
   std::shared_ptr<bool> alive_;  // completions check it (STYLE.md 5.4)

@@ -130,6 +130,9 @@ int serve(const config::Config& config) {
     }
     if (exit_code == 0) {
       services.scheduler = std::make_unique<pop::Scheduler>(&loop, config, lookup);
+      services.imap->setActivityHook([&services](std::string_view user, std::string_view mailbox) {
+        if (services.scheduler) services.scheduler->clientActivity(user, mailbox);
+      });
       if (auto started = services.scheduler->start(); !started) {
         log(LogSeverity::Error, "popbridge", started.error());
         exit_code = 1;

@@ -130,6 +130,8 @@ class FaultProxyTest(unittest.TestCase):
         trig.fired.wait(10)
         wait_until(lambda: self.proxy.connections[0].bytes_received(Direction.UPSTREAM) == 11, 10,
                    "proxy reads everything")
+        wait_until(lambda: self.peer.received and bytes(self.peer.received[0]) == b"hello", 10,
+                   "the bytes before the stall point")
         time.sleep(0.2)  # a stalled flow must stay stalled: nothing may arrive meanwhile
         self.assertEqual(bytes(self.peer.received[0]), b"hello")
         trig.release()

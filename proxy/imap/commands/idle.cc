@@ -7,6 +7,7 @@ namespace popbridge::proxy::imap {
 void handleIdle(Session& session, popbridge::imap::Command& /*command*/) {
   session.send("+ idling\r\n");
   session.setIdling(true);
+  session.noteActivity();
   session.awaitLine();
 }
 

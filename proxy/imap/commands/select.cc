@@ -89,6 +89,7 @@ void handleSelect(Session& session, popbridge::imap::Command& command) {
               box.uidnext = snapshot->info.uidnext;
               box.loaded = true;
               current->applyPending(Session::Announce::No, Session::ExpungeRule::Allow);
+              current->noteActivity();
               sendSelectResponses(*current, box);
               current->finish(Status::Ok, box.read_only ? "READ-ONLY" : "READ-WRITE",
                               current->current().name + " completed");

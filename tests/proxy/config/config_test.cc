@@ -604,7 +604,9 @@ TEST_F(ConfigTest, BooleanAndOtherEnums) {
   ConfigError error = expectError(baseYaml("implicit", "verify_certificates: nope"));
   EXPECT_EQ(error.message, "expected true or false, got \"nope\"");
   error = expectError(baseYaml("implicit", "retention: forever"));
-  EXPECT_EQ(error.message, "expected one of keep, delete, got \"forever\"");
+  EXPECT_EQ(error.message,
+            "expected one of keep, delete, delete_after, delete_when_expunged, keep_under, "
+            "got \"forever\"");
   error = expectError("log_level: loud\n" + baseYaml());
   EXPECT_EQ(error.toString(),
             "/etc/popbridge.yaml:1:1: log_level: expected one of debug, info, "

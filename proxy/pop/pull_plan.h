@@ -1,0 +1,104 @@
+#pragma once
+
+// The decisions of a pull that need no network and no store: which ledger key each listed
+// message goes by, which messages to download and which to delete upstream. Pure functions on
+// values; any thread.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/config/config.h"
+#include "store/types.h"
+
+namespace popbridge::proxy::pop {
+
+// SHA-256 (FIPS 180-4) of `data`. Used for content keys, where a weak hash would let a crafted
+// message collide with another one and have it skipped.
+std::array<std::uint8_t, 32> sha256(std::string_view data);
+
+// Incremental SHA-256, for headers that arrive one line at a time. Single-threaded value.
+class Sha256 {
+ public:
+  Sha256();
+  void update(std::string_view data);
+  // The digest of everything passed to update(). Call once; the object is spent afterwards.
+  std::array<std::uint8_t, 32> finish();
+
+ private:
+  void block(const std::uint8_t* p);
+  std::array<std::uint32_t, 8> state_;
+  std::array<std::uint8_t, 64> buffer_{};
+  std::size_t buffered_ = 0;
+  std::uint64_t length_ = 0;
+};
+
+// One message of the maildrop as this session's UIDL, LIST and (where needed) TOP n 0 show it.
+struct ListedMessage {
+  std::uint32_t number = 0;
+  std::string uidl;           // empty when the server has no UIDL
+  std::uint64_t size = 0;     // LIST size; 0 when LIST failed
+  std::string header_digest;  // hex SHA-256 of the TOP n 0 header lines; empty if not read
+};
+
+// A message with the key its ledger row uses.
+struct KeyedMessage {
+  std::uint32_t number = 0;
+  std::string key;
+  std::uint64_t size = 0;
+
+  friend bool operator==(const KeyedMessage&, const KeyedMessage&) = default;
+};
+
+// Message numbers whose header digest assignKeys() needs: every message when the server has no
+// UIDL, otherwise every occurrence of a UIDL after its first (RFC 1939 7 requires unique-ids to
+// be unique; some servers repeat them). Ascending.
+std::vector<std::uint32_t> numbersNeedingDigest(std::span<const ListedMessage> listing,
+                                                bool have_uidl);
+
+// Gives each listed message its ledger key, in listing order:
+// - a UIDL seen once (or its first occurrence, by message number) is its own key;
+// - later occurrences of a repeated UIDL are keyed "<uidl>#<digest>/<size>";
+// - without UIDL the key is "~<digest>/<size>" (content key: TOP n 0 headers plus LIST size),
+//   which does not depend on message numbers and so survives servers that reorder the maildrop.
+// Keys that still coincide (identical headers and size: the same message delivered twice) get
+// "#2", "#3"... in number order, so every copy is fetched once. The digest used is the first 32
+// hex digits (128 bits) of header_digest.
+std::vector<KeyedMessage> assignKeys(std::span<const ListedMessage> listing);
+
+// What the account's retention policy asks for.
+struct RetentionPolicy {
+  config::Retention kind = config::Retention::Keep;
+  std::chrono::seconds delete_after{0};  // kind DeleteAfter
+  std::uint64_t keep_under = 0;          // kind KeepUnder: bytes
+
+  static RetentionPolicy of(const config::PopAccount& account);
+};
+
+// The ledger state a message gets when its download commits: DeletePending when the policy
+// deletes it at once (delete, or delete_after 0), Stored otherwise.
+store::LedgerState stateOnCommit(const RetentionPolicy& policy);
+
+struct PullPlan {
+  std::vector<KeyedMessage> fetch;   // not in the ledger: download, in listing order
+  std::vector<KeyedMessage> remove;  // in the ledger and due for DELE, in listing order
+};
+
+// Plans a pull. `ledger` is the account's rows; `now` unix seconds.
+// - fetch: listed messages whose key has no ledger row.
+// - remove: listed messages with a row in state DeletePending or Deleted (a DELE whose QUIT never
+//   got its +OK; sent again), plus those the policy deletes: delete: every Stored row;
+//   delete_after: rows first seen at least delete_after ago; delete_when_expunged: rows whose
+//   message left the store (uid 0); keep_under: while the listed total exceeds keep_under,
+//   Stored rows oldest first (first_seen, then message number). keep never deletes.
+PullPlan planPull(std::span<const KeyedMessage> listing, std::span<const store::LedgerEntry> ledger,
+                  const RetentionPolicy& policy, std::int64_t now);
+
+// Lower-case hex of `bytes`.
+std::string toHex(std::span<const std::uint8_t> bytes);
+
+}  // namespace popbridge::proxy::pop
