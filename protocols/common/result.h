@@ -1,7 +1,6 @@
 #pragma once
 
 #include <tl/expected.hpp>
-
 #include <utility>
 
 namespace popbridge {
