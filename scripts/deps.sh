@@ -11,7 +11,7 @@ packages=(
   libuv1-dev android-libboringssl-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev libsqlite3-dev libcrypt-dev zlib1g-dev libexpected-dev
   # sanitizers and fuzzing
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev clang-format
   # test peers: a private Dovecot POP3 server (and IMAP, the reference for MIME structures)
   # and real IMAP clients
   dovecot-core dovecot-pop3d dovecot-imapd python3 openssl curl procps

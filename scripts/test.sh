@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh
 bash scripts/check-layers.sh
+bash scripts/check-format.sh
 
 jobs=$(nproc)
 presets=${POPBRIDGE_PRESETS:-"release asan"}
