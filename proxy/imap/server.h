@@ -58,6 +58,13 @@ class ImapServer {
   void clientActivity(std::string_view user, std::string_view mailbox) {
     if (activity_) activity_(user, mailbox);
   }
+  // Problems of the user's POP accounts to tell them at login as [ALERT]s (RFC 3501 7.1:
+  // the client must show ALERT text to its user), one line each.
+  using AlertSource = std::function<std::vector<std::string>(std::string_view user)>;
+  void setAlertSource(AlertSource source) { alerts_ = std::move(source); }
+  std::vector<std::string> alertsFor(std::string_view user) const {
+    return alerts_ ? alerts_(user) : std::vector<std::string>{};
+  }
   // A hash of a random password, checked against when a login names an unknown user, so
   // that answer takes as long as a real check.
   const std::string& decoyHash() const { return decoy_hash_; }
@@ -78,6 +85,7 @@ class ImapServer {
   std::uint64_t next_id_ = 1;
   std::string decoy_hash_;
   ActivityHook activity_;
+  AlertSource alerts_;
   bool stopped_ = false;
 };
 

@@ -130,6 +130,20 @@ int serve(const config::Config& config) {
     }
     if (exit_code == 0) {
       services.scheduler = std::make_unique<pop::Scheduler>(&loop, config, lookup);
+      services.imap->setAlertSource([&services](std::string_view user) {
+        std::vector<std::string> alerts;
+        if (!services.scheduler) return alerts;
+        for (const pop::AccountStatus& account : services.scheduler->status()) {
+          if (account.user != user || account.last_error.empty()) continue;
+          std::string text = "POP account " + account.account;
+          text +=
+              account.disabled ? " is stopped after repeated login failures: " : " is failing: ";
+          text += account.last_error;
+          if (account.disabled) text += " (fix the password, then restart popbridge)";
+          alerts.push_back(std::move(text));
+        }
+        return alerts;
+      });
       services.imap->setActivityHook([&services](std::string_view user, std::string_view mailbox) {
         if (services.scheduler) services.scheduler->clientActivity(user, mailbox);
       });

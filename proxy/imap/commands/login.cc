@@ -31,6 +31,11 @@ void verifyAndLogin(Session& session, std::string user, std::string password) {
           return;
         }
         s->authenticated(*context, user);
+        std::string alerts;
+        for (const std::string& alert : server->alertsFor(user)) {
+          popbridge::imap::appendUntaggedStatus(alerts, Status::Ok, "ALERT", alert);
+        }
+        s->send(std::move(alerts));
         s->finish(Status::Ok, "CAPABILITY " + s->capabilities(), "Logged in");
       });
 }
