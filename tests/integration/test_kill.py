@@ -20,13 +20,17 @@ import unittest
 
 import harness  # noqa: F401  (first: puts tests/fakes on sys.path)
 from fault_proxy import Action, Direction, FaultProxy
-from harness import corpus
+from harness import corpus, imap
 from harness.case import PopbridgeCase, long_tests
 from harness import util
 from harness.util import wait_until
 
 RETR_TRIALS = 30 if long_tests() else 3
 DELE_TRIALS = 25 if long_tests() else 2
+# Maildrops larger than one commit batch (100 messages): the kill lands after some batches of
+# the session are committed, so the restart must fetch only the rest.
+MANY_TRIALS = 10 if long_tests() else 1
+MANY_MESSAGES = 250
 
 
 class KillTest(PopbridgeCase):
@@ -40,9 +44,14 @@ class KillTest(PopbridgeCase):
     def run_trial(self, n, kind, retention):
         user = f"k{n}"
         self.dovecot.add_user(user, f"pw-{n}")
-        # 1-5 MB attachments in long runs; smaller ones keep the default run quick.
-        size = self.rng.randint(1 << 20, (5 << 20) if long_tests() else (2 << 20))
-        msgs = corpus.small_corpus(f"{self.tag()}-{n}", self.rng.randint(3, 7),
+        if kind == "many":
+            size = 2000
+            count = MANY_MESSAGES
+        else:
+            # 1-5 MB attachments in long runs; smaller ones keep the default run quick.
+            size = self.rng.randint(1 << 20, (5 << 20) if long_tests() else (2 << 20))
+            count = self.rng.randint(3, 7)
+        msgs = corpus.small_corpus(f"{self.tag()}-{n}", count,
                                    seed=self.rng.getrandbits(32), attachment_size=size)
         self.dovecot.deliver_all(user, msgs)
         ref = self.dovecot.retrieve_all(user)
@@ -52,7 +61,14 @@ class KillTest(PopbridgeCase):
         self.addCleanup(proxy.stop)
         pb = self.new_popbridge([self.account(tls="none", port=proxy.port, user=user,
                                               retention=retention)], start=False)
-        if kind == "retr":
+        if kind == "many":
+            # Past the first commit batch, before the end: the stream stalls there, and the kill
+            # comes once a committed batch is visible over IMAP (the network outruns the fsyncs,
+            # so a byte offset alone does not say what is committed).
+            offset = self.rng.randint(int(total * 0.7), int(total * 0.95))
+            fault = proxy.at_offset(Direction.DOWNSTREAM, offset, action=Action.STALL)
+            fired = fault.fired
+        elif kind == "retr":
             # Greeting, CAPA and UIDL take well under 2000 bytes; the messages follow.
             offset = self.rng.randint(2000, max(2001, total - 1000))
             fault = proxy.at_offset(Direction.DOWNSTREAM, offset, action=Action.CUT,
@@ -68,6 +84,13 @@ class KillTest(PopbridgeCase):
         wait_until(fired.is_set, 120, f"trial {n}: the {kind} fault", details=pb.logs)
         if kind == "dele":
             pb.kill_now()
+        if kind == "many":
+            wait_until(lambda: util.port_accepts(pb.imaps_port), 30, "the IMAP listener")
+            conn = self.imap_login(pb)
+            wait_until(lambda: imap.status_messages(conn) > 0, 60,
+                       f"trial {n}: a committed batch", details=pb.logs)
+            pb.kill_now()
+            fault.release()
         pb.kill()  # reap; a held DELE is dropped with the dead connection
         if kind == "dele":
             fault.drop()
@@ -76,7 +99,7 @@ class KillTest(PopbridgeCase):
         sessions_at_kill = len(wait_until(
             lambda: len(self.pop_sessions(user)) > sessions_at_start and self.pop_sessions(user),
             30, "Dovecot's log of the killed session"))
-        if kind == "retr":
+        if kind in ("retr", "many"):
             # The kill struck after at least one RETR had started.
             killed = self.pop_sessions(user)[sessions_at_start:sessions_at_kill]
             self.assertGreaterEqual(sum(r for r, _ in killed), 1, killed)
@@ -100,6 +123,15 @@ class KillTest(PopbridgeCase):
             self.assertEqual([r for r, _ in sessions[sessions_at_kill:]],
                              [0] * (len(sessions) - sessions_at_kill),
                              f"trial {n}: messages fetched again after the restart: {sessions}")
+        if kind == "many":
+            # What the killed session committed was not fetched again after the restart.
+            # Dovecot logs a session when it ends, which can be after the messages are visible.
+            after = wait_until(
+                lambda: [x for x in self.pop_sessions(user)[sessions_at_kill:] if x[0] > 0],
+                30, f"trial {n}: Dovecot's log of the session after the restart")
+            refetched = sum(r for r, _ in after)
+            self.assertLess(refetched, len(ref),
+                            f"trial {n}: nothing of the killed session was committed: {after}")
         # Still exactly once after the deletes (or more polls) went through.
         self.assert_store_matches(conn, ref)
         self.assert_clean_stop(pb)
@@ -124,6 +156,12 @@ class KillTest(PopbridgeCase):
             retention = "delete" if n % 2 else "keep"
             with self.subTest(trial=n, retention=retention):
                 self.run_trial(n, "retr", retention)
+
+    def test_kill_after_some_batches_committed(self):
+        for n in range(MANY_TRIALS):
+            retention = "delete" if n % 2 else "keep"
+            with self.subTest(trial=n, retention=retention):
+                self.run_trial(200 + n, "many", retention)
 
     def test_kill_between_commit_and_dele(self):
         for n in range(DELE_TRIALS):
