@@ -64,6 +64,10 @@ class FaultProxyTest(unittest.TestCase):
         self.proxy = FaultProxy("127.0.0.1", self.peer.port).start()
         self.addCleanup(self.proxy.stop)
 
+    def first_received(self):
+        """Bytes the peer got on its first connection so far (b"" until it accepted one)."""
+        return bytes(self.peer.received[0]) if self.peer.received else b""
+
     def client(self):
         c = socket.create_connection(("127.0.0.1", self.proxy.port), timeout=10)
         self.addCleanup(c.close)
@@ -130,19 +134,19 @@ class FaultProxyTest(unittest.TestCase):
         trig.fired.wait(10)
         wait_until(lambda: self.proxy.connections[0].bytes_received(Direction.UPSTREAM) == 11, 10,
                    "proxy reads everything")
-        wait_until(lambda: self.peer.received and bytes(self.peer.received[0]) == b"hello", 10,
+        wait_until(lambda: self.first_received() == b"hello", 10,
                    "the bytes before the stall point")
         time.sleep(0.2)  # a stalled flow must stay stalled: nothing may arrive meanwhile
         self.assertEqual(bytes(self.peer.received[0]), b"hello")
         trig.release()
-        wait_until(lambda: bytes(self.peer.received[0]) == b"hello world", 10, "resumed data")
+        wait_until(lambda: self.first_received() == b"hello world", 10, "resumed data")
 
     def test_drip_delivers_everything_slowly(self):
         self.proxy.drip(Direction.UPSTREAM, chunk=10, delay=0.01)
         c = self.client()
         start = time.monotonic()
         c.sendall(b"a" * 300)
-        wait_until(lambda: self.peer.received and len(self.peer.received[0]) == 300, 10, "300 B")
+        wait_until(lambda: len(self.first_received()) == 300, 10, "300 B")
         self.assertGreaterEqual(time.monotonic() - start, 0.25)  # 30 chunks x 10 ms
 
     def test_hold_line_until_release(self):
@@ -151,11 +155,11 @@ class FaultProxyTest(unittest.TestCase):
         c.sendall(b"USER a\r\nLIST\r\nDELE 1\r\nDELE 2\r\nQUIT\r\n")
         self.assertTrue(hold.held.wait(10))
         self.assertEqual(hold.line, b"DELE 1\r\n")
-        wait_until(lambda: bytes(self.peer.received[0]) == b"USER a\r\nLIST\r\n", 10, "lines before")
+        wait_until(lambda: self.first_received() == b"USER a\r\nLIST\r\n", 10, "lines before")
         time.sleep(0.2)
         self.assertEqual(bytes(self.peer.received[0]), b"USER a\r\nLIST\r\n")
         hold.release()
-        wait_until(lambda: bytes(self.peer.received[0]).endswith(b"QUIT\r\n"), 10, "released")
+        wait_until(lambda: self.first_received().endswith(b"QUIT\r\n"), 10, "released")
         self.assertEqual(bytes(self.peer.received[0]),
                          b"USER a\r\nLIST\r\nDELE 1\r\nDELE 2\r\nQUIT\r\n")
 
@@ -166,7 +170,7 @@ class FaultProxyTest(unittest.TestCase):
             c.sendall(piece)
             time.sleep(0.02)
         self.assertTrue(hold.held.wait(10))
-        wait_until(lambda: bytes(self.peer.received[0]) == b"NOOP\r\n", 10, "NOOP forwarded")
+        wait_until(lambda: self.first_received() == b"NOOP\r\n", 10, "NOOP forwarded")
         self.assertEqual(hold.line, b"DELE 3\r\n")
 
     def test_sender_dies_while_held_drops_held_bytes(self):
@@ -175,7 +179,7 @@ class FaultProxyTest(unittest.TestCase):
         c.sendall(b"STAT\r\nDELE 1\r\nQUIT\r\n")
         self.assertTrue(hold.held.wait(10))
         c.close()
-        wait_until(lambda: self.peer.eof[0].is_set(), 10, "peer sees the close")
+        wait_until(lambda: self.peer.eof and self.peer.eof[0].is_set(), 10, "peer sees the close")
         self.assertEqual(bytes(self.peer.received[0]), b"STAT\r\n")
 
     def test_global_offset_counts_across_connections(self):
@@ -193,7 +197,7 @@ class FaultProxyTest(unittest.TestCase):
         self.proxy.stop()
         c.settimeout(10)
         self.read_all(c)  # returns (EOF or reset) instead of hanging
-        wait_until(lambda: self.peer.eof[0].is_set(), 10, "peer sees the close")
+        wait_until(lambda: self.peer.eof and self.peer.eof[0].is_set(), 10, "peer sees the close")
 
 
 if __name__ == "__main__":
