@@ -16,6 +16,7 @@ MIN_INTERVAL = 10
 class ActivityPollTest(PopbridgeCase):
     def start_idle_popbridge(self):
         self.seed(count=1, attachment_size=1000, tag="first")
+        self.spawned = time.monotonic()  # the start-up poll begins after this
         pb = self.new_popbridge([self.account(tls="implicit", poll_interval="1h")])
         conn = self.imap_login(pb)
         self.wait_for_inbox(pb, conn, 1)  # the poll at start-up
@@ -28,9 +29,11 @@ class ActivityPollTest(PopbridgeCase):
         pb, conn, started = self.start_idle_popbridge()
         conn.select("INBOX")
         # Within the minimum interval activity does not poll: the message stays on the server.
+        # (Checked only while surely inside the interval; a loaded machine may be past it.)
         time.sleep(1)
-        conn.noop()
-        self.assertEqual(imap.status_messages(conn), 1)
+        if time.monotonic() - self.spawned < MIN_INTERVAL - 3:
+            conn.noop()
+            self.assertEqual(imap.status_messages(conn), 1)
         time.sleep(max(0.0, MIN_INTERVAL + 0.5 - (time.monotonic() - started)))
 
         def arrived():
