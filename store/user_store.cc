@@ -199,6 +199,7 @@ Result<std::optional<MailboxInfo>> queryMailbox(Database& db, std::string_view w
 }
 
 struct MailboxState {
+  std::int64_t id = 0;
   std::string name;
   std::uint32_t uidnext = 0;
   std::uint64_t highestmodseq = 0;
@@ -212,7 +213,19 @@ Result<MailboxState> mailboxState(Database& db, std::int64_t mailbox_id) {
   auto row = stmt->step();
   if (!row) return fail(row.error());
   if (!*row) return fail(notFound("no mailbox with id " + std::to_string(mailbox_id)));
-  return MailboxState{stmt->text(0), static_cast<std::uint32_t>(stmt->int64(1)),
+  return MailboxState{mailbox_id, stmt->text(0), static_cast<std::uint32_t>(stmt->int64(1)),
+                      static_cast<std::uint64_t>(stmt->int64(2))};
+}
+
+// The mailbox row by canonical name, inside the caller's transaction. NotFound if absent.
+Result<MailboxState> mailboxStateByName(Database& db, const std::string& name) {
+  auto stmt = db.prepare("SELECT id, uidnext, highestmodseq FROM mailboxes WHERE name = ?");
+  if (!stmt) return fail(stmt.error());
+  stmt->bind(1, name);
+  auto row = stmt->step();
+  if (!row) return fail(row.error());
+  if (!*row) return fail(notFound("no mailbox " + name));
+  return MailboxState{stmt->int64(0), name, static_cast<std::uint32_t>(stmt->int64(1)),
                       static_cast<std::uint64_t>(stmt->int64(2))};
 }
 
@@ -500,13 +513,9 @@ Result<void> UserStore::deleteMailbox(std::string_view name) {
   std::lock_guard lock(write_mutex_);
   auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
   if (!txn) return fail(txn.error());
-  auto find = writer_->prepare("SELECT id FROM mailboxes WHERE name = ?");
-  if (!find) return fail(find.error());
-  find->bind(1, *canonical);
-  auto found = find->step();
-  if (!found) return fail(found.error());
-  if (!*found) return fail(notFound("no mailbox " + *canonical));
-  const std::int64_t id = find->int64(0);
+  auto target = mailboxStateByName(*writer_, *canonical);
+  if (!target) return fail(target.error());
+  const std::int64_t id = target->id;
   std::vector<std::string> blobs;
   auto list = writer_->prepare("SELECT blob FROM messages WHERE mailbox_id = ?");
   if (!list) return fail(list.error());
@@ -592,17 +601,13 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
   auto result = [&]() -> Result<ChangeSet> {
     auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
     if (!txn) return fail(txn.error());
-    auto find = writer_->prepare("SELECT id, uidnext, highestmodseq FROM mailboxes WHERE name = ?");
-    if (!find) return fail(find.error());
-    find->bind(1, *canonical);
-    auto found = find->step();
-    if (!found) return fail(found.error());
-    if (!*found) return fail(notFound("no mailbox " + *canonical));
+    auto target = mailboxStateByName(*writer_, *canonical);
+    if (!target) return fail(target.error());
     ChangeSet changes;
-    changes.mailbox_id = find->int64(0);
+    changes.mailbox_id = target->id;
     changes.mailbox = *canonical;
-    std::uint64_t uidnext = static_cast<std::uint64_t>(find->int64(1));
-    const std::uint64_t modseq = static_cast<std::uint64_t>(find->int64(2)) + 1;
+    std::uint64_t uidnext = target->uidnext;
+    const std::uint64_t modseq = target->highestmodseq + 1;
     if (batch.empty()) {
       changes.highestmodseq = modseq - 1;
       return changes;
@@ -951,18 +956,13 @@ Result<TransferResult> UserStore::transferLocked(
     const std::string& destination, TransferMode mode) {
   auto source = mailboxState(*writer_, source_id);
   if (!source) return fail(source.error());
-  auto find = writer_->prepare("SELECT id, uidnext, highestmodseq FROM mailboxes WHERE name = ?");
-  if (!find) return fail(find.error());
-  find->bind(1, destination);
-  auto found = find->step();
-  if (!found) return fail(found.error());
-  if (!*found) return fail(notFound("no mailbox " + destination));
+  auto target = mailboxStateByName(*writer_, destination);
+  if (!target) return fail(target.error());
   TransferResult result;
-  result.destination.mailbox_id = find->int64(0);
+  result.destination.mailbox_id = target->id;
   result.destination.mailbox = destination;
-  std::uint64_t uidnext = static_cast<std::uint64_t>(find->int64(1));
-  const std::uint64_t destination_modseq = static_cast<std::uint64_t>(find->int64(2)) + 1;
-  find = Statement();
+  std::uint64_t uidnext = target->uidnext;
+  const std::uint64_t destination_modseq = target->highestmodseq + 1;
   const bool same = result.destination.mailbox_id == source_id;
   result.source.mailbox_id = source_id;
   result.source.mailbox = source->name;
