@@ -13,8 +13,8 @@ packages=(
   # sanitizers and fuzzing
   clang-14 libclang-rt-14-dev clang-format
   # test peers: a private Dovecot POP3 server (and IMAP, the reference for MIME structures)
-  # and real IMAP clients
-  dovecot-core dovecot-pop3d dovecot-imapd python3 openssl curl procps
+  # and real IMAP clients: curl, mbsync (isync), and Node.js for imapflow (tests/clients)
+  dovecot-core dovecot-pop3d dovecot-imapd python3 openssl curl procps isync
 )
 
 missing=()
@@ -23,8 +23,26 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# Node.js and npm run the imapflow client test. Debian ships them as `nodejs` and `npm`; a
+# machine with another build of Node.js (whose package provides npm itself and conflicts with
+# Debian's) already has both commands, so the commands are what is checked.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
+# The npm packages of the client tests (pinned by tests/clients/package-lock.json), installed
+# into tests/clients/node_modules once; install.sh does nothing when they are already there.
+# Skipped where only this script was copied (the container's build stage).
+install_clients() {
+  local here
+  here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  if [ -f "$here/tests/clients/install.sh" ]; then
+    bash "$here/tests/clients/install.sh"
+  fi
+}
 
 if [ ${#missing[@]} -eq 0 ]; then
+  install_clients
   exit 0
 fi
 
@@ -45,3 +63,5 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet dovecot 2
   systemctl stop dovecot || true
   systemctl disable dovecot || true
 fi
+
+install_clients
