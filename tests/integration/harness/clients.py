@@ -6,10 +6,13 @@ A client that is not installed fails the test with the command that installs it
 (scripts/deps.sh): these tests are part of the suite, never silently skipped."""
 
 import fcntl
+import json
 import os
+import queue
 import re
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 
 from .popbridge import REPO_ROOT
@@ -182,3 +185,62 @@ def strip_tuid(imap_data):
     head, sep, body = imap_data.partition(b"\r\n\r\n")
     head = re.sub(rb"(?m)^X-TUID: [^\r\n]*\r\n", b"", head + b"\r\n")[:-2]
     return head + sep + body
+
+
+class NodeSession:
+    """A Node.js script from tests/clients run as a child process that reports JSON lines on
+    stdout (see imapflow_session.mjs). stderr goes to a file for failure messages."""
+
+    def __init__(self, script, config, log_dir):
+        node = npm_packages()
+        self.stderr_path = os.path.join(log_dir, os.path.basename(script) + ".stderr")
+        self._stderr = open(self.stderr_path, "wb")
+        self.process = subprocess.Popen([node, os.path.join(CLIENTS_DIR, script),
+                                         json.dumps(config)], cwd=CLIENTS_DIR,
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=self._stderr)
+        self._lines = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def next_event(self, timeout):
+        """The next JSON event (a dict); AssertionError on timeout, on exit without one, and on
+        an {"event": "error"} report."""
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no event from the node script in {timeout}s\n"
+                                 f"{self.stderr()}") from None
+        if line is None:
+            code = self.process.wait()
+            raise AssertionError(f"node script exited ({code}) without a result\n{self.stderr()}")
+        event = json.loads(line)
+        if event.get("event") == "error":
+            raise AssertionError(f"node script failed: {event.get('stack')}\n"
+                                 f"commands sent: {event.get('commands')}\n{self.stderr()}")
+        return event
+
+    def stderr(self):
+        if not self._stderr.closed:
+            self._stderr.flush()
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")[-4000:]
+
+    def close(self, timeout=10):
+        """Waits for the script to end (killing it after `timeout`); returns its exit code.
+        Idempotent."""
+        if self._stderr.closed:
+            return self.process.returncode
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self.process.stdout.close()
+        self._stderr.close()
+        return code

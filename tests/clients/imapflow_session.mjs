@@ -1,0 +1,230 @@
+// One mail client session of imapflow (https://imapflow.com) against an IMAP server, driven by
+// tests/integration/test_client_imapflow.py. It does what a mail app does and reports what it
+// saw; the Python test checks the report against what the POP server served.
+//
+//   node imapflow_session.mjs CONFIG_JSON
+//
+// CONFIG_JSON: {host, port, tls: "implicit"|"starttls", ca: PEM file, user, pass}. The session
+// verifies the server certificate against `ca` (the harness' own CA; nothing is disabled).
+//
+// stdout carries JSON lines: {"event": "idling"} once IDLE is running (the driver then has new
+// mail pulled into INBOX), then {"event": "result", ...} with everything observed, or
+// {"event": "error", ...}. CONDSTORE and QRESYNC are used when the server advertises them and
+// checked then; without them imapflow falls back to plain IMAP4rev1, which is fine.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { ImapFlow } from 'imapflow';
+
+const config = JSON.parse(process.argv[2]);
+const IDLE_TIMEOUT_MS = 60_000;
+
+function emit(event, data = {}) {
+    process.stdout.write(JSON.stringify({ event, ...data }) + '\n');
+}
+
+// imapflow logs every command it sends as a debug record with src "c"; keep them so the test
+// can tell which IMAP commands the library chose (IDLE, UID MOVE, ...).
+const sent = [];
+const logger = {
+    debug: entry => {
+        if (entry && entry.src === 'c' && typeof entry.msg === 'string') {
+            sent.push(entry.msg);
+        }
+    },
+    trace: () => {},
+    info: () => {},
+    warn: () => {},
+    error: entry => process.stderr.write(`imapflow error: ${JSON.stringify(entry)}\n`)
+};
+
+function clientFor(cfg) {
+    return new ImapFlow({
+        host: cfg.host,
+        port: cfg.port,
+        secure: cfg.tls === 'implicit',
+        doSTARTTLS: cfg.tls === 'starttls',
+        auth: { user: cfg.user, pass: cfg.pass },
+        tls: { ca: [fs.readFileSync(cfg.ca)], rejectUnauthorized: true },
+        qresync: true,
+        logger,
+        connectionTimeout: 20_000,
+        greetingTimeout: 20_000
+    });
+}
+
+function commandsLike(pattern) {
+    return sent.filter(line => pattern.test(line.replace(/^\S+ /, '')));
+}
+
+const NOTE = Buffer.from(
+    'From: App <app@example.net>\r\nTo: alice@example.org\r\nSubject: saved by imapflow\r\n' +
+        'Message-ID: <imapflow-append@popbridge.test>\r\nDate: Mon, 04 Mar 2024 08:00:00 +0000\r\n' +
+        'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+        'Content-Transfer-Encoding: 8bit\r\n\r\nGr\u00fc\u00dfe aus imapflow\r\n',
+    'utf8'
+);
+
+async function waitFor(condition, ms, what) {
+    const deadline = Date.now() + ms;
+    while (!condition()) {
+        if (Date.now() > deadline) {
+            throw new Error(`timed out waiting for ${what}`);
+        }
+        await new Promise(resolve => setTimeout(resolve, 20));
+    }
+}
+
+async function main() {
+    const client = clientFor(config);
+    client.on('error', err => process.stderr.write(`imapflow: ${err.stack || err}\n`));
+    await client.connect();
+    const result = {
+        capabilities: [...client.capabilities.keys()].sort(),
+        enabled: [...(client.enabled || [])].sort(),
+        secure: Boolean(client.secureConnection)
+    };
+    const condstore = client.enabled.has('CONDSTORE');
+
+    // Mailboxes: list, create, append (APPENDUID with UIDPLUS).
+    await client.mailboxCreate('Work');
+    result.list = (await client.list()).map(box => ({ path: box.path, delimiter: box.delimiter }));
+    const appended = await client.append('Work', NOTE, ['\\Seen', '$Label1'], new Date('2024-03-04T08:00:00Z'));
+    result.append = { uid: appended.uid ?? null, uidValidity: appended.uidValidity?.toString() ?? null };
+
+    // INBOX: everything a mail app fetches to show and cache messages.
+    let lock = await client.getMailboxLock('INBOX');
+    let modseqBefore = null;
+    try {
+        result.inboxOpened = {
+            exists: client.mailbox.exists,
+            uidValidity: client.mailbox.uidValidity.toString(),
+            uidNext: client.mailbox.uidNext,
+            highestModseq: client.mailbox.highestModseq?.toString() ?? null
+        };
+        result.messages = [];
+        for await (const msg of client.fetch(
+            '1:*',
+            { uid: true, flags: true, size: true, internalDate: true, envelope: true, bodyStructure: true, source: true },
+            {}
+        )) {
+            result.messages.push({
+                seq: msg.seq,
+                uid: msg.uid,
+                flags: [...msg.flags].sort(),
+                size: msg.size,
+                internalDate: msg.internalDate ? new Date(msg.internalDate).toISOString() : null,
+                modseq: msg.modseq?.toString() ?? null,
+                envelope: {
+                    subject: msg.envelope.subject ?? null,
+                    messageId: msg.envelope.messageId ?? null,
+                    from: (msg.envelope.from || []).map(a => a.address),
+                    to: (msg.envelope.to || []).map(a => a.address),
+                    date: msg.envelope.date ? new Date(msg.envelope.date).toISOString() : null
+                },
+                bodyStructure: summarize(msg.bodyStructure),
+                source: msg.source.toString('base64')
+            });
+        }
+        assert.equal(result.messages.length, client.mailbox.exists);
+        modseqBefore = client.mailbox.highestModseq ?? null;
+
+        // Flags: add and remove, read back by UID.
+        const first = result.messages[0].uid;
+        const second = result.messages[1].uid;
+        await client.messageFlagsAdd(String(first), ['\\Flagged', '$Important'], { uid: true });
+        await client.messageFlagsRemove(String(first), ['\\Seen'], { uid: true });
+        await client.messageFlagsAdd(String(second), ['\\Seen', '\\Answered'], { uid: true });
+        const reread = await client.fetchOne(String(first), { uid: true, flags: true }, { uid: true });
+        result.flagsAfter = {
+            [first]: [...reread.flags].sort(),
+            [second]: [...(await client.fetchOne(String(second), { flags: true }, { uid: true })).flags].sort()
+        };
+        if (condstore) {
+            // CONDSTORE (RFC 7162): the flag changes raised HIGHESTMODSEQ, and CHANGEDSINCE
+            // returns exactly the two changed messages.
+            const changed = [];
+            for await (const msg of client.fetch('1:*', { uid: true, flags: true }, { changedSince: modseqBefore })) {
+                changed.push(msg.uid);
+            }
+            result.changedSince = changed.sort((a, b) => a - b);
+        }
+
+        // MOVE (RFC 6851) with UIDPLUS' COPYUID: the last message goes to Work.
+        const last = result.messages[result.messages.length - 1].uid;
+        const moved = await client.messageMove(String(last), 'Work', { uid: true });
+        result.move = {
+            source: last,
+            destination: moved.destination,
+            uidMap: moved.uidMap ? [...moved.uidMap.entries()] : null
+        };
+    } finally {
+        lock.release();
+    }
+
+    // The moved message, as seen in Work, and the appended one.
+    lock = await client.getMailboxLock('Work');
+    try {
+        result.work = [];
+        for await (const msg of client.fetch('1:*', { uid: true, flags: true, source: true, envelope: true })) {
+            result.work.push({
+                uid: msg.uid,
+                flags: [...msg.flags].sort(),
+                messageId: msg.envelope.messageId ?? null,
+                source: msg.source.toString('base64')
+            });
+        }
+    } finally {
+        lock.release();
+    }
+
+    // IDLE in INBOX until new mail is announced; the driver makes it arrive once told.
+    const opened = await client.mailboxOpen('INBOX');
+    const before = opened.exists;
+    let announced = null;
+    client.on('exists', data => {
+        if (data.path === 'INBOX' && data.count > before && announced === null) {
+            announced = { count: data.count, prevCount: data.prevCount };
+        }
+    });
+    const idling = client.idle();
+    await waitFor(() => client.idling, 10_000, 'IDLE to start');
+    emit('idling', { exists: before });
+    await waitFor(() => announced !== null, IDLE_TIMEOUT_MS, 'new mail announced during IDLE');
+    result.idle = { before, announced, idleCommands: commandsLike(/^IDLE\b/).length };
+    // Any command ends IDLE (imapflow sends DONE first); fetch what was announced.
+    const fresh = await client.fetchOne('*', { uid: true, source: true, envelope: true });
+    await idling;
+    result.idle.fetched = {
+        uid: fresh.uid,
+        messageId: fresh.envelope.messageId ?? null,
+        source: fresh.source.toString('base64')
+    };
+
+    await client.logout();
+    result.commands = sent.map(line => line.replace(/^\S+ /, ''));
+    emit('result', result);
+}
+
+// BODYSTRUCTURE as a small tree: type, and the parts' types in order.
+function summarize(node) {
+    if (!node) {
+        return null;
+    }
+    const out = { type: node.type };
+    if (node.childNodes) {
+        out.parts = node.childNodes.map(summarize);
+    }
+    if (node.parameters?.name) {
+        out.name = node.parameters.name;
+    }
+    if (node.size !== undefined) {
+        out.size = node.size;
+    }
+    return out;
+}
+
+main().catch(err => {
+    emit('error', { message: String(err && err.message), stack: String(err && err.stack), commands: sent });
+    process.exitCode = 1;
+});
