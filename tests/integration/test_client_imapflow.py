@@ -107,17 +107,19 @@ class ImapflowTest(PopbridgeCase):
         self.assertNotIn("\\Seen", after[first])
         self.assertLessEqual({"\\Seen", "\\Answered"}, after[second])
 
-        # CONDSTORE when advertised; without it, no MODSEQ anywhere.
-        if "CONDSTORE" in caps:
-            self.assertIn("CONDSTORE", result["enabled"])
+        # CONDSTORE (RFC 7162) when advertised: imapflow ENABLEs it, and then HIGHESTMODSEQ,
+        # per-message MODSEQ and FETCH CHANGEDSINCE must be right. Without it, no MODSEQ at all.
+        if "ENABLE" in caps:
+            for extension in ("CONDSTORE", "QRESYNC"):
+                if extension in caps:
+                    self.assertIn(extension, result["enabled"])
+        if "CONDSTORE" in result["enabled"]:
             self.assertIsNotNone(result["inboxOpened"]["highestModseq"])
             self.assertTrue(all(m["modseq"] for m in messages))
             self.assertEqual(result["changedSince"], [first, second])
-        else:
+        if "CONDSTORE" not in caps:
             self.assertIsNone(result["inboxOpened"]["highestModseq"])
             self.assertNotIn("changedSince", result)
-        if "QRESYNC" in caps:
-            self.assertIn("QRESYNC", result["enabled"])
 
         # UID MOVE with COPYUID: the last message is in Work under the reported UID.
         move = result["move"]
@@ -186,7 +188,8 @@ class ImapflowTest(PopbridgeCase):
         reference.deliver_all(POP_USER, self.ref)
         result, late = self.run_session(reference.imap_port, "starttls", POP_USER, POP_PASSWORD,
                                         reference)
-        self.assertIn("CONDSTORE", result["capabilities"])
+        self.assertIn("CONDSTORE", result["enabled"])
+        self.assertIn("changedSince", result)
         self.check(result, late)
 
 
