@@ -13,6 +13,7 @@
 // checked then; without them imapflow falls back to plain IMAP4rev1, which is fine.
 
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { ImapFlow } from 'imapflow';
 
@@ -127,6 +128,25 @@ async function main() {
             });
         }
         assert.equal(result.messages.length, client.mailbox.exists);
+
+        // Downloads as a mail app saves an attachment or a whole message: imapflow asks for
+        // BODY.PEEK[part]<offset.64K> chunks until a short one, decodes the transfer encoding.
+        result.downloads = [];
+        for (const msg of result.messages) {
+            const parts = (msg.bodyStructure.parts || []).filter(p => p.part && p.name);
+            for (const target of [null, ...parts.map(p => p.part)]) {
+                const { meta, content } = await client.download(String(msg.uid), target || undefined, { uid: true });
+                const data = await readAll(content);
+                result.downloads.push({
+                    uid: msg.uid,
+                    part: target,
+                    contentType: meta.contentType,
+                    filename: meta.filename ?? null,
+                    size: data.length,
+                    sha256: crypto.createHash('sha256').update(data).digest('hex')
+                });
+            }
+        }
         modseqBefore = client.mailbox.highestModseq ?? null;
 
         // Flags: add and remove, read back by UID.
@@ -206,17 +226,26 @@ async function main() {
     emit('result', result);
 }
 
+async function readAll(stream) {
+    const chunks = [];
+    for await (const chunk of stream) {
+        chunks.push(chunk);
+    }
+    return Buffer.concat(chunks);
+}
+
 // BODYSTRUCTURE as a small tree: type, and the parts' types in order.
 function summarize(node) {
     if (!node) {
         return null;
     }
-    const out = { type: node.type };
+    const out = { type: node.type, part: node.part ?? null };
     if (node.childNodes) {
         out.parts = node.childNodes.map(summarize);
     }
-    if (node.parameters?.name) {
-        out.name = node.parameters.name;
+    const name = node.parameters?.name || node.dispositionParameters?.filename;
+    if (name) {
+        out.name = name;
     }
     if (node.size !== undefined) {
         out.size = node.size;

@@ -10,6 +10,9 @@ The same session also runs against Dovecot's own IMAP server, as a reference: th
 script's checks (its CONDSTORE branch included) hold for a server known to be right."""
 
 import base64
+import email
+import email.policy
+import hashlib
 import os
 import re
 import unittest
@@ -98,6 +101,25 @@ class ImapflowTest(PopbridgeCase):
             else:
                 self.assertEqual(structure["type"], "text/plain", structure)
         self.assertEqual(seen_ids, set(self.by_id))
+
+        # Chunked downloads (BODY.PEEK[]<n.64K>, BODY.PEEK[2]<n.64K>): whole messages equal the
+        # source; the attachment, decoded, equals the one in the reference message.
+        by_uid = {m["uid"]: self.by_id[m["envelope"]["messageId"]] for m in messages}
+        whole = {d["uid"]: d for d in result["downloads"] if d["part"] is None}
+        self.assertEqual(set(whole), set(by_uid))
+        for uid, d in whole.items():
+            self.assertEqual((d["size"], d["sha256"]),
+                             (len(by_uid[uid].data), hashlib.sha256(by_uid[uid].data).hexdigest()))
+        attachments = [d for d in result["downloads"] if d["part"] is not None]
+        want = sum(1 for r in self.ref if ".attachment." in r.message_id)
+        self.assertGreater(want, 0, "the corpus must hold an attachment")
+        self.assertEqual(len(attachments), want, result["downloads"])
+        for d in attachments:
+            parsed = email.message_from_bytes(by_uid[d["uid"]].data, policy=email.policy.default)
+            payload = next(parsed.iter_attachments()).get_payload(decode=True)
+            self.assertEqual(d["filename"], "blob.bin")
+            self.assertEqual((d["size"], d["sha256"]),
+                             (len(payload), hashlib.sha256(payload).hexdigest()))
 
         # Flags and keywords, as read back by imapflow.
         first, second = uids[0], uids[1]
