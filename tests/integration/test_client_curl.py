@@ -1,8 +1,8 @@
 """curl as an IMAP client (RFC 5092 URLs): over imap:// with STARTTLS required (--ssl-reqd) and
 over imaps://, it lists the mailboxes, runs EXAMINE and UID SEARCH as custom requests, fetches
-whole messages and their headers by UID byte for byte, and appends an uploaded file (-T). A wrong
-password is curl's "login denied" (exit code 67), and so is any login over imap:// without TLS
-(popbridge advertises LOGINDISABLED there)."""
+whole messages, headers, parts and partial ranges by UID (and by sequence number) byte for byte,
+and appends an uploaded file (-T). A wrong password is curl's "login denied" (exit code 67), and
+so is any login over imap:// without TLS (popbridge advertises LOGINDISABLED there)."""
 
 import os
 import re
@@ -22,7 +22,7 @@ UPLOAD = (b"From: Curl <curl@example.net>\r\nTo: alice@example.org\r\n"
 class CurlClientTest(PopbridgeCase):
     def setUp(self):
         super().setUp()
-        self.ref = self.seed(count=4, attachment_size=200_000)
+        self.ref = self.seed(count=4, attachment_size=80_000)
         self.pb = self.new_popbridge([self.account()])
         self.conn = self.imap_login(self.pb)
         self.wait_for_inbox(self.pb, self.conn, len(self.ref))
@@ -87,6 +87,24 @@ class CurlClientTest(PopbridgeCase):
         flags = imap.uid_flags(self.conn)
         self.assertEqual({uid: "\\Seen" in f for uid, f in flags.items()},
                          {uid: True for uid in self.uids})
+
+    def test_sections_partial_and_mailindex(self):
+        # Both transports carry the same bytes (test_fetch_by_uid_is_byte_identical); the
+        # section forms go over imaps:// only.
+        for uid, ref in self.uids.items():
+            with self.subTest(uid=uid):
+                text = ref.data[ref.data.index(b"\r\n\r\n") + 4:]
+                url, _ = self.url("imaps", f"INBOX;UID={uid};SECTION=TEXT;PARTIAL=10.50")
+                self.assertEqual(self.ok(url), text[10:60])
+                if b"Content-Type: multipart/" not in ref.data:
+                    # A non-multipart message's part 1 is its body (RFC 3501 section 6.4.5).
+                    url, _ = self.url("imaps", f"INBOX;UID={uid};SECTION=1")
+                    self.assertEqual(self.ok(url), text)
+        for name in self.TRANSPORTS:
+            with self.subTest(transport=name):
+                # ;MAILINDEX= is a sequence number (curl sends FETCH, not UID FETCH).
+                url, extra = self.url(name, "INBOX/;MAILINDEX=1")
+                self.assertEqual(self.ok(url, *extra), self.uids[min(self.uids)].data)
 
     def test_uid_search_custom_request(self):
         for name, url, extra in self.urls("INBOX"):
