@@ -8,7 +8,8 @@
 // verifies the server certificate against `ca` (the harness' own CA; nothing is disabled).
 //
 // stdout carries JSON lines: {"event": "idling"} once IDLE is running (the driver then has new
-// mail pulled into INBOX), then {"event": "result", ...} with everything observed, or
+// mail pulled into INBOX; later a second session appends and deletes while it idles again),
+// then {"event": "result", ...} with everything observed, or
 // {"event": "error", ...}. CONDSTORE and QRESYNC are used when the server advertises them and
 // checked then; without them imapflow falls back to plain IMAP4rev1, which is fine.
 
@@ -64,6 +65,11 @@ const NOTE = Buffer.from(
         'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n' +
         'Content-Transfer-Encoding: 8bit\r\n\r\nGr\u00fc\u00dfe aus imapflow\r\n',
     'utf8'
+);
+
+const OTHER = Buffer.from(
+    'From: Other <other@example.net>\r\nTo: alice@example.org\r\nSubject: from another session\r\n' +
+        'Message-ID: <imapflow-other@popbridge.test>\r\n\r\nappended while the first session idled\r\n'
 );
 
 async function waitFor(condition, ms, what) {
@@ -219,6 +225,45 @@ async function main() {
         uid: fresh.uid,
         messageId: fresh.envelope.messageId ?? null,
         source: fresh.source.toString('base64')
+    };
+
+    // Changes another session makes reach the idling one at once (RFC 2177): an APPEND as
+    // EXISTS, an expunge as EXPUNGE.
+    // (Counted by a FETCH: with QRESYNC imapflow does not lower mailbox.exists on VANISHED.)
+    let before2 = 0;
+    for await (const msg of client.fetch('1:*', { uid: true })) {
+        before2 += msg.uid > 0 ? 1 : 0;
+    }
+    const events = [];
+    client.on('exists', data => events.push({ type: 'exists', count: data.count }));
+    client.on('expunge', data => events.push({ type: 'expunge', seq: data.seq ?? null, uid: data.uid ?? null }));
+    const idlingAgain = client.idle();
+    await waitFor(() => client.idling, 10_000, 'IDLE to start again');
+    const other = clientFor(config);
+    other.on('error', err => process.stderr.write(`imapflow (other): ${err.stack || err}\n`));
+    await other.connect();
+    const appendedByOther = await other.append('INBOX', OTHER);
+    await waitFor(() => events.some(e => e.type === 'exists'), IDLE_TIMEOUT_MS, 'EXISTS for the other session\'s APPEND');
+    const otherLock = await other.getMailboxLock('INBOX');
+    const deletedUid = appendedByOther.uid;
+    try {
+        await other.messageDelete(String(deletedUid), { uid: true });
+    } finally {
+        otherLock.release();
+    }
+    await waitFor(() => events.some(e => e.type === 'expunge'), IDLE_TIMEOUT_MS, 'EXPUNGE for the other session\'s delete');
+    await other.logout();
+    const remaining = [];
+    for await (const msg of client.fetch('1:*', { uid: true, envelope: true })) {
+        remaining.push({ uid: msg.uid, messageId: msg.envelope.messageId ?? null });
+    }
+    await idlingAgain;
+    result.otherSession = {
+        before: before2,
+        appendedUid: appendedByOther.uid ?? null,
+        deletedUid,
+        events,
+        remaining
     };
 
     await client.logout();

@@ -2,9 +2,10 @@
 TLS and over STARTTLS, verifying the harness CA: it lists mailboxes, creates one, appends
 (APPENDUID), fetches ENVELOPE, BODYSTRUCTURE and the source of every message (compared byte for
 byte with what the POP server served), adds and removes flags and keywords, moves a message with
-UID MOVE (COPYUID), and idles until a message that popbridge pulls from POP3 meanwhile is
-announced. CONDSTORE/QRESYNC are used and checked when advertised; without them imapflow falls
-back to IMAP4rev1.
+UID MOVE (COPYUID), downloads whole messages and an attachment in 64 KB partial chunks, idles
+until a message that popbridge pulls from POP3 meanwhile is announced, and idles again while a
+second imapflow session appends and deletes (EXISTS, then EXPUNGE). CONDSTORE/QRESYNC are used
+and checked when advertised; without them imapflow falls back to IMAP4rev1.
 
 The same session also runs against Dovecot's own IMAP server, as a reference: that proves the
 script's checks (its CONDSTORE branch included) hold for a server known to be right."""
@@ -167,6 +168,21 @@ class ImapflowTest(PopbridgeCase):
         self.assertEqual(idle["announced"]["count"], len(self.ref))
         self.assertEqual(idle["fetched"]["messageId"], late.message_id)
         self.assertEqual(base64.b64decode(idle["fetched"]["source"]), late.data)
+
+        # Another session's APPEND and expunge reached the idling session as EXISTS and EXPUNGE.
+        other = result["otherSession"]
+        count = other["before"]
+        self.assertIsInstance(other["appendedUid"], int)
+        self.assertEqual(other["deletedUid"], other["appendedUid"])
+        self.assertIn({"type": "exists", "count": count + 1}, other["events"])
+        expunges = [e for e in other["events"] if e["type"] == "expunge"]
+        self.assertEqual(len(expunges), 1, other["events"])
+        if expunges[0]["seq"] is not None:
+            self.assertEqual(expunges[0]["seq"], count + 1)  # the appended, last message
+        remaining = {m["messageId"] for m in other["remaining"]}
+        self.assertEqual(len(other["remaining"]), count)
+        self.assertNotIn(other["appendedUid"], [m["uid"] for m in other["remaining"]])
+        self.assertEqual(remaining, (set(self.by_id) - {moved_ref.message_id}) | {late.message_id})
         return first, second, uids[-1], dest_uid
 
     def check_with_imaplib(self, conn, result, uids):
