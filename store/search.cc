@@ -140,6 +140,8 @@ std::optional<std::string> leafSql(const SearchNode& node) {
              std::to_string(start + kSecondsPerDay) + ")";
     case Kind::Since:
       return local + " >= " + std::to_string(start);
+    case Kind::ModseqAtLeast:
+      return "modseq >= " + std::to_string(static_cast<std::int64_t>(node.modseq));
     case Kind::Uids: {
       if (node.uids.empty()) return "0";
       if (node.uids.size() > kMaxSqlRanges) return std::nullopt;
@@ -210,6 +212,7 @@ struct Row {
   std::int64_t internaldate;
   std::int64_t tz_offset;
   std::string blob;
+  std::uint64_t modseq;
 };
 
 // Three-valued: a content key is Unknown until the message's content is loaded.
@@ -561,6 +564,8 @@ class Evaluator {
             node.kind, floorDiv(row.internaldate + row.tz_offset * 60, kSecondsPerDay), node.day);
       case Kind::Uids:
         return truth(inRanges(node.uids, row.uid));
+      case Kind::ModseqAtLeast:
+        return truth(row.modseq >= node.modseq);
       case Kind::SentBefore:
       case Kind::SentOn:
       case Kind::SentSince:
@@ -660,6 +665,16 @@ bool loadContent(int fd, const Row& row, const Evaluator& evaluator, Content& co
 
 Result<std::vector<std::uint32_t>> UserStore::search(std::int64_t mailbox_id,
                                                      const SearchQuery& query) {
+  auto hits = searchHits(mailbox_id, query);
+  if (!hits) return fail(hits.error());
+  std::vector<std::uint32_t> out;
+  out.reserve(hits->size());
+  for (const SearchHit& hit : *hits) out.push_back(hit.uid);
+  return out;
+}
+
+Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
+                                                     const SearchQuery& query) {
   if (!wellFormed(query)) {
     return fail(Error{ErrorCode::Internal, "malformed search query"});
   }
@@ -694,7 +709,7 @@ Result<std::vector<std::uint32_t>> UserStore::search(std::int64_t mailbox_id,
       }
     }
     std::string text =
-        "SELECT uid, flags, keywords, size, header_size, internaldate, tz_offset, blob "
+        "SELECT uid, flags, keywords, size, header_size, internaldate, tz_offset, blob, modseq "
         "FROM messages WHERE mailbox_id = ?";
     if (!narrowing.empty()) text += " AND (" + narrowing + ")";
     text += " ORDER BY uid";
@@ -709,7 +724,7 @@ Result<std::vector<std::uint32_t>> UserStore::search(std::int64_t mailbox_id,
                          static_cast<std::uint32_t>(stmt->int64(1)), stmt->text(2),
                          static_cast<std::uint64_t>(stmt->int64(3)),
                          static_cast<std::uint64_t>(stmt->int64(4)), stmt->int64(5), stmt->int64(6),
-                         stmt->text(7)});
+                         stmt->text(7), static_cast<std::uint64_t>(stmt->int64(8))});
     }
     stmt = Statement();
     return txn->commit();
@@ -718,7 +733,7 @@ Result<std::vector<std::uint32_t>> UserStore::search(std::int64_t mailbox_id,
   if (!collected) return fail(collected.error());
 
   Evaluator evaluator(query);
-  std::vector<std::uint32_t> out;
+  std::vector<SearchHit> out;
   for (const Row& row : rows) {
     Truth answer = evaluator.evaluate(row, nullptr);
     if (answer == Truth::Unknown) {
@@ -728,7 +743,7 @@ Result<std::vector<std::uint32_t>> UserStore::search(std::int64_t mailbox_id,
       if (!fd.valid() || !loadContent(fd.get(), row, evaluator, content)) continue;
       answer = evaluator.evaluate(row, &content);
     }
-    if (answer == Truth::True) out.push_back(row.uid);
+    if (answer == Truth::True) out.push_back(SearchHit{row.uid, row.modseq});
   }
   return out;
 }

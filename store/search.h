@@ -20,32 +20,34 @@ struct UidRange {
 // parents) so no nesting depth can exhaust the stack.
 struct SearchNode {
   enum class Kind : std::uint8_t {
-    And,         // all children (1 or more)
-    Or,          // either of exactly 2 children
-    Not,         // exactly 1 child
-    All,         // every message
-    None,        // no message
-    FlagsSet,    // every SystemFlag bit of `flags` is set
-    FlagsClear,  // every SystemFlag bit of `flags` is clear
-    Keyword,     // keyword `value` is set (case-insensitive)
-    NoKeyword,   // keyword `value` is not set
-    Larger,      // RFC822.SIZE > size
-    Smaller,     // RFC822.SIZE < size
-    Before,      // INTERNALDATE's day, in its own zone, < day
-    On,          // ... == day
-    Since,       // ... >= day
-    SentBefore,  // the Date header's day as written < day (no Date header: no match)
-    SentOn,      // ... == day
-    SentSince,   // ... >= day
-    Header,      // a header field named `field` (any case) contains `value` (see below)
-    Body,        // the body (after the header) contains `value`
-    Text,        // the header or the body contains `value`
-    Uids,        // uid lies in `uids`
+    And,            // all children (1 or more)
+    Or,             // either of exactly 2 children
+    Not,            // exactly 1 child
+    All,            // every message
+    None,           // no message
+    FlagsSet,       // every SystemFlag bit of `flags` is set
+    FlagsClear,     // every SystemFlag bit of `flags` is clear
+    Keyword,        // keyword `value` is set (case-insensitive)
+    NoKeyword,      // keyword `value` is not set
+    Larger,         // RFC822.SIZE > size
+    Smaller,        // RFC822.SIZE < size
+    Before,         // INTERNALDATE's day, in its own zone, < day
+    On,             // ... == day
+    Since,          // ... >= day
+    SentBefore,     // the Date header's day as written < day (no Date header: no match)
+    SentOn,         // ... == day
+    SentSince,      // ... >= day
+    Header,         // a header field named `field` (any case) contains `value` (see below)
+    Body,           // the body (after the header) contains `value`
+    Text,           // the header or the body contains `value`
+    Uids,           // uid lies in `uids`
+    ModseqAtLeast,  // the message's modseq >= modseq (RFC 7162 3.1.5)
   };
   Kind kind = Kind::All;
   std::uint32_t end = 0;       // index one past this node's subtree
   std::uint32_t flags = 0;     // FlagsSet / FlagsClear: store::SystemFlag bits
   std::uint64_t size = 0;      // Larger / Smaller
+  std::uint64_t modseq = 0;    // ModseqAtLeast
   std::int64_t day = 0;        // date kinds: days since 1970-01-01
   std::string field;           // Header: the field name
   std::string value;           // Keyword / NoKeyword / Header / Body / Text
@@ -58,6 +60,12 @@ struct SearchNode {
 // matching. Bodies are matched as stored (no transfer decoding yet).
 struct SearchQuery {
   std::vector<SearchNode> nodes;  // pre-order; nodes[0] is the root; must not be empty
+};
+
+// One message that matched, with its modseq as of the search's snapshot.
+struct SearchHit {
+  std::uint32_t uid;
+  std::uint64_t modseq;
 };
 
 }  // namespace popbridge::store

@@ -709,6 +709,25 @@ Result<std::vector<MessageInfo>> UserStore::listMessages(std::int64_t mailbox_id
 Result<ChangeSet> UserStore::storeFlags(std::int64_t mailbox_id,
                                         std::span<const std::uint32_t> uids, FlagOp op,
                                         const Flags& flags) {
+  return changeFlags(mailbox_id, uids, op, flags, std::nullopt, nullptr);
+}
+
+Result<ConditionalStore> UserStore::storeFlagsIf(std::int64_t mailbox_id,
+                                                 std::span<const std::uint32_t> uids, FlagOp op,
+                                                 const Flags& flags,
+                                                 std::uint64_t unchanged_since) {
+  ConditionalStore result;
+  auto changes = changeFlags(mailbox_id, uids, op, flags, unchanged_since, &result.modified);
+  if (!changes) return fail(changes.error());
+  result.changes = std::move(*changes);
+  return result;
+}
+
+Result<ChangeSet> UserStore::changeFlags(std::int64_t mailbox_id,
+                                         std::span<const std::uint32_t> uids, FlagOp op,
+                                         const Flags& flags,
+                                         std::optional<std::uint64_t> unchanged_since,
+                                         std::vector<std::uint32_t>* modified) {
   auto requested = canonicalFlags(flags);
   if (!requested) return fail(requested.error());
   std::vector<std::uint32_t> sorted(uids.begin(), uids.end());
@@ -739,6 +758,12 @@ Result<ChangeSet> UserStore::storeFlags(std::int64_t mailbox_id,
     if (!row) return fail(row.error());
     if (!*row) continue;
     MessageInfo info = messageFromRow(*select);
+    // RFC 7162 3.1.3: checked against the committed modseq inside this write transaction, so no
+    // concurrent write can slip in between the test and the update.
+    if (unchanged_since && info.modseq > *unchanged_since) {
+      if (modified != nullptr) modified->push_back(uid);
+      continue;
+    }
     Flags next;
     switch (op) {
       case FlagOp::Replace:

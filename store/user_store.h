@@ -46,6 +46,13 @@ struct TransferResult {
   ChangeSet source;
 };
 
+// What a conditional flag change committed: `changes` as storeFlags() returns it, and the
+// uids left alone because they had changed since the given modseq (ascending).
+struct ConditionalStore {
+  ChangeSet changes;
+  std::vector<std::uint32_t> modified;
+};
+
 // One user's folder store: data_dir/users/<user>/ with meta.sqlite and blobs/. Obtain it from
 // Store::user(). Every method is synchronous and thread-safe: writes are serialised on one
 // connection, reads use a pool of connections and see a committed snapshot (SQLite WAL), so a
@@ -96,6 +103,12 @@ class UserStore {
   // the mailbox's HIGHESTMODSEQ only moves if something changed. InvalidName for a bad keyword.
   Result<ChangeSet> storeFlags(std::int64_t mailbox_id, std::span<const std::uint32_t> uids,
                                FlagOp op, const Flags& flags);
+  // The conditional form (RFC 7162 3.1.3 UNCHANGEDSINCE): in the same write transaction, a
+  // message whose modseq is greater than `unchanged_since` is left alone and listed in
+  // `modified`; the others are changed as by storeFlags().
+  Result<ConditionalStore> storeFlagsIf(std::int64_t mailbox_id,
+                                        std::span<const std::uint32_t> uids, FlagOp op,
+                                        const Flags& flags, std::uint64_t unchanged_since);
   // Removes the given uids if they carry \Deleted (all \Deleted when uids is nullopt). Removed
   // uids are remembered with the new modseq (see expungedSince). Blob removed when unreferenced.
   Result<ChangeSet> expunge(std::int64_t mailbox_id,
@@ -116,6 +129,8 @@ class UserStore {
   // read snapshot; a message expunged while its blob is read simply does not match.
   // NotFound if the mailbox does not exist, Internal if `query` is not a well-formed tree.
   Result<std::vector<std::uint32_t>> search(std::int64_t mailbox_id, const SearchQuery& query);
+  // The same, with each match's modseq (for SEARCH's (MODSEQ n), RFC 7162 3.1.5).
+  Result<std::vector<SearchHit>> searchHits(std::int64_t mailbox_id, const SearchQuery& query);
   // An open reader on the message's body. NotFound if no such message; Corrupt if its blob is
   // missing.
   Result<BodyReader> openBody(std::int64_t mailbox_id, std::uint32_t uid);
@@ -149,6 +164,11 @@ class UserStore {
 
   Result<void> initialize();
   Result<ReaderLease> reader();
+  // storeFlags() and storeFlagsIf(): `modified` is set when unchanged_since is.
+  Result<ChangeSet> changeFlags(std::int64_t mailbox_id, std::span<const std::uint32_t> uids,
+                                FlagOp op, const Flags& flags,
+                                std::optional<std::uint64_t> unchanged_since,
+                                std::vector<std::uint32_t>* modified);
   void releaseReader(std::unique_ptr<sql::Database> db);
   std::filesystem::path blobPath(std::string_view blob_id) const;
   // Unlinks blobs no row references any more. Caller holds write_mutex_.

@@ -142,4 +142,31 @@ void appendUntaggedStatus(std::string& out, Status status, std::string_view code
   appendStatusTail(out, status, code, text);
 }
 
+void appendUidSet(std::string& out, std::span<const std::uint32_t> uids) {
+  for (std::size_t i = 0; i < uids.size();) {
+    std::size_t j = i;
+    while (j + 1 < uids.size() && uids[j + 1] == uids[j] + 1) {
+      ++j;
+    }
+    if (i > 0) {
+      out += ',';
+    }
+    out += std::to_string(uids[i]);
+    if (j > i) {
+      out += ':';
+      out += std::to_string(uids[j]);
+    }
+    i = j + 1;
+  }
+}
+
+void appendVanished(std::string& out, std::span<const std::uint32_t> uids, Vanished kind) {
+  if (uids.empty()) {
+    return;
+  }
+  out += kind == Vanished::Earlier ? "* VANISHED (EARLIER) " : "* VANISHED ";
+  appendUidSet(out, uids);
+  out += "\r\n";
+}
+
 }  // namespace popbridge::imap

@@ -32,6 +32,15 @@ void appendLiteralHeader(std::string& out, std::uint64_t size);
 // "(\Seen $Label)": flags are written as given; an empty span gives "()".
 void appendFlagList(std::string& out, std::span<const std::string> flags);
 
+// A uid-set (RFC 4315 3) for ascending, unique `uids`: runs of consecutive values become
+// "first:last", e.g. {1,2,3,7} -> "1:3,7". Nothing is appended for an empty list.
+void appendUidSet(std::string& out, std::span<const std::uint32_t> uids);
+
+// "* VANISHED 3:5\r\n", or with `earlier` "* VANISHED (EARLIER) 3:5\r\n" (RFC 7162 3.2.10) for
+// ascending, unique `uids`. Nothing is appended for an empty list: VANISHED needs a uid.
+enum class Vanished { Now, Earlier };
+void appendVanished(std::string& out, std::span<const std::uint32_t> uids, Vanished kind);
+
 // Status responses (RFC 3501 7.1).
 enum class Status { Ok, No, Bad, Bye, PreAuth };
 

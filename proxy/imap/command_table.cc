@@ -41,6 +41,7 @@ constexpr std::array kCommands{
     CommandSpec{"STORE", handleStore, kSelected, SequenceUse::Uses, true},
     CommandSpec{"SEARCH", handleSearch, kSelected, SequenceUse::Uses, true},
     CommandSpec{"IDLE", handleIdle, kAuthed, SequenceUse::None, false},
+    CommandSpec{"ENABLE", handleEnable, kAuthed, SequenceUse::None, false},
 };
 
 }  // namespace

@@ -98,8 +98,6 @@ std::optional<std::string> FetchJob::unsupported(const std::vector<FetchAtt>& at
       case Kind::BinaryPeek:
       case Kind::BinarySize:
         return "BINARY is not supported yet";
-      case Kind::ModSeq:
-        return "MODSEQ needs CONDSTORE, which is not enabled";
       case Kind::BodySection:
         if (att.section.part.empty() && att.section.text == Section::Text::Mime) {
           return "MIME needs a part number";
@@ -201,6 +199,9 @@ bool FetchJob::appendItem(std::string& out, const FetchAtt& att) {
       return true;
     case Kind::Rfc822Size:
       out.append("RFC822.SIZE ").append(std::to_string(info.size));
+      return true;
+    case Kind::ModSeq:  // RFC 7162 3.1.4.2
+      out.append("MODSEQ (").append(std::to_string(info.modseq)).push_back(')');
       return true;
     case Kind::Envelope:
       out.append("ENVELOPE ");

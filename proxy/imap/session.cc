@@ -113,7 +113,8 @@ bool Session::loginAllowed() const {
 
 std::string Session::capabilities() const {
   // Only what is complete is advertised (RFC 3501 7.2.1).
-  std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE";
+  std::string caps =
+      "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE ENABLE CONDSTORE QRESYNC";
   if (state_ == kNotAuthenticated) {
     if (!secure() && options_.tls == config::TlsMode::Starttls && options_.tls_context) {
       caps += " STARTTLS";
@@ -125,6 +126,19 @@ std::string Session::capabilities() const {
     }
   }
   return caps;
+}
+
+void Session::enableCondstore() {
+  if (condstore_) return;
+  condstore_ = true;
+  if (selected_ && selected_->loaded) {
+    send("* OK [HIGHESTMODSEQ " + std::to_string(selected_->highestmodseq) + "] Highest\r\n");
+  }
+}
+
+void Session::enableQresync() {
+  enableCondstore();
+  qresync_ = true;
 }
 
 void Session::send(std::string bytes) {
@@ -370,20 +384,29 @@ void Session::applyPending(Announce announce, ExpungeRule expunge_rule,
       if (box.indexOf(uid)) box.expunge_held.insert(uid);
     }
     if (box.uidnext <= box.maxUid()) box.uidnext = box.maxUid() + 1;
+    box.applied_modseq = std::max(box.applied_modseq, changes.highestmodseq);
   }
   box.pending.clear();
 
   const bool announce_all = announce == Announce::Yes;
   if (expunge_rule == ExpungeRule::Allow || !announce_all) {
+    std::vector<std::uint32_t> vanished;
     for (const std::uint32_t uid : box.expunge_held) {
       const auto index = box.indexOf(uid);
       if (!index) continue;
-      if (announce_all) out += "* " + std::to_string(*index + 1) + " EXPUNGE\r\n";
+      // RFC 7162 3.2.10: with QRESYNC on, expunges are told by UID in one VANISHED.
+      if (announce_all && qresync_) {
+        vanished.push_back(uid);
+      } else if (announce_all) {
+        out += "* " + std::to_string(*index + 1) + " EXPUNGE\r\n";
+      }
       box.messages.erase(box.messages.begin() + static_cast<std::ptrdiff_t>(*index));
       flag_changed.erase(uid);
     }
     box.expunge_held.clear();
+    popbridge::imap::appendVanished(out, vanished, popbridge::imap::Vanished::Now);
   }
+  if (box.expunge_held.empty()) box.highestmodseq = std::max(box.highestmodseq, box.applied_modseq);
   if (announce_all) {
     if (grew) out += "* " + std::to_string(box.messages.size()) + " EXISTS\r\n";
     for (const std::uint32_t uid : flag_changed) {
@@ -393,6 +416,8 @@ void Session::applyPending(Announce announce, ExpungeRule expunge_rule,
       const store::MessageInfo& message = box.messages[*index];
       out += "* " + std::to_string(*index + 1) + " FETCH (UID " + std::to_string(uid) + " FLAGS ";
       appendStoreFlags(out, message.flags);
+      // RFC 7162 3.1: once CONDSTORE is on, every unsolicited FETCH carries MODSEQ.
+      if (condstore_) out += " MODSEQ (" + std::to_string(message.modseq) + ")";
       out += ")\r\n";
     }
     send(std::move(out));

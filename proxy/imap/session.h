@@ -56,6 +56,10 @@ struct SelectedMailbox {
   bool read_only = false;
   std::uint32_t uidvalidity = 0;
   std::uint32_t uidnext = 1;
+  // HIGHESTMODSEQ as this client may know it (RFC 7162 3.1.2.1): every change up to it has been
+  // announced. It does not move while an expunge is held back.
+  std::uint64_t highestmodseq = 0;
+  std::uint64_t applied_modseq = 0;  // the newest change applied, announced or held
   std::vector<store::MessageInfo> messages;
   bool loaded = false;                   // the initial snapshot arrived
   std::deque<store::ChangeSet> pending;  // published, not yet applied
@@ -102,6 +106,15 @@ class Session {
   // RFC 3501 6.2.3 / 7.2.1: LOGINDISABLED while plaintext authentication is refused.
   bool loginAllowed() const;
   std::string capabilities() const;
+
+  // RFC 7162 / RFC 5161: what this client turned on; it stays on for the connection.
+  bool condstoreEnabled() const { return condstore_; }
+  bool qresyncEnabled() const { return qresync_; }
+  // Any CONDSTORE enabling command (RFC 7162 3.1). The first time, with a mailbox selected, the
+  // client is told the mailbox's HIGHESTMODSEQ at once.
+  void enableCondstore();
+  // ENABLE QRESYNC (RFC 7162 3.2.3); turns CONDSTORE on too. Expunges are then VANISHED.
+  void enableQresync();
 
   // Writes raw protocol bytes (already encoded).
   void send(std::string bytes);
@@ -171,6 +184,8 @@ class Session {
   bool logout_pending_ = false;
   bool hanging_up_ = false;
   bool reading_paused_ = false;  // stopped reading: too much pipelined input
+  bool condstore_ = false;
+  bool qresync_ = false;
   std::shared_ptr<FetchJob> fetch_job_;
   bool fetch_round_running_ = false;
   bool fetch_waiting_drain_ = false;

@@ -149,6 +149,29 @@ class SearchTest : public ::testing::Test {
   std::int64_t inbox_ = 0;
 };
 
+// RFC 7162 3.1.5: MODSEQ n matches messages whose modseq is n or more; hits carry the modseq.
+TEST_F(SearchTest, ModseqAtLeast) {
+  const auto messages = user_->listMessages(inbox_).value();
+  const std::uint64_t top = messages.back().modseq;
+  const std::vector<std::uint32_t> two{2};
+  ASSERT_TRUE(user_->storeFlags(inbox_, two, FlagOp::Add, Flags{kSeen, {}}));
+  SearchNode n = node(Kind::ModseqAtLeast);
+  n.modseq = top + 1;
+  EXPECT_EQ(run(only(n)), (U{2}));
+  n.modseq = 0;
+  EXPECT_EQ(run(only(n)), (U{1, 2, 3, 4}));
+  // Through SQL and through the evaluator (under OR nothing is narrowed in SQL).
+  n.modseq = top + 1;
+  EXPECT_EQ(
+      run(QueryBuilder().open(Kind::Or).leaf(n).leaf(text(Kind::Header, "zzz", "Subject")).build()),
+      (U{2}));
+  auto hits = user_->searchHits(inbox_, only(n));
+  ASSERT_TRUE(hits.has_value());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].uid, 2u);
+  EXPECT_EQ((*hits)[0].modseq, top + 1);
+}
+
 TEST_F(SearchTest, Flags) {
   EXPECT_EQ(run(only(node(Kind::All))), (U{1, 2, 3, 4}));
   EXPECT_EQ(run(only(node(Kind::None))), U{});

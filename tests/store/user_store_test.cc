@@ -296,6 +296,40 @@ TEST_F(UserStoreTest, FlagsAddRemoveReplace) {
             ErrorCode::NotFound);
 }
 
+// RFC 7162 3.1.3: a message changed since UNCHANGEDSINCE is left alone and reported.
+TEST_F(UserStoreTest, ConditionalStoreSkipsMessagesChangedSince) {
+  auto uids = appendMessages(3);
+  const auto base = user_->mailbox("INBOX").value().highestmodseq;
+  const std::vector<std::uint32_t> second{uids[1]};
+  ASSERT_TRUE(user_->storeFlags(inbox_.id, second, FlagOp::Add, Flags{kFlagged, {}}));
+
+  const std::vector<std::uint32_t> all{uids[0], uids[1], uids[2], 999};
+  auto done = user_->storeFlagsIf(inbox_.id, all, FlagOp::Add, Flags{kSeen, {}}, base);
+  ASSERT_TRUE(done.has_value()) << done.error().message;
+  EXPECT_EQ(done->modified, (std::vector<std::uint32_t>{uids[1]}));
+  ASSERT_EQ(done->changes.flag_changes.size(), 2u);
+  EXPECT_EQ(done->changes.flag_changes[0].uid, uids[0]);
+  EXPECT_EQ(done->changes.flag_changes[1].uid, uids[2]);
+  EXPECT_EQ(done->changes.flag_changes[0].modseq, base + 2);
+  EXPECT_EQ(done->changes.highestmodseq, base + 2);
+  auto listed = user_->listMessages(inbox_.id).value();
+  EXPECT_EQ(listed[1].flags, (Flags{kFlagged, {}}));
+  EXPECT_EQ(listed[1].modseq, base + 1);
+
+  // Every message has a modseq of at least 1, so UNCHANGEDSINCE 0 always fails.
+  auto zero = user_->storeFlagsIf(inbox_.id, all, FlagOp::Remove, Flags{kSeen, {}}, 0);
+  ASSERT_TRUE(zero.has_value());
+  EXPECT_EQ(zero->modified, (std::vector<std::uint32_t>{uids[0], uids[1], uids[2]}));
+  EXPECT_TRUE(zero->changes.flag_changes.empty());
+  EXPECT_EQ(user_->mailbox("INBOX").value().highestmodseq, base + 2);
+
+  // A test that passes for all leaves the plain storeFlags() behaviour.
+  auto high = user_->storeFlagsIf(inbox_.id, all, FlagOp::Remove, Flags{kSeen, {}}, base + 2);
+  ASSERT_TRUE(high.has_value());
+  EXPECT_TRUE(high->modified.empty());
+  EXPECT_EQ(high->changes.flag_changes.size(), 2u);
+}
+
 TEST_F(UserStoreTest, ExpungeOnlyDeletedAndNeverReuseUids) {
   auto uids = appendMessages(4);
   const auto blobs = user_->directory() / "blobs";

@@ -18,4 +18,13 @@ Result<EnableArgs, ParseError> parseEnableArgs(ArgParser& in) {
   return args;
 }
 
+void appendEnabledResponse(std::string& out, const std::vector<std::string>& capabilities) {
+  out += "* ENABLED";
+  for (const std::string& capability : capabilities) {
+    out += ' ';
+    out += capability;
+  }
+  out += "\r\n";
+}
+
 }  // namespace popbridge::imap

@@ -17,4 +17,8 @@ struct EnableArgs {
 // Parses 1*(SP capability); `in` is positioned right after the command name.
 Result<EnableArgs, ParseError> parseEnableArgs(ArgParser& in);
 
+// "* ENABLED CONDSTORE QRESYNC\r\n" (RFC 5161 3.2) for the capabilities this ENABLE turned on,
+// in the order given; "* ENABLED\r\n" when none. Appends to `out`. Pure; any thread.
+void appendEnabledResponse(std::string& out, const std::vector<std::string>& capabilities);
+
 }  // namespace popbridge::imap

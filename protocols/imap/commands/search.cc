@@ -404,11 +404,17 @@ Result<SearchArgs, ParseError> parseSearchArgs(ArgParser& in, const Limits& limi
   }
 }
 
-void appendSearchResponse(std::string& out, const std::vector<std::uint32_t>& numbers) {
+void appendSearchResponse(std::string& out, const std::vector<std::uint32_t>& numbers,
+                          std::optional<std::uint64_t> modseq) {
   out += "* SEARCH";
   for (const std::uint32_t n : numbers) {
     out += ' ';
     out += std::to_string(n);
+  }
+  if (modseq && !numbers.empty()) {
+    out += " (MODSEQ ";
+    out += std::to_string(*modseq);
+    out += ')';
   }
   out += "\r\n";
 }

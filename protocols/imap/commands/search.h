@@ -90,8 +90,10 @@ Result<SearchArgs, ParseError> parseSearchArgs(ArgParser& in, const Limits& limi
 Result<std::int64_t, ParseError> parseSearchDate(std::string_view text);
 
 // The "* SEARCH 2 5 7\r\n" response (RFC 3501 7.2.5) for `numbers` (sequence numbers or UIDs,
-// written in the order given). Appends to `out`. Pure; any thread.
-void appendSearchResponse(std::string& out, const std::vector<std::uint32_t>& numbers);
+// written in the order given); with `modseq`, "* SEARCH 2 5 7 (MODSEQ 917)\r\n" (RFC 7162
+// 3.1.5), left out when nothing matched. Appends to `out`. Pure; any thread.
+void appendSearchResponse(std::string& out, const std::vector<std::uint32_t>& numbers,
+                          std::optional<std::uint64_t> modseq = std::nullopt);
 
 // The key's name as a client writes it ("UNSEEN", "HEADER"); empty for And and Sequence, which
 // have none. Pure; any thread.

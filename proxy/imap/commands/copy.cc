@@ -12,14 +12,7 @@ namespace {
 // "1:3,7" for a list of uids, for COPYUID (RFC 4315 3: uid-set, in the order of the copies).
 std::string uidSet(const std::vector<std::uint32_t>& uids) {
   std::string out;
-  for (std::size_t i = 0; i < uids.size();) {
-    std::size_t j = i;
-    while (j + 1 < uids.size() && uids[j + 1] == uids[j] + 1) ++j;
-    if (!out.empty()) out.push_back(',');
-    out += std::to_string(uids[i]);
-    if (j > i) out += ":" + std::to_string(uids[j]);
-    i = j + 1;
-  }
+  popbridge::imap::appendUidSet(out, uids);
   return out;
 }
 
@@ -91,7 +84,13 @@ void handleCopy(Session& session, popbridge::imap::Command& command) {
         if (move) {
           // RFC 6851 4.3: COPYUID goes in an untagged OK before the expunges.
           if (!code.empty()) s->send("* OK [" + code + "] Moved\r\n");
-          s->finish(Status::Ok, "", "MOVE completed");
+          // As after EXPUNGE: every change up to the move's own is announced before the
+          // tagged response, so the client may keep this HIGHESTMODSEQ.
+          std::string highest;
+          if (s->condstoreEnabled()) {
+            highest = "HIGHESTMODSEQ " + std::to_string(copied->transfer.source.highestmodseq);
+          }
+          s->finish(Status::Ok, highest, "MOVE completed");
         } else {
           s->finish(Status::Ok, code, "COPY completed");
         }

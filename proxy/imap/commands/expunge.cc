@@ -5,9 +5,22 @@
 #include "proxy/server/user_context.h"
 
 namespace popbridge::proxy::imap {
+namespace {
+
+// With CONDSTORE on, EXPUNGE tells the mailbox's new HIGHESTMODSEQ (RFC 7162 3.2.7 examples,
+// as Dovecot does): the write's own modseq. Writes of a user run one at a time and publish
+// before they complete, so every earlier change is already queued for this session and goes
+// out before the tagged response.
+std::string highestModseqCode(const Session& session, const store::ChangeSet& changes) {
+  if (!session.condstoreEnabled()) return {};
+  return "HIGHESTMODSEQ " + std::to_string(changes.highestmodseq);
+}
+
+}  // namespace
 
 // RFC 3501 6.4.3. The store's change set comes back through the hub, so this session reports
-// its own expunges exactly like everyone else's: as EXPUNGE responses before the tagged OK.
+// its own expunges exactly like everyone else's: as EXPUNGE (or, with QRESYNC on, VANISHED)
+// responses before the tagged OK.
 void handleExpunge(Session& session, popbridge::imap::Command& command) {
   SelectedMailbox& box = *session.selected();
   if (box.read_only) {
@@ -30,17 +43,19 @@ void handleExpunge(Session& session, popbridge::imap::Command& command) {
     }
   }
   ImapServer* server = &session.server();
-  session.user()->write([mailbox_id = box.id, only = std::move(only)](
-                            store::UserStore& store) { return store.expunge(mailbox_id, only); },
-                        [server, id = session.id()](store::Result<store::ChangeSet> changes) {
-                          Session* s = server->find(id);
-                          if (s == nullptr) return;
-                          if (!changes) {
-                            s->finishWithStoreError(changes.error());
-                            return;
-                          }
-                          s->finish(Status::Ok, "", "EXPUNGE completed");
-                        });
+  session.user()->write(
+      [mailbox_id = box.id, only = std::move(only)](store::UserStore& store) {
+        return store.expunge(mailbox_id, only);
+      },
+      [server, id = session.id()](store::Result<store::ChangeSet> changes) {
+        Session* s = server->find(id);
+        if (s == nullptr) return;
+        if (!changes) {
+          s->finishWithStoreError(changes.error());
+          return;
+        }
+        s->finish(Status::Ok, highestModseqCode(*s, *changes), "EXPUNGE completed");
+      });
 }
 
 // RFC 3501 6.4.2: expunge silently and leave the mailbox (EXAMINE: just leave).
@@ -64,6 +79,8 @@ void handleClose(Session& session, popbridge::imap::Command& /*command*/) {
           s->finishWithStoreError(changes.error());
           return;
         }
+        // No HIGHESTMODSEQ here: CLOSE announces nothing, so changes other sessions made
+        // would sit below it untold.
         s->finish(Status::Ok, "", "CLOSE completed");
       });
 }

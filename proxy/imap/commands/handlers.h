@@ -32,6 +32,7 @@ void handleStore(Session& session, popbridge::imap::Command& command);
 void handleIdle(Session& session, popbridge::imap::Command& command);
 void handleCopy(Session& session, popbridge::imap::Command& command);
 void handleSearch(Session& session, popbridge::imap::Command& command);
+void handleEnable(Session& session, popbridge::imap::Command& command);
 
 // Shared by LOGIN and AUTHENTICATE: checks the password on a worker thread (crypt is slow by
 // design) and ends the current command with OK or NO [AUTHENTICATIONFAILED].

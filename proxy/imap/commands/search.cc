@@ -210,7 +210,9 @@ Result<Node, std::string> translate(const SelectedMailbox& box, SearchKey& key) 
       node.uids = sequenceRanges(box, key.set);
       break;
     case K::Modseq:
-      return fail(std::string("MODSEQ needs CONDSTORE, which is not enabled"));
+      node.kind = Node::Kind::ModseqAtLeast;
+      node.modseq = key.number;
+      break;
   }
   node.end = key.end;
   return node;
@@ -232,6 +234,11 @@ void handleSearch(Session& session, popbridge::imap::Command& command) {
   const SelectedMailbox& box = *session.selected();
   store::SearchQuery query;
   query.nodes.reserve(args.keys.size());
+  // RFC 7162 3.1.5: MODSEQ makes this a CONDSTORE enabling command and adds (MODSEQ n).
+  const bool with_modseq =
+      std::any_of(args.keys.begin(), args.keys.end(),
+                  [](const SearchKey& key) { return key.kind == SearchKey::Kind::Modseq; });
+  if (with_modseq) session.enableCondstore();
   for (SearchKey& key : args.keys) {
     auto node = translate(box, key);
     if (!node) {
@@ -241,11 +248,11 @@ void handleSearch(Session& session, popbridge::imap::Command& command) {
     query.nodes.push_back(std::move(*node));
   }
   ImapServer* server = &session.server();
-  session.user()->read<store::Result<std::vector<std::uint32_t>>>(
+  session.user()->read<store::Result<std::vector<store::SearchHit>>>(
       [mailbox_id = box.id, query = std::move(query)](store::UserStore& store) {
-        return store.search(mailbox_id, query);
+        return store.searchHits(mailbox_id, query);
       },
-      [server, id = session.id()](store::Result<std::vector<std::uint32_t>> found) {
+      [server, id = session.id(), with_modseq](store::Result<std::vector<store::SearchHit>> found) {
         Session* s = server->find(id);
         if (s == nullptr || s->selected() == nullptr) return;
         if (!found) {
@@ -259,13 +266,16 @@ void handleSearch(Session& session, popbridge::imap::Command& command) {
         const bool by_uid = s->current().uid;
         std::vector<std::uint32_t> numbers;
         numbers.reserve(found->size());
-        for (const std::uint32_t uid : *found) {
-          const auto index = view.indexOf(uid);
+        std::uint64_t highest = 0;
+        for (const store::SearchHit& hit : *found) {
+          const auto index = view.indexOf(hit.uid);
           if (!index) continue;  // appended after this client's view: not announced yet
-          numbers.push_back(by_uid ? uid : static_cast<std::uint32_t>(*index + 1));
+          numbers.push_back(by_uid ? hit.uid : static_cast<std::uint32_t>(*index + 1));
+          highest = std::max(highest, hit.modseq);
         }
         std::string out;
-        popbridge::imap::appendSearchResponse(out, numbers);
+        popbridge::imap::appendSearchResponse(
+            out, numbers, with_modseq ? std::optional<std::uint64_t>(highest) : std::nullopt);
         s->send(std::move(out));
         s->finish(Status::Ok, "", "SEARCH completed");
       });

@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -13,7 +15,43 @@ namespace {
 struct Snapshot {
   store::MailboxInfo info;
   std::vector<store::MessageInfo> messages;
+  std::vector<std::uint32_t> vanished;  // QRESYNC: expunged since the client's modseq
 };
+
+// What a SELECT (QRESYNC (...)) asks about once its UIDVALIDITY matched (RFC 7162 3.2.5).
+struct Resync {
+  std::uint64_t modseq;
+  std::optional<popbridge::imap::SequenceSet> known_uids;
+
+  bool known(std::uint32_t uid) const {
+    return !known_uids || known_uids->contains(uid, popbridge::imap::kStar);
+  }
+};
+
+// RFC 7162 3.2.5.1: after the usual responses, VANISHED (EARLIER) for what the client may hold
+// that is gone, then the flags of what changed since its modseq. `gone_meanwhile` are snapshot
+// messages that changes applied during the SELECT removed: they too are gone, and nobody else
+// will tell this client. A uid still in the view is never reported; one expunged after the
+// snapshot whose change has not arrived yet is told later as VANISHED.
+void sendResync(Session& session, const SelectedMailbox& box, const Resync& resync,
+                std::vector<std::uint32_t> vanished, const std::vector<std::uint32_t>& gone) {
+  vanished.insert(vanished.end(), gone.begin(), gone.end());
+  std::sort(vanished.begin(), vanished.end());
+  vanished.erase(std::unique(vanished.begin(), vanished.end()), vanished.end());
+  std::erase_if(vanished, [&](std::uint32_t uid) {
+    return !resync.known(uid) || box.indexOf(uid).has_value();
+  });
+  std::string out;
+  popbridge::imap::appendVanished(out, vanished, popbridge::imap::Vanished::Earlier);
+  for (std::size_t i = 0; i < box.messages.size(); ++i) {
+    const store::MessageInfo& message = box.messages[i];
+    if (message.modseq <= resync.modseq || !resync.known(message.uid)) continue;
+    out += "* " + std::to_string(i + 1) + " FETCH (UID " + std::to_string(message.uid) + " FLAGS ";
+    appendStoreFlags(out, message.flags);
+    out += " MODSEQ (" + std::to_string(message.modseq) + "))\r\n";
+  }
+  session.send(std::move(out));
+}
 
 void sendSelectResponses(Session& session, SelectedMailbox& box) {
   std::set<std::string> keywords;
@@ -41,41 +79,73 @@ void sendSelectResponses(Session& session, SelectedMailbox& box) {
   }
   out += "* OK [UIDVALIDITY " + std::to_string(box.uidvalidity) + "] UIDs valid\r\n";
   out += "* OK [UIDNEXT " + std::to_string(box.uidnext) + "] Predicted next UID\r\n";
+  // RFC 7162 3.1.2.1 (once CONDSTORE is on, as Dovecot does): how far the modseqs go.
+  if (session.condstoreEnabled()) {
+    out += "* OK [HIGHESTMODSEQ " + std::to_string(box.highestmodseq) + "] Highest\r\n";
+  }
   session.send(std::move(out));
 }
 
 }  // namespace
 
-// RFC 3501 6.3.1 SELECT and 6.3.2 EXAMINE. The session subscribes to the mailbox's changes
-// before it reads the snapshot, so nothing committed in between is missed (applyPending skips
-// what the snapshot already holds).
+// RFC 3501 6.3.1 SELECT and 6.3.2 EXAMINE, with the CONDSTORE and QRESYNC parameters
+// (RFC 7162 3.1.8, 3.2.5). The session subscribes to the mailbox's changes before it reads the
+// snapshot, so nothing committed in between is missed (applyPending skips what the snapshot
+// already holds).
 void handleSelect(Session& session, popbridge::imap::Command& command) {
-  std::string name = std::get<popbridge::imap::SelectArgs>(command.args).mailbox;
+  const auto& args = std::get<popbridge::imap::SelectArgs>(command.args);
+  // RFC 7162 3.2.5: QRESYNC without ENABLE QRESYNC first is a protocol error.
+  if (args.qresync && !session.qresyncEnabled()) {
+    session.finish(Status::Bad, "", "QRESYNC must be enabled first (ENABLE QRESYNC)");
+    return;
+  }
+  std::string name = args.mailbox;
   const bool read_only = command.name == "EXAMINE";
+  // RFC 7162 3.2.11: the client learns where the old mailbox's responses end (sent whether or
+  // not QRESYNC is on, as Dovecot does: it costs a client that ignores it nothing).
+  if (session.selected() != nullptr) {
+    session.send("* OK [CLOSED] Previous mailbox closed\r\n");
+  }
   // A SELECT that fails leaves no mailbox selected (RFC 3501 6.3.1).
   session.unselect();
+  if (args.condstore) session.enableCondstore();
+  std::optional<popbridge::imap::QresyncParams> qresync = args.qresync;
   ImapServer* server = &session.server();
   const std::uint64_t id = session.id();
   session.user()->read<store::Result<store::MailboxInfo>>(
       [name](store::UserStore& store) { return store.mailbox(name); },
-      [server, id, read_only](store::Result<store::MailboxInfo> info) {
+      [server, id, read_only, qresync](store::Result<store::MailboxInfo> info) {
         Session* s = server->find(id);
         if (s == nullptr) return;
         if (!info) {
           s->finishWithStoreError(info.error());
           return;
         }
+        // A changed UIDVALIDITY makes the client's cache worthless: an ordinary SELECT.
+        std::optional<Resync> resync;
+        if (qresync && qresync->uidvalidity == info->uidvalidity) {
+          resync = Resync{qresync->modseq, qresync->known_uids};
+        }
         s->beginSelect(info->id, info->name, read_only);
         s->user()->read<store::Result<Snapshot>>(
-            [mailbox_id = info->id,
-             mailbox = info->name](store::UserStore& store) -> store::Result<Snapshot> {
+            [mailbox_id = info->id, mailbox = info->name,
+             since = resync ? std::optional<std::uint64_t>(resync->modseq)
+                            : std::nullopt](store::UserStore& store) -> store::Result<Snapshot> {
               auto fresh = store.mailbox(mailbox);
               if (!fresh) return fail(fresh.error());
               auto messages = store.listMessages(mailbox_id);
               if (!messages) return fail(messages.error());
-              return Snapshot{*fresh, std::move(*messages)};
+              Snapshot snapshot{*fresh, std::move(*messages), {}};
+              // Read after the messages: an expunge in between is in both, and the view check
+              // in sendResync() sorts it out.
+              if (since) {
+                auto vanished = store.expungedSince(mailbox_id, *since);
+                if (!vanished) return fail(vanished.error());
+                snapshot.vanished = std::move(*vanished);
+              }
+              return snapshot;
             },
-            [server, id](store::Result<Snapshot> snapshot) {
+            [server, id, resync](store::Result<Snapshot> snapshot) {
               Session* current = server->find(id);
               if (current == nullptr || current->selected() == nullptr) return;
               if (!snapshot) {
@@ -87,10 +157,21 @@ void handleSelect(Session& session, popbridge::imap::Command& command) {
               box.messages = std::move(snapshot->messages);
               box.uidvalidity = snapshot->info.uidvalidity;
               box.uidnext = snapshot->info.uidnext;
+              // Read before the messages, so never beyond what the view holds.
+              box.highestmodseq = snapshot->info.highestmodseq;
               box.loaded = true;
+              std::vector<std::uint32_t> before;
+              if (resync) {
+                for (const store::MessageInfo& m : box.messages) before.push_back(m.uid);
+              }
               current->applyPending(Session::Announce::No, Session::ExpungeRule::Allow);
+              std::vector<std::uint32_t> gone;
+              for (const std::uint32_t uid : before) {
+                if (!box.indexOf(uid)) gone.push_back(uid);
+              }
               current->noteActivity();
               sendSelectResponses(*current, box);
+              if (resync) sendResync(*current, box, *resync, std::move(snapshot->vanished), gone);
               current->finish(Status::Ok, box.read_only ? "READ-ONLY" : "READ-WRITE",
                               current->current().name + " completed");
             });

@@ -5,15 +5,18 @@
 
 namespace popbridge::proxy::imap {
 
-// RFC 3501 6.3.10.
+// RFC 3501 6.3.10, and HIGHESTMODSEQ (RFC 7162 3.1.6).
 void handleStatus(Session& session, popbridge::imap::Command& command) {
   const auto& args = std::get<popbridge::imap::StatusArgs>(command.args);
   for (const std::string& item : args.items) {
     if (item != "MESSAGES" && item != "UIDNEXT" && item != "UIDVALIDITY" && item != "UNSEEN" &&
-        item != "RECENT") {
+        item != "RECENT" && item != "HIGHESTMODSEQ") {
       session.finish(Status::Bad, "", "Unknown STATUS item " + item);
       return;
     }
+  }
+  for (const std::string& item : args.items) {
+    if (item == "HIGHESTMODSEQ") session.enableCondstore();  // RFC 7162 3.1, 3.1.6
   }
   ImapServer* server = &session.server();
   session.user()->read<store::Result<store::MailboxInfo>>(
@@ -38,6 +41,7 @@ void handleStatus(Session& session, popbridge::imap::Command& command) {
           if (item == "UIDNEXT") value = info->uidnext;
           if (item == "UIDVALIDITY") value = info->uidvalidity;
           if (item == "UNSEEN") value = info->unseen;
+          if (item == "HIGHESTMODSEQ") value = info->highestmodseq;
           out += item + " " + std::to_string(value);
         }
         out += ")\r\n";

@@ -152,5 +152,27 @@ TEST(DateTimeTest, RejectsInvalid) {
   EXPECT_TRUE(parseDateTime("30-Jun-2015 23:59:60 +0000"));  // leap second
 }
 
+TEST(EncoderTest, UidSet) {
+  auto set = [](std::vector<std::uint32_t> uids) {
+    std::string out;
+    appendUidSet(out, uids);
+    return out;
+  };
+  EXPECT_EQ(set({}), "");
+  EXPECT_EQ(set({7}), "7");
+  EXPECT_EQ(set({1, 2, 3, 7}), "1:3,7");
+  EXPECT_EQ(set({1, 3, 5, 6, 4294967294u, 4294967295u}), "1,3,5:6,4294967294:4294967295");
+}
+
+// RFC 7162 3.2.10.
+TEST(EncoderTest, Vanished) {
+  std::string out;
+  appendVanished(out, std::vector<std::uint32_t>{}, Vanished::Now);
+  EXPECT_EQ(out, "");
+  appendVanished(out, std::vector<std::uint32_t>{3, 4, 5, 9}, Vanished::Now);
+  appendVanished(out, std::vector<std::uint32_t>{41, 43}, Vanished::Earlier);
+  EXPECT_EQ(out, "* VANISHED 3:5,9\r\n* VANISHED (EARLIER) 41,43\r\n");
+}
+
 }  // namespace
 }  // namespace popbridge::imap

@@ -100,6 +100,10 @@ TEST(CopyTest, CopyAndMove) {
 TEST(EnableTest, Capabilities) {
   EXPECT_EQ(args("t ENABLE condstore qresync\r\n"), "Enable [<CONDSTORE><QRESYNC>]");
   expectBad({"t ENABLE\r\n", "t ENABLE (X)\r\n"});
+  std::string out;
+  appendEnabledResponse(out, {});
+  appendEnabledResponse(out, {"CONDSTORE", "QRESYNC"});
+  EXPECT_EQ(out, "* ENABLED\r\n* ENABLED CONDSTORE QRESYNC\r\n");
 }
 
 TEST(IdTest, FieldsAndNil) {

@@ -256,6 +256,11 @@ TEST(SearchTest, Response) {
   appendSearchResponse(out, {});
   appendSearchResponse(out, {2, 5, 4294967295u});
   EXPECT_EQ(out, "* SEARCH\r\n* SEARCH 2 5 4294967295\r\n");
+  // RFC 7162 3.1.5: the highest modseq of the matches; nothing when nothing matched.
+  out.clear();
+  appendSearchResponse(out, {}, 12);
+  appendSearchResponse(out, {2, 5}, 917162500);
+  EXPECT_EQ(out, "* SEARCH\r\n* SEARCH 2 5 (MODSEQ 917162500)\r\n");
 }
 
 TEST(SearchTest, RedactedHidesStrings) {
