@@ -89,7 +89,7 @@ class MbsyncTest(PopbridgeCase):
     def assert_transfers_nothing(self, mb):
         before = mb.tree()
         sent = mb.run()
-        self.assertIn('LIST "" "*"', sent)
+        self.assertTrue([c for c in sent if c.startswith("LIST ")], sent)
         self.assertEqual(len([c for c in sent if c.startswith("SELECT")]), len(mb.folders()), sent)
         writes = [c for c in sent if not c.startswith(READ_ONLY_COMMANDS)
                   or (c.startswith("UID FETCH") and "BODY" in c.upper())]
