@@ -78,9 +78,9 @@ std::optional<double> ProgressMeter::rate() const {
 std::optional<std::chrono::seconds> ProgressMeter::eta() const {
   const auto speed = rate();
   if (!speed || *speed <= 0.0) return std::nullopt;
-  const std::uint64_t left =
-      progress_.bytes_total > progress_.bytes_done ? progress_.bytes_total - progress_.bytes_done
-                                                   : 0;
+  const std::uint64_t left = progress_.bytes_total > progress_.bytes_done
+                                 ? progress_.bytes_total - progress_.bytes_done
+                                 : 0;
   const double seconds = static_cast<double>(left) / *speed;
   // Round up: "0s" only when nothing is left.
   return std::chrono::seconds(static_cast<long long>(seconds + 0.999));

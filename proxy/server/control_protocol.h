@@ -57,8 +57,8 @@ class Message {
   Message& set(std::string_view key, bool value);
   // Any integer; counts beyond INT64_MAX do not occur here.
   template <class T>
-    requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
-  Message& set(std::string_view key, T value) {
+  requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) Message& set(std::string_view key,
+                                                                           T value) {
     return setNumber(key, static_cast<std::int64_t>(value));
   }
 

@@ -146,13 +146,31 @@ TEST_F(ConfigTest, ExampleFileParses) {
 
 TEST(ConfigExampleTest, DocumentsEveryKey) {
   const std::string text = readFile(repoRoot() / "config.example.yaml");
-  for (const char* key :
-       {"data_dir:",       "log_level:",     "imap:",          "listen:",
-        "address:",        "tls:",           "cert:",          "key:",
-        "plaintext_auth:", "users:",         "name:",          "password_hash:",
-        "accounts:",       "host:",          "port:",          "verify_certificates:",
-        "ca_file:",        "username:",      "password_file:", "password_env:",
-        "password:",       "poll_interval:", "retention:",     "folder:"}) {
+  for (const char* key : {"data_dir:",
+                          "log_level:",
+                          "control_socket:",
+                          "imap:",
+                          "listen:",
+                          "address:",
+                          "tls:",
+                          "cert:",
+                          "key:",
+                          "plaintext_auth:",
+                          "users:",
+                          "name:",
+                          "password_hash:",
+                          "accounts:",
+                          "host:",
+                          "port:",
+                          "verify_certificates:",
+                          "ca_file:",
+                          "username:",
+                          "password_file:",
+                          "password_env:",
+                          "password:",
+                          "poll_interval:",
+                          "retention:",
+                          "folder:"}) {
     EXPECT_NE(text.find(key), std::string::npos) << key;
   }
   for (const char* value : {"debug", "info", "warn", "error", "starttls", "implicit", "none",
@@ -652,6 +670,36 @@ TEST(EnumNamesTest, MatchConfigSpelling) {
   EXPECT_EQ(toString(PlaintextAuth::Loopback), "loopback");
   EXPECT_EQ(toString(Retention::Delete), "delete");
   EXPECT_EQ(toString(LogLevel::Warn), "warn");
+}
+
+}  // namespace
+}  // namespace popbridge::proxy::config
+
+namespace popbridge::proxy::config {
+namespace {
+
+TEST_F(ConfigTest, ControlSocketDefaultsToDataDir) {
+  auto config = parseConfig(baseYaml(), "/etc/popbridge.yaml");
+  ASSERT_TRUE(config) << config.error().toString();
+  EXPECT_EQ(config->control_socket, fs::path("/var/lib/popbridge/control.sock"));
+}
+
+TEST_F(ConfigTest, ControlSocketIsResolvedAgainstTheConfigFile) {
+  auto config = parseConfig("control_socket: run/pb.sock\n" + baseYaml(), "/etc/popbridge.yaml");
+  ASSERT_TRUE(config) << config.error().toString();
+  EXPECT_EQ(config->control_socket, fs::path("/etc/run/pb.sock"));
+}
+
+TEST_F(ConfigTest, ControlSocketTooLongForAUnixSocket) {
+  const std::string long_path = "/" + std::string(120, 's');
+  ConfigError error = expectError("control_socket: " + long_path + "\n" + baseYaml());
+  EXPECT_EQ(error.key_path, "control_socket");
+  EXPECT_EQ(error.line, 1);
+  std::string yaml = baseYaml();
+  replaceAll(yaml, "/var/lib/popbridge", "/" + std::string(100, 'd'));
+  error = expectError(yaml);
+  EXPECT_EQ(error.key_path, "data_dir");
+  EXPECT_NE(error.message.find("control_socket"), std::string::npos) << error.message;
 }
 
 }  // namespace

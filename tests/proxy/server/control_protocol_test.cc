@@ -76,8 +76,8 @@ TEST(ControlMessageTest, ParsesWhatItEncodes) {
 }
 
 TEST(ControlMessageTest, ParsesJsonFromOtherWriters) {
-  auto parsed = Message::parse(
-      " { \"a\" : \"\\u00e9\\ud83d\\ude00\\/\" , \"b\":0, \"c\" : true }\r\n");
+  auto parsed =
+      Message::parse(" { \"a\" : \"\\u00e9\\ud83d\\ude00\\/\" , \"b\":0, \"c\" : true }\r\n");
   ASSERT_TRUE(parsed) << parsed.error();
   EXPECT_EQ(parsed->text("a"), "\xC3\xA9\xF0\x9F\x98\x80/");
   EXPECT_EQ(parsed->number("b"), 0);
@@ -86,11 +86,11 @@ TEST(ControlMessageTest, ParsesJsonFromOtherWriters) {
 }
 
 TEST(ControlMessageTest, RefusesMalformedJson) {
-  for (const char* bad : {"", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":1} x",
-                          "{\"a\":1.5}", "{\"a\":1e3}", "{\"a\":null}", "{\"a\":{}}",
-                          "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}", "{\"a\":\"\\x\"}",
-                          "{\"a\":\"open}", "{\"a\":\"tab\there\"}", "{\"a\":1,\"a\":2}",
-                          "{\"a\":99999999999999999999}", "{a:1}"}) {
+  for (const char* bad :
+       {"", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":1} x", "{\"a\":1.5}",
+        "{\"a\":1e3}", "{\"a\":null}", "{\"a\":{}}", "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}",
+        "{\"a\":\"\\x\"}", "{\"a\":\"open}", "{\"a\":\"tab\there\"}", "{\"a\":1,\"a\":2}",
+        "{\"a\":99999999999999999999}", "{a:1}"}) {
     EXPECT_FALSE(Message::parse(bad)) << bad;
   }
 }
