@@ -126,7 +126,8 @@ class DisabledAccountTest(PopbridgeCase):
         self.assertEqual(state["failures"], 3)
         self.assertEqual(state["next_poll"], 0)
         r = pb.run("status", "-c", pb.config_file)
-        self.assertIn("alice/dovecot: disabled: ", r.stdout)
+        self.assertIn("alice/dovecot: disabled after 3 failed logins (fix the credentials", r.stdout)
+        self.assertIn("failed: login failed: ", r.stdout)
         return pb
 
     def fix_password(self, pb):
