@@ -242,7 +242,9 @@ int syncThroughDaemon(ControlClient& client, const std::string& target, SyncPrin
       return cli::kExitFailure;
     }
     const std::string_view type = message->type();
-    if (type == "started") {
+    if (type == "warning") {
+      printer.line("popbridge: warning: " + std::string(message->textOr("message", "")));
+    } else if (type == "started") {
       printer.started(nameOf(*message));
     } else if (type == "progress") {
       printer.progress(

@@ -12,7 +12,8 @@ namespace popbridge::proxy {
 int statusCommand(const config::Config& config, const cli::StatusOptions& options);
 
 // `popbridge sync`: pulls the selected accounts now. With a running daemon the request goes
-// over the control socket (a disabled account is enabled again and polled at once); without
+// over the control socket (the daemon re-reads its config as on SIGHUP, so a fixed password
+// file counts, and a disabled account is enabled again and polled at once); without
 // one the pull runs in this process (the store is locked by one process at a time). Progress
 // goes to stdout: a redrawn bar on a terminal, plain lines otherwise, and a summary at the end.
 // 0 when every pull succeeded, 1 otherwise (the error is printed), 2 for an unknown target.

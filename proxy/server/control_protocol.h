@@ -19,7 +19,8 @@
 // flat JSON object carrying a "type", the last of type "done":
 //
 //   status            -> {"type":"account",...} per account, then {"type":"done","ok":true}
-//   sync [TARGET]     -> {"type":"started",...}, {"type":"progress",...}*, {"type":"result",...}
+//   sync [TARGET]     -> {"type":"warning",...} if re-reading the config failed, then
+//                        {"type":"started",...}, {"type":"progress",...}*, {"type":"result",...}
 //                        per account, then {"type":"done","ok":...}
 //   reload            -> {"type":"done","ok":...,"message":"..."}
 //

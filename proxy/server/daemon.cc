@@ -113,7 +113,14 @@ class Services {
       case control::RequestKind::Status:
         return answerStatus(id);
       case control::RequestKind::Sync:
-        return answerSync(id, request.target);
+        // The configuration is read again first, as a reload does: whoever asks for a pull
+        // now has often just fixed a password file. A broken file is reported and the pull
+        // goes ahead with the running configuration.
+        return reload([this, id, target = request.target](bool ok, const std::string& message) {
+          if (!control || !control->alive(id)) return;
+          if (!ok) control->send(id, control::Message("warning").set("message", message));
+          answerSync(id, target);
+        });
       case control::RequestKind::Reload:
         return reload([this, id](bool ok, const std::string& message) {
           if (!control) return;
@@ -212,7 +219,7 @@ class Services {
 
   void answerSync(std::uint64_t id, const std::string& target) {
     auto selected = selectAccounts(config_, target);
-    if (!selected || !scheduler) {
+    if (!selected || !scheduler || stopping) {
       control->send(id, control::Message("done")
                             .set("ok", false)
                             .set("error", selected ? std::string("popbridge is stopping")

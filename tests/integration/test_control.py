@@ -137,19 +137,20 @@ class DisabledAccountTest(PopbridgeCase):
     def test_sync_reenables_and_pulls(self):
         pb = self.disabled_account()
         reference = self.seed(count=4, attachment_size=3000)
-        self.fix_password(pb)
-        # Without a reload the daemon still has the old password: sync re-enables, and fails.
+        # Still the wrong password: sync enables the account again, and the pull fails.
         r = pb.run("sync", "-c", pb.config_file, "alice/dovecot", timeout=60)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn("alice/dovecot: failed: ", r.stdout)
+        self.assertIn("alice/dovecot: failed: login failed", r.stdout)
         self.assertRegex(r.stdout, r"failed: 1 of 1 accounts")
-        # After SIGHUP the new password file is read; sync by account name pulls the mail.
-        pb.process.send_signal(signal.SIGHUP)
-        wait_until(lambda: "reloaded " in pb.logs(400), 30, "the reload", details=pb.logs)
+        self.assertNotEqual(account_state(pb)["state"], "disabled")
+        # Fixed in the password file: sync (by account name) re-reads the config and pulls.
+        self.fix_password(pb)
         r = pb.run("sync", "-c", pb.config_file, "dovecot", timeout=120)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr + pb.logs())
         self.assertIn("alice/dovecot: pulling", r.stdout)
-        self.assertRegex(r.stdout, r"done: \d+ new messages")
+        self.assertIn("alice/dovecot: 4 new messages (", r.stdout)
+        self.assertRegex(r.stdout, r"alice/dovecot: pulled 4 new of 4 on the server")
+        self.assertRegex(r.stdout, r"done: 4 new messages")
         conn = self.imap_login(pb)
         self.wait_for_inbox(pb, conn, 4)
         self.assert_store_matches(conn, reference)
