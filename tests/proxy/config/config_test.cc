@@ -15,8 +15,16 @@ namespace {
 namespace fs = std::filesystem;
 
 // The repository root, found from this file's location (tests/proxy/config/config_test.cc).
+// A compiler cache with a base directory makes __FILE__ relative to the build directory, which
+// is not the test's working directory: then the root is found upward from there.
 fs::path repoRoot() {
-  return fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
+  const fs::path from_file =
+      fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
+  if (fs::exists(from_file / "config.example.yaml")) return from_file;
+  for (fs::path dir = fs::current_path(); dir.has_relative_path(); dir = dir.parent_path()) {
+    if (fs::exists(dir / "config.example.yaml")) return dir;
+  }
+  return from_file;
 }
 
 std::string readFile(const fs::path& path) {
