@@ -97,15 +97,28 @@ std::string ProgressMeter::line() const {
 
 std::string ProgressMeter::bar(std::size_t width) const {
   const double done = fraction(progress_);
+  // Every field padded to its widest form for this pull, so the bar keeps its length as the
+  // numbers change while it is redrawn.
+  const auto pad_left = [](std::string text, std::size_t size) {
+    return text.size() < size ? std::string(size - text.size(), ' ') + text : text;
+  };
+  const auto pad_right = [](std::string text, std::size_t size) {
+    return text.size() < size ? text + std::string(size - text.size(), ' ') : text;
+  };
   char percent[8];
   std::snprintf(percent, sizeof percent, "%3d%%", static_cast<int>(done * 100.0));
-  std::string info = std::string(percent) + "  " + std::to_string(progress_.messages_done) + "/" +
-                     std::to_string(progress_.messages_total) + " msgs  " +
-                     formatBytes(progress_.bytes_done) + "/" + formatBytes(progress_.bytes_total);
+  const std::string total_messages = std::to_string(progress_.messages_total);
+  const std::string total_bytes = formatBytes(progress_.bytes_total);
+  std::string info =
+      std::string(percent) + "  " +
+      pad_left(std::to_string(progress_.messages_done), total_messages.size()) + "/" +
+      total_messages + " msgs  " +
+      pad_left(formatBytes(progress_.bytes_done), std::max<std::size_t>(total_bytes.size(), 8)) +
+      "/" + total_bytes;
   const auto speed = rate();
-  info += "  " + (speed ? formatRate(*speed) : std::string("--"));
+  info += "  " + pad_left(speed ? formatRate(*speed) : std::string("--"), 10);
   const auto left = eta();
-  info += "  ETA " + (left ? formatDuration(*left) : std::string("--"));
+  info += "  ETA " + pad_right(left ? formatDuration(*left) : std::string("--"), 5);
   // "[" + cells + "] " + info; the bar shrinks to fit and is left out below 10 cells.
   constexpr std::size_t kMinCells = 10;
   if (width < info.size() + 3 + kMinCells) return info.substr(0, std::min(width, info.size()));

@@ -76,7 +76,7 @@ TEST(ProgressMeterTest, BarFitsTheWidth) {
   const auto t0 = ProgressMeter::Clock::time_point{};
   meter.update({0, 40, 0, 4 * 1024 * 1024}, t0);
   meter.update({10, 40, 1024 * 1024, 4 * 1024 * 1024}, t0 + seconds(2));
-  const std::string info = " 25%  10/40 msgs  1.00 MiB/4.00 MiB  512 KiB/s  ETA 6s";
+  const std::string info = " 25%  10/40 msgs  1.00 MiB/4.00 MiB   512 KiB/s  ETA 6s   ";
   // 20 cells: 5 filled, then the head.
   EXPECT_EQ(meter.bar(info.size() + 3 + 20), "[=====>              ] " + info);
   EXPECT_EQ(meter.bar(200).size(), info.size() + 3 + 40);  // the bar stops growing at 40
@@ -84,11 +84,24 @@ TEST(ProgressMeterTest, BarFitsTheWidth) {
   EXPECT_EQ(meter.bar(10), info.substr(0, 10));
 }
 
+TEST(ProgressMeterTest, BarKeepsItsLengthDuringAPull) {
+  ProgressMeter meter;
+  const auto t0 = ProgressMeter::Clock::time_point{};
+  const std::uint64_t total = 1500ull * 1024 * 1024;
+  meter.update({0, 10000, 0, total}, t0);
+  const std::size_t length = meter.bar(100).size();
+  for (std::uint64_t step = 1; step <= 100; ++step) {
+    meter.update({step * 100, 10000, total / 100 * step, total}, t0 + seconds(step));
+    EXPECT_EQ(meter.bar(100).size(), length) << meter.bar(100);
+  }
+}
+
 TEST(ProgressMeterTest, BarWithoutRateYetAndWhenComplete) {
   ProgressMeter meter;
   const auto t0 = ProgressMeter::Clock::time_point{};
   meter.update({0, 2, 0, 0}, t0);
-  EXPECT_EQ(meter.bar(120), "[>" + std::string(39, ' ') + "]   0%  0/2 msgs  0 B/0 B  --  ETA --");
+  EXPECT_EQ(meter.bar(120),
+            "[>" + std::string(39, ' ') + "]   0%  0/2 msgs       0 B/0 B          --  ETA --   ");
   meter.update({2, 2, 2048, 0}, t0 + seconds(1));
   EXPECT_EQ(meter.bar(120).substr(0, 47), "[" + std::string(40, '=') + "] 100%");
 }
