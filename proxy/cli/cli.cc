@@ -217,6 +217,25 @@ int runCli(int argc, char** argv, const CliHandlers& handlers, const CliIo& io) 
                   })
       ->add_option("users", store_users, "Users to check");
 
+  StatusOptions status_options;
+  dispatch
+      .withConfig(app, "status", "Show every POP account's state, asking the running daemon",
+                  [&](const config::Config& config) {
+                    return call(handlers.status, "status", streams.err, config, status_options);
+                  })
+      ->add_flag_callback(
+          "--json", [&] { status_options.format = OutputFormat::Json; }, "Print JSON for scripts");
+  SyncOptions sync_options;
+  CLI::App* sync = dispatch.withConfig(
+      app, "sync",
+      "Pull now, in the foreground with progress (through the daemon when it runs, else here)",
+      [&](const config::Config& config) {
+        return call(handlers.sync, "sync", streams.err, config, sync_options);
+      });
+  sync->add_option("target", sync_options.target,
+                   "USER, USER/ACCOUNT or ACCOUNT (default: every account)");
+  sync->add_flag("--once", sync_options.once, "Pull once, then exit");
+
   if (argc <= 1) {
     // A bare `popbridge` is most likely someone exploring: show what there is.
     streams.err << app.help();

@@ -14,6 +14,17 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // the command ran and failed (problems found, I/O error)
 inline constexpr int kExitUsage = 2;    // bad command line or bad configuration
 
+// `popbridge status` options.
+enum class OutputFormat { Text, Json };
+struct StatusOptions {
+  OutputFormat format = OutputFormat::Text;
+};
+// `popbridge sync` options.
+struct SyncOptions {
+  std::string target;  // USER, USER/ACCOUNT or ACCOUNT; empty = every account
+  bool once = false;   // --once: one pull, then exit (also what happens without it, for now)
+};
+
 // What the subcommands that need the rest of the daemon call; main.cc provides them. An empty
 // std::function makes its subcommand print that it is unavailable and exit kExitFailure.
 struct CliHandlers {
@@ -24,6 +35,11 @@ struct CliHandlers {
   // problems. Provided by main.cc. The CLI has already checked that every named user is
   // configured.
   std::function<int(const config::Config&, const std::vector<std::string>& users)> store_check;
+  // `popbridge status -c FILE [--json]`: asks the running daemon; 0 if it answered.
+  std::function<int(const config::Config&, const StatusOptions&)> status;
+  // `popbridge sync -c FILE [TARGET] [--once]`: pulls now, through the daemon if it runs, else
+  // in this process; 0 if every pull succeeded.
+  std::function<int(const config::Config&, const SyncOptions&)> sync;
 };
 
 // How hash-password reads the password.
@@ -51,6 +67,8 @@ struct CliIo {
 //   popbridge hash-password            read a password from stdin (no echo and asked twice on a
 //                                      tty), print its yescrypt hash
 //   popbridge store check -c FILE [USER...]   handlers.store_check
+//   popbridge status -c FILE [--json]           handlers.status
+//   popbridge sync -c FILE [TARGET] [--once]    handlers.sync
 //   popbridge --version                "popbridge 0.1.0"
 // --help works on every level. -c defaults to $POPBRIDGE_CONFIG if set, else
 // /etc/popbridge/config.yaml. Returns the process exit code (kExit*, or what a handler returned);

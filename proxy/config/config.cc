@@ -610,9 +610,27 @@ Config readConfig(const Context& ctx, const YAML::Node& root) {
           "the file is empty; expected a mapping with data_dir, imap and users");
   }
   const Field top{root, root.Mark(), ""};
-  const MapReader map(ctx, top, {"data_dir", "log_level", "imap", "users"});
+  const MapReader map(ctx, top, {"data_dir", "log_level", "control_socket", "imap", "users"});
   Config config;
-  config.data_dir = pathValue(ctx, map.required("data_dir"));
+  const Field data_dir = map.required("data_dir");
+  config.data_dir = pathValue(ctx, data_dir);
+  // A Unix socket path must fit sockaddr_un::sun_path (108 bytes with its NUL on Linux).
+  constexpr std::size_t kMaxSocketPath = 107;
+  if (auto socket = map.optional("control_socket")) {
+    config.control_socket = pathValue(ctx, *socket);
+    if (config.control_socket.string().size() > kMaxSocketPath) {
+      raise(ctx, socket->mark, socket->path,
+            "the path is longer than a Unix socket allows (" + std::to_string(kMaxSocketPath) +
+                " bytes)");
+    }
+  } else {
+    config.control_socket = config.data_dir / "control.sock";
+    if (config.control_socket.string().size() > kMaxSocketPath) {
+      raise(ctx, data_dir.mark, data_dir.path,
+            "data_dir is too long for the control socket inside it (" +
+                config.control_socket.string() + "); set control_socket to a shorter path");
+    }
+  }
   if (auto level = map.optional("log_level")) {
     config.log_level = oneOf<LogLevel>(ctx, *level,
                                        {{"debug", LogLevel::Debug},

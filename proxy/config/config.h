@@ -48,6 +48,9 @@ struct PopAccount {
   // reply, each chunk of a message).
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
   std::string folder = "INBOX";
+
+  // Every setting equal (a config reload re-applies an account only when this is false).
+  friend bool operator==(const PopAccount&, const PopAccount&) = default;
 };
 
 // A local user: logs in over IMAP with a password checked against password_hash.
@@ -61,6 +64,8 @@ struct Config {
   std::filesystem::path source;    // the file it came from
   std::filesystem::path data_dir;  // relative paths are resolved against source's directory
   LogLevel log_level = LogLevel::Info;
+  // The daemon's control socket (popbridge status/sync); default data_dir/control.sock.
+  std::filesystem::path control_socket;
   std::vector<Listener> listeners;
   std::string tls_cert, tls_key;  // empty when no TLS listener
   PlaintextAuth plaintext_auth = PlaintextAuth::Loopback;

@@ -527,6 +527,9 @@ void Fetcher::planFromLedger(std::vector<store::LedgerEntry> ledger) {
   log(LogSeverity::Debug, log_name_, keyed_.size(), " on server, ", to_fetch_.size(), " new, ",
       to_delete_.size(), " to delete", capabilities_.pipelining ? " (pipelined)" : "");
   step_ = Step::Transfer;
+  transfer_.messages_total = static_cast<std::uint32_t>(to_fetch_.size());
+  for (const KeyedMessage& message : to_fetch_) transfer_.bytes_total += message.size;
+  if (progress_) progress_(transfer_);
   pump();
 }
 
@@ -638,6 +641,9 @@ void Fetcher::onMessageWritten(const std::shared_ptr<Download>& download) {
   }
   --downloads_open_;
   batch_bytes_ += size;
+  ++transfer_.messages_done;
+  transfer_.bytes_done += size;
+  if (progress_) progress_(transfer_);
   batch_.push_back(download);
   commitBatch();
   pump();
@@ -755,6 +761,7 @@ void Fetcher::finish(Result<PullStats, PullError> result) {
     return;
   }
   if (done_) {
+    progress_ = nullptr;
     Done done = std::move(done_);
     done_ = nullptr;
     done(std::move(result));

@@ -34,6 +34,14 @@ struct PullStats {
   std::uint64_t bytes = 0;    // body bytes committed
 };
 
+// How far a pull's transfer is: the new messages it fetches, with totals from LIST sizes.
+struct TransferProgress {
+  std::uint32_t messages_total = 0;
+  std::uint32_t messages_done = 0;  // downloaded to a staged file (committed in batches)
+  std::uint64_t bytes_total = 0;
+  std::uint64_t bytes_done = 0;
+};
+
 // How a pull failed, for the scheduler's retry decision (RFC 2449 8.1 and RFC 3206 codes).
 enum class PullFailure {
   Temporary,   // network, timeout, protocol error, -ERR [SYS/TEMP], a store error: back off
@@ -63,6 +71,7 @@ std::string_view toString(PullFailure kind);
 class Fetcher {
  public:
   using Done = std::function<void(Result<PullStats, PullError>)>;
+  using Progress = std::function<void(const TransferProgress&)>;
 
   // `account` and `user` must outlive the fetcher. `tls` is the client context for the
   // account (null when tls is none).
@@ -76,6 +85,10 @@ class Fetcher {
   // returns). On failure it runs only after a commit in flight has returned, so a following
   // pull reads a ledger that includes everything this one stored.
   void start(Done done);
+  // Optional, before start(): `progress` runs on the loop thread once the new messages are
+  // known and after each is downloaded; never after `done`, never before start() returns. It
+  // must not destroy the fetcher.
+  void setProgress(Progress progress) { progress_ = std::move(progress); }
   const std::string& logName() const { return log_name_; }
   // True once the server accepted the login (LOGIN-DELAY counts from then, RFC 2449 6.5).
   bool loggedIn() const { return logged_in_; }
@@ -145,6 +158,8 @@ class Fetcher {
   RetentionPolicy policy_;
   std::string log_name_;
   Done done_;
+  Progress progress_;
+  TransferProgress transfer_;
 
   std::unique_ptr<Connection> connection_;
   pop3::ReplyReader reader_;

@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "proxy/auth/password.h"
@@ -283,6 +284,29 @@ TEST_F(CliTest, StoreCheckPassesUsers) {
   EXPECT_EQ(r.code, kExitUsage);
   EXPECT_EQ(seen.size(), 2U);
   EXPECT_NE(r.err.find("no user \"carol\""), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, StatusAndSyncPassTheirOptions) {
+  std::vector<OutputFormat> formats;
+  handlers_.status = [&](const config::Config& config, const StatusOptions& options) {
+    EXPECT_EQ(config.source, config_);
+    formats.push_back(options.format);
+    return 0;
+  };
+  std::vector<std::pair<std::string, bool>> syncs;
+  handlers_.sync = [&](const config::Config&, const SyncOptions& options) {
+    syncs.emplace_back(options.target, options.once);
+    return 1;
+  };
+  EXPECT_EQ(run({"status", "-c", config_.string()}).code, 0);
+  EXPECT_EQ(run({"status", "-c", config_.string(), "--json"}).code, 0);
+  EXPECT_EQ(formats, (std::vector<OutputFormat>{OutputFormat::Text, OutputFormat::Json}));
+  EXPECT_EQ(run({"sync", "-c", config_.string()}).code, 1);
+  EXPECT_EQ(run({"sync", "-c", config_.string(), "alice/one", "--once"}).code, 1);
+  EXPECT_EQ(syncs, (std::vector<std::pair<std::string, bool>>{{"", false}, {"alice/one", true}}));
+  EXPECT_EQ(run({"sync", "-c", config_.string(), "a", "b"}).code, kExitUsage);
+  EXPECT_EQ(run({"status", "-c", config_.string(), "extra"}).code, kExitUsage);
+  EXPECT_EQ(syncs.size(), 2U);
 }
 
 }  // namespace

@@ -15,8 +15,16 @@ namespace {
 namespace fs = std::filesystem;
 
 // The repository root, found from this file's location (tests/proxy/config/config_test.cc).
+// A compiler cache with a base directory makes __FILE__ relative to the build directory, which
+// is not the test's working directory: then the root is found upward from there.
 fs::path repoRoot() {
-  return fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
+  const fs::path from_file =
+      fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
+  if (fs::exists(from_file / "config.example.yaml")) return from_file;
+  for (fs::path dir = fs::current_path(); dir.has_relative_path(); dir = dir.parent_path()) {
+    if (fs::exists(dir / "config.example.yaml")) return dir;
+  }
+  return from_file;
 }
 
 std::string readFile(const fs::path& path) {
@@ -146,13 +154,31 @@ TEST_F(ConfigTest, ExampleFileParses) {
 
 TEST(ConfigExampleTest, DocumentsEveryKey) {
   const std::string text = readFile(repoRoot() / "config.example.yaml");
-  for (const char* key :
-       {"data_dir:",       "log_level:",     "imap:",          "listen:",
-        "address:",        "tls:",           "cert:",          "key:",
-        "plaintext_auth:", "users:",         "name:",          "password_hash:",
-        "accounts:",       "host:",          "port:",          "verify_certificates:",
-        "ca_file:",        "username:",      "password_file:", "password_env:",
-        "password:",       "poll_interval:", "retention:",     "folder:"}) {
+  for (const char* key : {"data_dir:",
+                          "log_level:",
+                          "control_socket:",
+                          "imap:",
+                          "listen:",
+                          "address:",
+                          "tls:",
+                          "cert:",
+                          "key:",
+                          "plaintext_auth:",
+                          "users:",
+                          "name:",
+                          "password_hash:",
+                          "accounts:",
+                          "host:",
+                          "port:",
+                          "verify_certificates:",
+                          "ca_file:",
+                          "username:",
+                          "password_file:",
+                          "password_env:",
+                          "password:",
+                          "poll_interval:",
+                          "retention:",
+                          "folder:"}) {
     EXPECT_NE(text.find(key), std::string::npos) << key;
   }
   for (const char* value : {"debug", "info", "warn", "error", "starttls", "implicit", "none",
@@ -652,6 +678,36 @@ TEST(EnumNamesTest, MatchConfigSpelling) {
   EXPECT_EQ(toString(PlaintextAuth::Loopback), "loopback");
   EXPECT_EQ(toString(Retention::Delete), "delete");
   EXPECT_EQ(toString(LogLevel::Warn), "warn");
+}
+
+}  // namespace
+}  // namespace popbridge::proxy::config
+
+namespace popbridge::proxy::config {
+namespace {
+
+TEST_F(ConfigTest, ControlSocketDefaultsToDataDir) {
+  auto config = parseConfig(baseYaml(), "/etc/popbridge.yaml");
+  ASSERT_TRUE(config) << config.error().toString();
+  EXPECT_EQ(config->control_socket, fs::path("/var/lib/popbridge/control.sock"));
+}
+
+TEST_F(ConfigTest, ControlSocketIsResolvedAgainstTheConfigFile) {
+  auto config = parseConfig("control_socket: run/pb.sock\n" + baseYaml(), "/etc/popbridge.yaml");
+  ASSERT_TRUE(config) << config.error().toString();
+  EXPECT_EQ(config->control_socket, fs::path("/etc/run/pb.sock"));
+}
+
+TEST_F(ConfigTest, ControlSocketTooLongForAUnixSocket) {
+  const std::string long_path = "/" + std::string(120, 's');
+  ConfigError error = expectError("control_socket: " + long_path + "\n" + baseYaml());
+  EXPECT_EQ(error.key_path, "control_socket");
+  EXPECT_EQ(error.line, 1);
+  std::string yaml = baseYaml();
+  replaceAll(yaml, "/var/lib/popbridge", "/" + std::string(100, 'd'));
+  error = expectError(yaml);
+  EXPECT_EQ(error.key_path, "data_dir");
+  EXPECT_NE(error.message.find("control_socket"), std::string::npos) << error.message;
 }
 
 }  // namespace
