@@ -98,6 +98,38 @@ struct PullPlan {
 PullPlan planPull(std::span<const KeyedMessage> listing, std::span<const store::LedgerEntry> ledger,
                   const RetentionPolicy& policy, std::int64_t now);
 
+// RFC 2449 6.7: true when a server that keeps retrieved mail for `expire_days` days (UINT32_MAX:
+// NEVER; 0: it may delete a message as soon as it is retrieved) will delete mail earlier than
+// `policy` would: keep, keep_under and delete_when_expunged never ask for a delete by age, and
+// delete_after asks for one only after its own delay. delete never contradicts it.
+bool expireContradicts(const RetentionPolicy& policy, std::uint32_t expire_days);
+
+// The account's per-session limits; 0 = no limit.
+struct SessionLimits {
+  std::uint64_t max_message_size = 0;
+  config::Oversize oversize = config::Oversize::Skip;
+  std::uint32_t max_messages = 0;
+  std::uint64_t max_bytes = 0;
+
+  static SessionLimits of(const config::PopAccount& account);
+};
+
+struct LimitedFetch {
+  std::vector<KeyedMessage> fetch;     // RETR in this session, oldest (lowest number) first
+  std::vector<KeyedMessage> oversize;  // over max_message_size: left on the server (skip) or
+                                       // fetched anyway (fetch: these are in `fetch` too)
+  std::size_t deferred = 0;            // new messages the caps leave to a later session
+};
+
+// Applies the limits to the messages a plan fetches. Sizes are LIST sizes; a message whose size
+// is unknown (0: LIST failed) is never oversize. With oversize skip a large message is left out
+// (it has no ledger row, so it is looked at again each session, and a raised limit fetches it);
+// then, oldest first, messages are taken while the count stays within max_messages and the
+// bytes within max_bytes. The first message of a session is always taken, however large, so
+// one bigger than max_bytes cannot block the account; taking stops at the first that does not
+// fit, so mail still arrives oldest first. Pure.
+LimitedFetch limitFetch(std::span<const KeyedMessage> fetch, const SessionLimits& limits);
+
 // Lower-case hex of `bytes`.
 std::string toHex(std::span<const std::uint8_t> bytes);
 

@@ -146,13 +146,37 @@ TEST_F(ConfigTest, ExampleFileParses) {
 
 TEST(ConfigExampleTest, DocumentsEveryKey) {
   const std::string text = readFile(repoRoot() / "config.example.yaml");
-  for (const char* key :
-       {"data_dir:",       "log_level:",     "imap:",          "listen:",
-        "address:",        "tls:",           "cert:",          "key:",
-        "plaintext_auth:", "users:",         "name:",          "password_hash:",
-        "accounts:",       "host:",          "port:",          "verify_certificates:",
-        "ca_file:",        "username:",      "password_file:", "password_env:",
-        "password:",       "poll_interval:", "retention:",     "folder:"}) {
+  for (const char* key : {"data_dir:",
+                          "log_level:",
+                          "imap:",
+                          "listen:",
+                          "address:",
+                          "tls:",
+                          "cert:",
+                          "key:",
+                          "plaintext_auth:",
+                          "users:",
+                          "name:",
+                          "password_hash:",
+                          "accounts:",
+                          "host:",
+                          "port:",
+                          "verify_certificates:",
+                          "ca_file:",
+                          "username:",
+                          "password_file:",
+                          "password_env:",
+                          "password:",
+                          "poll_interval:",
+                          "retention:",
+                          "folder:",
+                          "auth:",
+                          "oauth2_token_file:",
+                          "oauth2_token_env:",
+                          "max_message_size:",
+                          "oversize:",
+                          "max_messages_per_session:",
+                          "max_bytes_per_session:"}) {
     EXPECT_NE(text.find(key), std::string::npos) << key;
   }
   for (const char* value : {"debug", "info", "warn", "error", "starttls", "implicit", "none",
