@@ -643,7 +643,12 @@ void Fetcher::onChallenge(const pop3::Continuation& challenge) {
       // empty line and the server's -ERR follows. The JSON carries no secret.
       auto detail = pop3::base64Decode(challenge.data);
       if (detail && !detail->empty()) {
-        log(LogSeverity::Info, log_name_, "XOAUTH2 refused: ", *detail);
+        // Server text: one log line of printable ASCII, bounded.
+        std::string shown = detail->substr(0, 300);
+        for (char& c : shown) {
+          if (c < ' ' || c > '~') c = '?';
+        }
+        log(LogSeverity::Info, log_name_, "XOAUTH2 refused: ", shown);
       }
       connection_->write("\r\n");
       return;

@@ -183,6 +183,7 @@ class PeerXoauth2Test(AuthCase):
         # The JSON challenge is answered with an empty line, then the server's -ERR [AUTH].
         self.assertTrue(all(s.after_challenge == "" for s in refused))
         self.assertRegex(full_log(pb), r"login failed: \[AUTH\].* \(SASL XOAUTH2\)")
+        self.assertIn('XOAUTH2 refused: {"status": "401"', full_log(pb))
         conn = self.imap_login(pb)
         self.assertEqual(imap.status_messages(conn), 0)
 
