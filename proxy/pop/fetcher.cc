@@ -65,7 +65,7 @@ bool firstOversizeReport(const std::string& id) {
   return reported.insert(id).second;
 }
 
-// Reads an OAuth 2.0 token file (worker thread): the first line, without its line end.
+// Reads an OAuth 2.0 token file (worker thread): its content without one trailing line end.
 Result<std::string, std::string> readTokenFile(const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) return fail(std::string("cannot open it"));
@@ -160,7 +160,8 @@ void Fetcher::start(Done done) {
         [this, alive, token] {
           if (alive.expired() || step_ == Step::Finished) return;
           if (!*token) {
-            return failWith(PullFailure::Permanent, "cannot read oauth2_token_file " +
+            // Temporary: a refresher may be about to write it; the retries back off.
+            return failWith(PullFailure::Temporary, "cannot read oauth2_token_file " +
                                                         account_.oauth2_token_file + ": " +
                                                         token->error());
           }
