@@ -529,50 +529,19 @@ std::string_view Fetcher::saslName(Sasl mechanism) {
 }
 
 void Fetcher::authenticate() {
-  const auto offers = [&](std::string_view mechanism) {
-    return std::find(capabilities_.sasl.begin(), capabilities_.sasl.end(), mechanism) !=
-           capabilities_.sasl.end();
-  };
-  // An explicit choice is used or the session fails: never a silent fall back to another
-  // mechanism. A SASL mechanism missing from an answered CAPA is refused here rather than
-  // tried, so the failure says why instead of counting as a wrong password.
-  const auto sasl = [&](Sasl mechanism) {
-    const std::string_view name = saslName(mechanism);
-    if (capa_ok_ && !offers(name)) {
-      std::string offered;
-      for (const std::string& m : capabilities_.sasl) offered += (offered.empty() ? "" : " ") + m;
-      return failWith(PullFailure::Permanent,
-                      "auth " + std::string(config::toString(account_.auth)) +
-                          ": the server does not offer SASL " + std::string(name) +
-                          " (CAPA SASL: " + (offered.empty() ? "none" : offered) + ")");
-    }
-    startSasl(mechanism);
-  };
-  switch (account_.auth) {
-    case config::PopAuth::Auto:
-      // The best the server offers: SASL PLAIN (one round trip), then USER/PASS (assumed by a
-      // server without CAPA, RFC 1939), then APOP when the greeting has a timestamp (it keeps
-      // the password off the wire, but needs it stored in the clear on the server and MD5), then
-      // SASL LOGIN. XOAUTH2 needs a token, so it is only used when chosen.
-      if (offers("PLAIN")) return startSasl(Sasl::Plain);
-      if (capabilities_.user || !capa_ok_) return startUser();
-      if (apop_banner_) return startApop();
-      if (offers("LOGIN")) return startSasl(Sasl::Login);
+  auto method = chooseLogin(account_.auth, capabilities_, capa_ok_, apop_banner_.has_value());
+  if (!method) return failWith(PullFailure::Permanent, method.error());
+  switch (*method) {
+    case LoginMethod::User:
       return startUser();
-    case config::PopAuth::User:
-      return startUser();
-    case config::PopAuth::Apop:
-      if (!apop_banner_) {
-        return failWith(PullFailure::Permanent,
-                        "auth apop: the server's greeting has no APOP timestamp");
-      }
+    case LoginMethod::Apop:
       return startApop();
-    case config::PopAuth::Plain:
-      return sasl(Sasl::Plain);
-    case config::PopAuth::Login:
-      return sasl(Sasl::Login);
-    case config::PopAuth::Xoauth2:
-      return sasl(Sasl::Xoauth2);
+    case LoginMethod::SaslPlain:
+      return startSasl(Sasl::Plain);
+    case LoginMethod::SaslLogin:
+      return startSasl(Sasl::Login);
+    case LoginMethod::SaslXoauth2:
+      return startSasl(Sasl::Xoauth2);
   }
 }
 

@@ -253,6 +253,46 @@ PullPlan planPull(std::span<const KeyedMessage> listing, std::span<const store::
   return plan;
 }
 
+Result<LoginMethod, std::string> chooseLogin(config::PopAuth auth, const pop3::Capabilities& caps,
+                                             bool capa_answered, bool apop_timestamp) {
+  const auto offers = [&](std::string_view mechanism) {
+    return std::find(caps.sasl.begin(), caps.sasl.end(), mechanism) != caps.sasl.end();
+  };
+  const auto sasl = [&](std::string_view name,
+                        LoginMethod method) -> Result<LoginMethod, std::string> {
+    if (capa_answered && !offers(name)) {
+      std::string offered;
+      for (const std::string& m : caps.sasl) offered += (offered.empty() ? "" : " ") + m;
+      return fail("auth " + std::string(config::toString(auth)) +
+                  ": the server does not offer SASL " + std::string(name) +
+                  " (CAPA SASL: " + (offered.empty() ? "none" : offered) + ")");
+    }
+    return method;
+  };
+  switch (auth) {
+    case config::PopAuth::Auto:
+      if (offers("PLAIN")) return LoginMethod::SaslPlain;
+      if (caps.user || !capa_answered) return LoginMethod::User;
+      if (apop_timestamp) return LoginMethod::Apop;
+      if (offers("LOGIN")) return LoginMethod::SaslLogin;
+      return LoginMethod::User;
+    case config::PopAuth::User:
+      return LoginMethod::User;
+    case config::PopAuth::Apop:
+      if (!apop_timestamp) {
+        return fail(std::string("auth apop: the server's greeting has no APOP timestamp"));
+      }
+      return LoginMethod::Apop;
+    case config::PopAuth::Plain:
+      return sasl("PLAIN", LoginMethod::SaslPlain);
+    case config::PopAuth::Login:
+      return sasl("LOGIN", LoginMethod::SaslLogin);
+    case config::PopAuth::Xoauth2:
+      return sasl("XOAUTH2", LoginMethod::SaslXoauth2);
+  }
+  return LoginMethod::User;
+}
+
 bool expireContradicts(const RetentionPolicy& policy, std::uint32_t expire_days) {
   if (expire_days == std::numeric_limits<std::uint32_t>::max()) return false;  // NEVER
   switch (policy.kind) {

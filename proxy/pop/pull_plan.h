@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "protocols/common/result.h"
+#include "protocols/pop3/parsers.h"
 #include "proxy/config/config.h"
 #include "store/types.h"
 
@@ -103,6 +105,20 @@ PullPlan planPull(std::span<const KeyedMessage> listing, std::span<const store::
 // `policy` would: keep, keep_under and delete_when_expunged never ask for a delete by age, and
 // delete_after asks for one only after its own delay. delete never contradicts it.
 bool expireContradicts(const RetentionPolicy& policy, std::uint32_t expire_days);
+
+// How a session logs in.
+enum class LoginMethod { User, Apop, SaslPlain, SaslLogin, SaslXoauth2 };
+
+// Chooses the login for the account's `auth` from what the server showed: its capabilities
+// (`capa_answered` false when CAPA was refused, RFC 2449 being optional) and whether the
+// greeting carried an APOP timestamp. auto takes SASL PLAIN (one round trip) when CAPA lists
+// it, else USER/PASS when CAPA lists USER or there was no CAPA (RFC 1939 servers), else APOP
+// when there is a timestamp (the password stays off the wire), else SASL LOGIN, else USER/PASS
+// as a last try; never XOAUTH2, which needs a token. An explicit choice is returned or refused,
+// never replaced: APOP without a timestamp, or a SASL mechanism an answered CAPA does not list,
+// is an error message saying so (tried anyway, it would only count as a wrong password). Pure.
+Result<LoginMethod, std::string> chooseLogin(config::PopAuth auth, const pop3::Capabilities& caps,
+                                             bool capa_answered, bool apop_timestamp);
 
 // The account's per-session limits; 0 = no limit.
 struct SessionLimits {

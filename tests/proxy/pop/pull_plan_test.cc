@@ -239,5 +239,48 @@ TEST(LimitFetchTest, SkippedOversizeDoesNotCountAgainstTheCaps) {
   EXPECT_EQ(out.deferred, 1u);
 }
 
+pop3::Capabilities capsWith(std::vector<std::string> sasl, bool user) {
+  pop3::Capabilities caps;
+  caps.sasl = std::move(sasl);
+  caps.user = user;
+  return caps;
+}
+
+TEST(ChooseLoginTest, AutoTakesTheBestOffered) {
+  using config::PopAuth;
+  const auto choose = [](const pop3::Capabilities& caps, bool capa, bool apop) {
+    return chooseLogin(PopAuth::Auto, caps, capa, apop).value();
+  };
+  EXPECT_EQ(choose(capsWith({"LOGIN", "PLAIN"}, true), true, true), LoginMethod::SaslPlain);
+  EXPECT_EQ(choose(capsWith({"LOGIN"}, true), true, true), LoginMethod::User);
+  // No CAPA: an RFC 1939 server, USER/PASS.
+  EXPECT_EQ(choose(pop3::Capabilities{}, false, true), LoginMethod::User);
+  EXPECT_EQ(choose(capsWith({"LOGIN"}, false), true, true), LoginMethod::Apop);
+  EXPECT_EQ(choose(capsWith({"LOGIN"}, false), true, false), LoginMethod::SaslLogin);
+  EXPECT_EQ(choose(capsWith({}, false), true, false), LoginMethod::User);
+  // XOAUTH2 needs a token: never chosen by auto.
+  EXPECT_EQ(choose(capsWith({"XOAUTH2"}, false), true, false), LoginMethod::User);
+}
+
+TEST(ChooseLoginTest, ExplicitChoicesNeverFallBack) {
+  using config::PopAuth;
+  const pop3::Capabilities plain_only = capsWith({"PLAIN"}, true);
+  EXPECT_EQ(chooseLogin(PopAuth::User, capsWith({"PLAIN"}, false), true, true).value(),
+            LoginMethod::User);
+  EXPECT_EQ(chooseLogin(PopAuth::Apop, plain_only, true, true).value(), LoginMethod::Apop);
+  EXPECT_EQ(chooseLogin(PopAuth::Apop, plain_only, true, false).error(),
+            "auth apop: the server's greeting has no APOP timestamp");
+  EXPECT_EQ(chooseLogin(PopAuth::Plain, plain_only, true, false).value(), LoginMethod::SaslPlain);
+  EXPECT_EQ(chooseLogin(PopAuth::Login, plain_only, true, true).error(),
+            "auth login: the server does not offer SASL LOGIN (CAPA SASL: PLAIN)");
+  EXPECT_EQ(chooseLogin(PopAuth::Xoauth2, capsWith({}, true), true, false).error(),
+            "auth xoauth2: the server does not offer SASL XOAUTH2 (CAPA SASL: none)");
+  // Without CAPA nothing is known: the chosen mechanism is tried.
+  EXPECT_EQ(chooseLogin(PopAuth::Xoauth2, pop3::Capabilities{}, false, false).value(),
+            LoginMethod::SaslXoauth2);
+  EXPECT_EQ(chooseLogin(PopAuth::Login, pop3::Capabilities{}, false, false).value(),
+            LoginMethod::SaslLogin);
+}
+
 }  // namespace
 }  // namespace popbridge::proxy::pop
