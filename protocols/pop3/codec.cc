@@ -249,6 +249,17 @@ Result<std::string, ReplyError> saslXoauth2Initial(std::string_view user, std::s
   return base64Encode(message);
 }
 
+SaslLoginPrompt saslLoginPrompt(std::string_view decoded_challenge) {
+  std::string letters;
+  for (char c : decoded_challenge) {
+    c = upperAscii(c);
+    if (c >= 'A' && c <= 'Z') letters.push_back(c);
+  }
+  if (letters.starts_with("USER")) return SaslLoginPrompt::Username;
+  if (letters.starts_with("PASS")) return SaslLoginPrompt::Password;
+  return SaslLoginPrompt::Unknown;
+}
+
 std::string encodeSaslResponse(std::string_view raw) { return base64Encode(raw) + "\r\n"; }
 
 std::string base64Encode(std::string_view bytes) {
@@ -340,6 +351,8 @@ Capabilities parseCapabilities(std::span<const std::string> lines) {
     } else if (name == "LOGIN-DELAY") {
       // RFC 2449 section 6.5: "LOGIN-DELAY" SP delay-secs [SP "USER"].
       if (words.size() >= 2) caps.login_delay = parseNumber<std::uint32_t>(words[1]);
+      caps.login_delay_user =
+          caps.login_delay && words.size() >= 3 && equalsNoCase(words[2], "USER");
     } else if (name == "EXPIRE") {
       // RFC 2449 section 6.7: "EXPIRE" SP (days / "NEVER") [SP "USER"].
       if (words.size() >= 2) {
@@ -349,6 +362,7 @@ Capabilities parseCapabilities(std::span<const std::string> lines) {
           caps.expire_days = parseNumber<std::uint32_t>(words[1]);
         }
       }
+      caps.expire_user = caps.expire_days && words.size() >= 3 && equalsNoCase(words[2], "USER");
     } else if (name == "IMPLEMENTATION") {
       // RFC 2449 section 6.9: free text after the name.
       const std::string_view text = trimBlanks(line);

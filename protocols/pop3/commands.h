@@ -46,6 +46,14 @@ Result<std::string, ReplyError> saslPlainInitialChecked(std::string_view authzid
 // fields containing ^A, CR, LF or NUL.
 Result<std::string, ReplyError> saslXoauth2Initial(std::string_view user, std::string_view token);
 
+// What a SASL LOGIN challenge asks for. The mechanism (draft-murchison-sasl-login) has no
+// initial response; the server sends base64("Username:") then base64("Password:"). Servers vary
+// the wording ("User Name", "username:"), so the prompt is matched loosely, case-insensitively.
+enum class SaslLoginPrompt { Username, Password, Unknown };
+
+// Classifies a decoded SASL LOGIN challenge. Pure.
+SaslLoginPrompt saslLoginPrompt(std::string_view decoded_challenge);
+
 // A client response to a SASL challenge (RFC 5034 section 4): base64(raw) followed by CRLF. An
 // empty response is an empty line.
 std::string encodeSaslResponse(std::string_view raw);

@@ -28,6 +28,10 @@ struct Capabilities {
   std::vector<std::string> sasl;  // uppercased, in advertised order, no duplicates: "PLAIN"
   std::optional<std::uint32_t> login_delay;  // seconds
   std::optional<std::uint32_t> expire_days;  // nullopt = not advertised; NEVER -> UINT32_MAX
+  // "USER" after the value (RFC 2449 6.5, 6.7): the value may differ per user; the CAPA a
+  // server gives after login (RFC 2449 5) carries the user's own.
+  bool login_delay_user = false;
+  bool expire_user = false;
   std::string implementation;
 
   friend bool operator==(const Capabilities&, const Capabilities&) = default;

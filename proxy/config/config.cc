@@ -326,48 +326,53 @@ void checkSecret(const Context& ctx, const Field& field, const std::string& secr
   }
 }
 
-std::string resolveSecret(const Context& ctx, const MapReader& account) {
+// One secret from exactly one of `keys` (a *_file, a *_env and optionally an inline key, in
+// that order), or nullopt when none is set. `what` names it in errors ("password").
+std::optional<std::string> resolveSecret(const Context& ctx, const MapReader& account,
+                                         std::initializer_list<std::string_view> keys,
+                                         std::string_view what) {
+  std::string choices;
+  for (const std::string_view key : keys) {
+    if (!choices.empty()) choices += key == *(keys.end() - 1) ? " or " : ", ";
+    choices += key;
+  }
   std::vector<Field> sources;
-  for (const std::string_view key : {"password_file", "password_env", "password"}) {
+  for (const std::string_view key : keys) {
     if (auto field = account.optional(key)) {
       sources.push_back(std::move(*field));
     }
   }
-  if (sources.empty()) {
-    raise(ctx, account.mark(), account.path(),
-          "missing the POP password: set exactly one of password_file, password_env or "
-          "password");
-  }
+  if (sources.empty()) return std::nullopt;
   // Blame the one written later: the earlier one is more likely what the operator meant.
   std::sort(sources.begin(), sources.end(),
             [](const Field& a, const Field& b) { return a.mark.pos < b.mark.pos; });
   if (sources.size() > 1) {
     const std::string first = sources[0].path.substr(sources[0].path.rfind('.') + 1);
-    raise(
-        ctx, sources[1].mark, sources[1].path,
-        "conflicts with " + first + "; set exactly one of password_file, password_env or password");
+    raise(ctx, sources[1].mark, sources[1].path,
+          "conflicts with " + first + "; set exactly one of " + choices);
   }
   const Field& chosen = sources[0];
   const std::string key = chosen.path.substr(chosen.path.rfind('.') + 1);
-  if (key == "password_file") {
+  if (key.ends_with("_file")) {
     const std::filesystem::path path = pathValue(ctx, chosen);
     auto content = readSmallFile(path, kMaxSecretBytes);
     if (!content) {
       raise(ctx, chosen.mark, chosen.path,
-            "cannot read password file " + inQuotes(path.string()) + ": " + content.error());
+            "cannot read " + std::string(what) + " file " + inQuotes(path.string()) + ": " +
+                content.error());
     }
     std::string secret = std::move(*content);
-    // Files written by `echo` or an editor end in a newline that is not part of the password.
+    // Files written by `echo` or an editor end in a newline that is not part of the secret.
     if (!secret.empty() && secret.back() == '\n') {
       secret.pop_back();
       if (!secret.empty() && secret.back() == '\r') {
         secret.pop_back();
       }
     }
-    checkSecret(ctx, chosen, secret, "password file " + inQuotes(path.string()));
+    checkSecret(ctx, chosen, secret, std::string(what) + " file " + inQuotes(path.string()));
     return secret;
   }
-  if (key == "password_env") {
+  if (key.ends_with("_env")) {
     const std::string variable = nonEmptyString(ctx, chosen);
     const char* value = std::getenv(variable.c_str());  // NOLINT(concurrency-mt-unsafe): startup
     if (value == nullptr) {
@@ -378,15 +383,61 @@ std::string resolveSecret(const Context& ctx, const MapReader& account) {
     return secret;
   }
   std::string secret = scalar(ctx, chosen, "a string");
-  checkSecret(ctx, chosen, secret, "password");
+  checkSecret(ctx, chosen, secret, key);
   return secret;
+}
+
+// A positive whole number (the per-session message cap).
+std::uint32_t positiveCount(const Context& ctx, const Field& field) {
+  const std::string text = scalar(ctx, field, "a positive whole number");
+  std::uint64_t value = 0;
+  bool ok = !text.empty() && text.size() <= 10;
+  for (const char c : text) {
+    ok = ok && c >= '0' && c <= '9';
+    if (ok) value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (!ok || value == 0 || value > 0xFFFFFFFFu) {
+    raise(ctx, field.mark, field.path, "expected a positive whole number, got " + inQuotes(text));
+  }
+  return static_cast<std::uint32_t>(value);
+}
+
+std::uint64_t positiveSize(const Context& ctx, const Field& field) {
+  auto parsed = parseSize(scalar(ctx, field, "a size such as 10M"));
+  if (!parsed) {
+    raise(ctx, field.mark, field.path, parsed.error());
+  }
+  if (*parsed == 0) {
+    raise(ctx, field.mark, field.path, "must be more than 0 (leave the key out for no limit)");
+  }
+  return *parsed;
 }
 
 PopAccount readAccount(const Context& ctx, const Field& field) {
   const MapReader map(ctx, field,
-                      {"name", "host", "port", "tls", "verify_certificates", "ca_file", "username",
-                       "password_file", "password_env", "password", "poll_interval", "retention",
-                       "delete_after", "keep_under", "timeout", "folder"});
+                      {"name",
+                       "host",
+                       "port",
+                       "tls",
+                       "verify_certificates",
+                       "ca_file",
+                       "username",
+                       "password_file",
+                       "password_env",
+                       "password",
+                       "poll_interval",
+                       "retention",
+                       "delete_after",
+                       "keep_under",
+                       "timeout",
+                       "folder",
+                       "auth",
+                       "oauth2_token_file",
+                       "oauth2_token_env",
+                       "max_message_size",
+                       "oversize",
+                       "max_messages_per_session",
+                       "max_bytes_per_session"});
   PopAccount account;
   const Field name = map.required("name");
   account.name = nonEmptyString(ctx, name);
@@ -424,7 +475,51 @@ PopAccount readAccount(const Context& ctx, const Field& field) {
     account.ca_file = path.string();
   }
   account.username = nonEmptyString(ctx, map.required("username"));
-  account.password = resolveSecret(ctx, map);
+  std::optional<Field> auth = map.optional("auth");
+  if (auth) {
+    account.auth = oneOf<PopAuth>(ctx, *auth,
+                                  {{"auto", PopAuth::Auto},
+                                   {"user", PopAuth::User},
+                                   {"apop", PopAuth::Apop},
+                                   {"plain", PopAuth::Plain},
+                                   {"login", PopAuth::Login},
+                                   {"xoauth2", PopAuth::Xoauth2}});
+  }
+  // XOAUTH2 logs in with a bearer token instead of the password; the other mechanisms need the
+  // password and have no use for a token. Either mismatch is reported, not ignored.
+  if (account.auth == PopAuth::Xoauth2) {
+    for (const std::string_view key : {"password_file", "password_env", "password"}) {
+      if (auto given = map.optional(key)) {
+        raise(ctx, given->mark, given->path,
+              "auth xoauth2 logs in with oauth2_token_file or oauth2_token_env, not a password");
+      }
+    }
+    auto token =
+        resolveSecret(ctx, map, {"oauth2_token_file", "oauth2_token_env"}, "OAuth 2.0 token");
+    if (!token) {
+      raise(ctx, auth->mark, auth->path,
+            "auth xoauth2 needs the bearer token: set oauth2_token_file or oauth2_token_env");
+    }
+    account.oauth2_token = std::move(*token);
+    if (auto file = map.optional("oauth2_token_file")) {
+      account.oauth2_token_file = pathValue(ctx, *file).string();
+    }
+  } else {
+    for (const std::string_view key : {"oauth2_token_file", "oauth2_token_env"}) {
+      if (auto given = map.optional(key)) {
+        raise(ctx, given->mark, given->path,
+              "only applies with auth: xoauth2, got auth: " + std::string(toString(account.auth)));
+      }
+    }
+    auto password =
+        resolveSecret(ctx, map, {"password_file", "password_env", "password"}, "password");
+    if (!password) {
+      raise(ctx, map.mark(), map.path(),
+            "missing the POP password: set exactly one of password_file, password_env or "
+            "password");
+    }
+    account.password = std::move(*password);
+  }
 
   if (auto interval = map.optional("poll_interval")) {
     auto parsed = parseDuration(scalar(ctx, *interval, "a duration such as 5m"));
@@ -486,6 +581,23 @@ PopAccount readAccount(const Context& ctx, const Field& field) {
             "must be at least " + formatDuration(kMinTimeout) + ", got " + formatDuration(*parsed));
     }
     account.timeout = *parsed;
+  }
+  std::optional<Field> max_size = map.optional("max_message_size");
+  if (max_size) {
+    account.max_message_size = positiveSize(ctx, *max_size);
+  }
+  if (auto oversize = map.optional("oversize")) {
+    if (!max_size) {
+      raise(ctx, oversize->mark, oversize->path, "only applies with max_message_size");
+    }
+    account.oversize =
+        oneOf<Oversize>(ctx, *oversize, {{"skip", Oversize::Skip}, {"fetch", Oversize::Fetch}});
+  }
+  if (auto cap = map.optional("max_messages_per_session")) {
+    account.max_messages_per_session = positiveCount(ctx, *cap);
+  }
+  if (auto cap = map.optional("max_bytes_per_session")) {
+    account.max_bytes_per_session = positiveSize(ctx, *cap);
   }
   if (auto folder = map.optional("folder")) {
     account.folder = nonEmptyString(ctx, *folder);
@@ -753,6 +865,34 @@ std::string_view toString(Retention retention) {
       return "delete_when_expunged";
     case Retention::KeepUnder:
       return "keep_under";
+  }
+  return "unknown";
+}
+
+std::string_view toString(PopAuth auth) {
+  switch (auth) {
+    case PopAuth::Auto:
+      return "auto";
+    case PopAuth::User:
+      return "user";
+    case PopAuth::Apop:
+      return "apop";
+    case PopAuth::Plain:
+      return "plain";
+    case PopAuth::Login:
+      return "login";
+    case PopAuth::Xoauth2:
+      return "xoauth2";
+  }
+  return "unknown";
+}
+
+std::string_view toString(Oversize oversize) {
+  switch (oversize) {
+    case Oversize::Skip:
+      return "skip";
+    case Oversize::Fetch:
+      return "fetch";
   }
   return "unknown";
 }

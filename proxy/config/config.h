@@ -21,6 +21,10 @@ enum class PlaintextAuth { Never, Loopback, Always };
 enum class Retention { Keep, Delete, DeleteAfter, DeleteWhenExpunged, KeepUnder };
 enum class VerifyCertificates { Yes, No };
 enum class LogLevel { Debug, Info, Warn, Error };
+// How a POP account logs in (see config.example.yaml).
+enum class PopAuth { Auto, User, Apop, Plain, Login, Xoauth2 };
+// What happens to a message above max_message_size.
+enum class Oversize { Skip, Fetch };
 
 // An IMAP listening socket.
 struct Listener {
@@ -48,6 +52,17 @@ struct PopAccount {
   // reply, each chunk of a message).
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
   std::string folder = "INBOX";
+  PopAuth auth = PopAuth::Auto;
+  // auth xoauth2: the bearer token (never logged), from oauth2_token_env or read from
+  // oauth2_token_file at load time; with a file, each session reads it again, so an outside
+  // refresher can replace an expiring token.
+  std::string oauth2_token;
+  std::string oauth2_token_file;  // resolved path; empty when the token came from the env
+  // Limits; 0 = none. Messages over max_message_size (by their LIST size) follow `oversize`.
+  std::uint64_t max_message_size = 0;
+  Oversize oversize = Oversize::Skip;
+  std::uint32_t max_messages_per_session = 0;
+  std::uint64_t max_bytes_per_session = 0;
 
   // Every setting equal (a config reload re-applies an account only when this is false).
   friend bool operator==(const PopAccount&, const PopAccount&) = default;
@@ -106,5 +121,7 @@ std::string_view toString(TlsMode mode);
 std::string_view toString(PlaintextAuth mode);
 std::string_view toString(Retention retention);
 std::string_view toString(LogLevel level);
+std::string_view toString(PopAuth auth);
+std::string_view toString(Oversize oversize);
 
 }  // namespace popbridge::proxy::config

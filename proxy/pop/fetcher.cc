@@ -2,14 +2,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <limits>
 #include <map>
+#include <mutex>
+#include <set>
 #include <variant>
 
 #include "protocols/pop3/commands.h"
 #include "proxy/core/worker.h"
 #include "proxy/server/log.h"
 #include "proxy/server/user_context.h"
+#include "proxy/tls/digest.h"
 #include "store/user_store.h"
 
 namespace popbridge::proxy::pop {
@@ -43,6 +47,39 @@ std::int64_t unixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// RFC 5034 4 (after RFC 2449 4): an AUTH command with its initial response must fit in 255
+// octets, CRLF included; a longer response is sent in answer to the server's empty challenge.
+constexpr std::size_t kMaxAuthLine = 255;
+// SASL challenges answered before the exchange is cancelled: LOGIN needs two, the others one.
+constexpr unsigned kMaxSaslChallenges = 3;
+constexpr std::size_t kMaxTokenBytes = 64 * 1024;
+
+// Oversize messages already reported, as "<log name> <ledger key>": each is logged once per
+// process, however many polls find it still waiting on the server.
+bool firstOversizeReport(const std::string& id) {
+  static std::mutex mutex;
+  static std::set<std::string> reported;
+  const std::lock_guard<std::mutex> lock(mutex);
+  return reported.insert(id).second;
+}
+
+// Reads an OAuth 2.0 token file (worker thread): its content without one trailing line end.
+Result<std::string, std::string> readTokenFile(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return fail(std::string("cannot open it"));
+  std::string content(kMaxTokenBytes + 1, '\0');
+  const std::size_t n = std::fread(content.data(), 1, content.size(), file);
+  const bool bad = std::ferror(file) != 0;
+  std::fclose(file);
+  if (bad) return fail(std::string("cannot read it"));
+  if (n > kMaxTokenBytes) return fail(std::string("it is larger than 64 KiB"));
+  content.resize(n);
+  if (!content.empty() && content.back() == '\n') content.pop_back();
+  if (!content.empty() && content.back() == '\r') content.pop_back();
+  if (content.empty()) return fail(std::string("it is empty"));
+  return content;
 }
 
 std::string seconds(std::chrono::milliseconds d) {
@@ -112,6 +149,31 @@ Fetcher::~Fetcher() {
 void Fetcher::start(Done done) {
   done_ = std::move(done);
   step_ = Step::Connecting;
+  oauth2_token_ = account_.oauth2_token;
+  if (account_.auth == config::PopAuth::Xoauth2 && !account_.oauth2_token_file.empty()) {
+    // Read the token again for each session: an outside refresher replaces it before it
+    // expires. Files are read off the loop thread.
+    auto token = std::make_shared<Result<std::string, std::string>>(fail(std::string()));
+    std::weak_ptr<bool> alive = alive_;
+    runOnWorker(
+        loop_, [token, path = account_.oauth2_token_file] { *token = readTokenFile(path); },
+        [this, alive, token] {
+          if (alive.expired() || step_ == Step::Finished) return;
+          if (!*token) {
+            // Temporary: a refresher may be about to write it; the retries back off.
+            return failWith(PullFailure::Temporary, "cannot read oauth2_token_file " +
+                                                        account_.oauth2_token_file + ": " +
+                                                        token->error());
+          }
+          oauth2_token_ = std::move(**token);
+          connect();
+        });
+    return;
+  }
+  connect();
+}
+
+void Fetcher::connect() {
   log(LogSeverity::Debug, log_name_, "connecting to ", account_.host, ":", account_.port);
   std::weak_ptr<bool> alive = alive_;
   Connection::connect(loop_, account_.host, account_.port, account_.timeout,
@@ -206,16 +268,15 @@ void Fetcher::onEvent(pop3::ReplyEvent& event) {
     onBodyLine(line->text);
   } else if (std::holds_alternative<pop3::End>(event)) {
     onEnd();
-  } else if (!pending_.empty() && pending_.front().command == Command::AuthPlain) {
-    // The initial response went with AUTH; a server that still asks gets an empty response,
-    // and its verdict follows (RFC 5034 4).
-    connection_->write("\r\n");
+  } else if (auto* challenge = std::get_if<pop3::Continuation>(&event)) {
+    onChallenge(*challenge);
   } else {
-    failWith("unexpected SASL continuation");
+    failWith("unexpected reply event");
   }
 }
 
-void Fetcher::failOn(const pop3::Status& status, PullFailure fallback, std::string what) {
+void Fetcher::failOn(const pop3::Status& status, PullFailure fallback, std::string what,
+                     std::string_view suffix) {
   // RFC 2449 8.1 (IN-USE, LOGIN-DELAY), RFC 3206 (SYS/TEMP, SYS/PERM, AUTH). Unknown codes and
   // deeper levels ("SYS/TEMP/DISK") fall back on their first levels.
   PullFailure kind = fallback;
@@ -235,15 +296,15 @@ void Fetcher::failOn(const pop3::Status& status, PullFailure fallback, std::stri
   } else if (starts("AUTH")) {
     kind = PullFailure::Auth;
   }
-  failWith(kind, std::move(what) + ": " + describe(status));
+  failWith(kind, std::move(what) + ": " + describe(status) + std::string(suffix));
 }
 
 void Fetcher::onStatus(const pop3::Status& status) {
   if (pending_.empty()) return failWith("a reply to no command");
   const Command command = pending_.front().command;
-  const bool multi = command == Command::Capa || command == Command::Uidl ||
-                     command == Command::List || command == Command::Top ||
-                     command == Command::Retr;
+  const bool multi = command == Command::Capa || command == Command::CapaAfterLogin ||
+                     command == Command::Uidl || command == Command::List ||
+                     command == Command::Top || command == Command::Retr;
   if (multi && status.ok) {
     // The body follows, up to End; the reply stays at the front until then.
     if (command == Command::Top) digest_.emplace();
@@ -255,12 +316,19 @@ void Fetcher::onStatus(const pop3::Status& status) {
   switch (command) {
     case Command::Greeting:
       if (!status.ok) return failOn(status, PullFailure::Temporary, "server refused the session");
+      apop_banner_ = pop3::apopBanner(status.text);
       sendText(Command::Capa, "CAPA", {}, pop3::ReplyKind::MultiLine);
       return;
     case Command::Capa:
       // RFC 2449 is optional: a server without CAPA gets the RFC 1939 basics.
       capabilities_ = pop3::Capabilities{};
+      capa_ok_ = false;
       afterCapabilities();
+      return;
+    case Command::CapaAfterLogin:
+      // The capabilities from before login stand.
+      log(LogSeverity::Debug, log_name_, "CAPA after login refused: ", describe(status));
+      afterLogin();
       return;
     case Command::Stls:
       if (!status.ok) {
@@ -277,15 +345,17 @@ void Fetcher::onStatus(const pop3::Status& status) {
       sendText(Command::Pass, "PASS", account_.password, pop3::ReplyKind::SingleLine);
       return;
     case Command::Pass:
-    case Command::AuthPlain:
-      if (!status.ok) {
-        // RFC 3206 4: a server with AUTH-RESP-CODE marks credential problems [AUTH]; an
-        // uncoded refusal from it is something else (a lock, a hiccup), not a bad password.
-        return failOn(status,
-                      capabilities_.auth_resp_code ? PullFailure::Temporary : PullFailure::Auth,
-                      "login failed");
+      onLoginReply(status, "USER/PASS");
+      return;
+    case Command::Apop:
+      onLoginReply(status, "APOP");
+      return;
+    case Command::Auth:
+      if (!sasl_cancelled_.empty() && !status.ok) {
+        return failWith(PullFailure::Permanent,
+                        "SASL " + std::string(saslName(sasl_)) + " cancelled: " + sasl_cancelled_);
       }
-      afterLogin();
+      onLoginReply(status, "SASL " + std::string(saslName(sasl_)));
       return;
     case Command::Uidl:
       log(LogSeverity::Info, log_name_, "no UIDL (", describe(status),
@@ -369,9 +439,19 @@ void Fetcher::onEnd() {
   switch (done.command) {
     case Command::Capa:
       capabilities_ = pop3::parseCapabilities(lines_);
+      capa_ok_ = true;
       lines_.clear();
       afterCapabilities();
       return;
+    case Command::CapaAfterLogin: {
+      // RFC 2449 5: after login the server may show the values that apply to this user.
+      const pop3::Capabilities after = pop3::parseCapabilities(lines_);
+      lines_.clear();
+      if (after.expire_days) capabilities_.expire_days = after.expire_days;
+      if (after.login_delay) capabilities_.login_delay = after.login_delay;
+      afterLogin();
+      return;
+    }
     case Command::Uidl:
       for (const std::string& line : lines_) {
         auto entry = pop3::parseUidlLine(line);
@@ -433,39 +513,174 @@ void Fetcher::afterCapabilities() {
     sendText(Command::Stls, "STLS", {}, pop3::ReplyKind::SingleLine);
     return;
   }
-  // RFC 2449 6.7: EXPIRE says how long the server keeps retrieved mail whatever the client
-  // wants; say so when that contradicts the account's retention.
-  if (capabilities_.expire_days && *capabilities_.expire_days != ~std::uint32_t{0}) {
-    const std::uint32_t days = *capabilities_.expire_days;
-    const bool keeps = policy_.kind == config::Retention::Keep ||
-                       policy_.kind == config::Retention::KeepUnder ||
-                       policy_.kind == config::Retention::DeleteWhenExpunged ||
-                       (policy_.kind == config::Retention::DeleteAfter &&
-                        policy_.delete_after > std::chrono::hours(24) * days);
-    if (keeps) {
-      log(LogSeverity::Warn, log_name_, "the server deletes retrieved mail after ", days,
-          " days (EXPIRE) whatever retention ", config::toString(policy_.kind), " asks");
-    }
-  }
   authenticate();
 }
 
+std::string_view Fetcher::saslName(Sasl mechanism) {
+  switch (mechanism) {
+    case Sasl::Plain:
+      return "PLAIN";
+    case Sasl::Login:
+      return "LOGIN";
+    case Sasl::Xoauth2:
+      return "XOAUTH2";
+  }
+  return "?";
+}
+
 void Fetcher::authenticate() {
-  const bool plain = std::find(capabilities_.sasl.begin(), capabilities_.sasl.end(), "PLAIN") !=
-                     capabilities_.sasl.end();
-  if (!capabilities_.user && plain) {
-    // RFC 5034 with an initial response.
-    sendText(Command::AuthPlain, "AUTH",
-             "PLAIN " + pop3::saslPlainInitial({}, account_.username, account_.password),
-             pop3::ReplyKind::SaslContinuation);
+  auto method = chooseLogin(account_.auth, capabilities_, capa_ok_, apop_banner_.has_value());
+  if (!method) return failWith(PullFailure::Permanent, method.error());
+  switch (*method) {
+    case LoginMethod::User:
+      return startUser();
+    case LoginMethod::Apop:
+      return startApop();
+    case LoginMethod::SaslPlain:
+      return startSasl(Sasl::Plain);
+    case LoginMethod::SaslLogin:
+      return startSasl(Sasl::Login);
+    case LoginMethod::SaslXoauth2:
+      return startSasl(Sasl::Xoauth2);
+  }
+}
+
+void Fetcher::startUser() {
+  stats_.auth_mechanism = "USER";
+  sendText(Command::User, "USER", account_.username, pop3::ReplyKind::SingleLine);
+}
+
+void Fetcher::startApop() {
+  stats_.auth_mechanism = "APOP";
+  // RFC 1939 7: MD5 of the timestamp (angle brackets included) followed by the shared secret.
+  auto line = pop3::encodeApop(account_.username, tls::md5Hex(*apop_banner_ + account_.password));
+  if (!line) return failWith(PullFailure::Permanent, "cannot send APOP: " + line.error().message);
+  send(Command::Apop, std::move(*line), pop3::ReplyKind::SingleLine, Pending{});
+}
+
+void Fetcher::startSasl(Sasl mechanism) {
+  sasl_ = mechanism;
+  sasl_challenges_ = 0;
+  sasl_cancelled_.clear();
+  sasl_deferred_response_.clear();
+  const std::string name(saslName(mechanism));
+  stats_.auth_mechanism = "SASL " + name;
+  std::string initial;
+  if (mechanism == Sasl::Plain) {
+    auto ir = pop3::saslPlainInitialChecked({}, account_.username, account_.password);
+    if (!ir)
+      return failWith(PullFailure::Permanent, "cannot send AUTH PLAIN: " + ir.error().message);
+    initial = std::move(*ir);
+  } else if (mechanism == Sasl::Xoauth2) {
+    auto ir = pop3::saslXoauth2Initial(account_.username, oauth2_token_);
+    if (!ir) {
+      return failWith(PullFailure::Permanent, "cannot send AUTH XOAUTH2: " + ir.error().message);
+    }
+    initial = std::move(*ir);
+  }
+  // SASL LOGIN has no initial response: the server asks for each part.
+  std::string arg = name;
+  if (!initial.empty()) {
+    if (std::string_view("AUTH ").size() + name.size() + 1 + initial.size() + 2 <= kMaxAuthLine) {
+      arg += " " + initial;
+    } else {
+      sasl_deferred_response_ = initial + "\r\n";
+    }
+  }
+  sendText(Command::Auth, "AUTH", arg, pop3::ReplyKind::SaslContinuation);
+}
+
+void Fetcher::onChallenge(const pop3::Continuation& challenge) {
+  if (pending_.empty() || pending_.front().command != Command::Auth) {
+    return failWith("unexpected SASL continuation");
+  }
+  if (!sasl_cancelled_.empty()) return;  // "*" sent; the server's -ERR follows
+  if (++sasl_challenges_ > kMaxSaslChallenges) return cancelSasl("too many challenges");
+  if (!sasl_deferred_response_.empty()) {
+    // RFC 5034 4: the response that did not fit on the AUTH line answers the empty challenge.
+    connection_->write(std::move(sasl_deferred_response_));
+    sasl_deferred_response_.clear();
     return;
   }
-  sendText(Command::User, "USER", account_.username, pop3::ReplyKind::SingleLine);
+  switch (sasl_) {
+    case Sasl::Plain:
+      // The initial response went with AUTH; a server that still asks gets an empty response,
+      // and its verdict follows (RFC 5034 4).
+      connection_->write("\r\n");
+      return;
+    case Sasl::Xoauth2: {
+      // A refused token is answered with a challenge holding a JSON error; the client sends an
+      // empty line and the server's -ERR follows. The JSON carries no secret.
+      auto detail = pop3::base64Decode(challenge.data);
+      if (detail && !detail->empty()) {
+        // Server text: one log line of printable ASCII, bounded.
+        std::string shown = detail->substr(0, 300);
+        for (char& c : shown) {
+          if (c < ' ' || c > '~') c = '?';
+        }
+        log(LogSeverity::Info, log_name_, "XOAUTH2 refused: ", shown);
+      }
+      connection_->write("\r\n");
+      return;
+    }
+    case Sasl::Login: {
+      auto prompt_text = pop3::base64Decode(challenge.data);
+      if (!prompt_text) return cancelSasl("a challenge that is not base64");
+      pop3::SaslLoginPrompt prompt = pop3::saslLoginPrompt(*prompt_text);
+      if (prompt == pop3::SaslLoginPrompt::Unknown) {
+        // Some servers word the prompts their own way: the first asks for the name.
+        prompt = sasl_challenges_ == 1 ? pop3::SaslLoginPrompt::Username
+                                       : pop3::SaslLoginPrompt::Password;
+      }
+      connection_->write(pop3::encodeSaslResponse(
+          prompt == pop3::SaslLoginPrompt::Username ? account_.username : account_.password));
+      return;
+    }
+  }
+}
+
+void Fetcher::cancelSasl(std::string reason) {
+  // RFC 5034 4: "*" ends the exchange; the server answers -ERR.
+  sasl_cancelled_ = std::move(reason);
+  connection_->write(std::string(pop3::kSaslCancel));
+}
+
+void Fetcher::onLoginReply(const pop3::Status& status, std::string_view what) {
+  if (!status.ok) {
+    // RFC 3206 4: a server with AUTH-RESP-CODE marks credential problems [AUTH]; an uncoded
+    // refusal from it is something else (a lock, a hiccup), not a bad password.
+    return failOn(status, capabilities_.auth_resp_code ? PullFailure::Temporary : PullFailure::Auth,
+                  "login failed", " (" + std::string(what) + ")");
+  }
+  logged_in_ = true;
+  log(LogSeverity::Debug, log_name_, "logged in with ", stats_.auth_mechanism);
+  if (capabilities_.expire_user || capabilities_.login_delay_user) {
+    // RFC 2449 6.5, 6.7: "USER" announces per-user values, shown by CAPA after login.
+    sendText(Command::CapaAfterLogin, "CAPA", {}, pop3::ReplyKind::MultiLine);
+    return;
+  }
+  afterLogin();
+}
+
+void Fetcher::checkExpire() {
+  stats_.expire_days = capabilities_.expire_days;
+  if (!capabilities_.expire_days) return;
+  const std::uint32_t days = *capabilities_.expire_days;
+  // RFC 2449 6.7: EXPIRE says how long the server keeps retrieved mail whatever the client
+  // wants; say so (once a session) when that contradicts the account's retention.
+  if (!expireContradicts(policy_, days)) return;
+  stats_.expire_conflict = true;
+  const std::string when = days == 0 ? std::string("as soon as it is retrieved (EXPIRE 0)")
+                                     : "after " + std::to_string(days) + " days (EXPIRE)";
+  log(LogSeverity::Warn, log_name_, "account ", account_.name,
+      ": the server deletes retrieved mail ", when, ", earlier than retention ",
+      config::toString(policy_.kind), " asks");
 }
 
 void Fetcher::afterLogin() {
   logged_in_ = true;
   lines_.clear();
+  checkExpire();
   // UIDL names the messages, LIST gives their sizes (for keep_under, content keys and a check
   // of what arrives). Pipelined, they cost one round trip.
   sendText(Command::Uidl, "UIDL", {}, pop3::ReplyKind::MultiLine);
@@ -522,15 +737,34 @@ void Fetcher::loadLedger() {
 
 void Fetcher::planFromLedger(std::vector<store::LedgerEntry> ledger) {
   PullPlan plan = planPull(keyed_, ledger, policy_, unixNow());
-  to_fetch_ = std::move(plan.fetch);
+  LimitedFetch limited = limitFetch(plan.fetch, SessionLimits::of(account_));
+  to_fetch_ = std::move(limited.fetch);
   to_delete_ = std::move(plan.remove);
-  log(LogSeverity::Debug, log_name_, keyed_.size(), " on server, ", to_fetch_.size(), " new, ",
-      to_delete_.size(), " to delete", capabilities_.pipelining ? " (pipelined)" : "");
+  noteOversize(limited.oversize);
+  stats_.deferred = static_cast<std::uint32_t>(limited.deferred);
+  if (limited.deferred > 0) {
+    log(LogSeverity::Info, log_name_, "per-session limit reached: ", limited.deferred,
+        " new messages left for the next poll");
+  }
+  log(LogSeverity::Debug, log_name_, keyed_.size(), " on server, ", plan.fetch.size(), " new, ",
+      to_fetch_.size(), " to fetch now, ", to_delete_.size(), " to delete",
+      capabilities_.pipelining ? " (pipelined)" : "");
   step_ = Step::Transfer;
   transfer_.messages_total = static_cast<std::uint32_t>(to_fetch_.size());
   for (const KeyedMessage& message : to_fetch_) transfer_.bytes_total += message.size;
   if (progress_) progress_(transfer_);
   pump();
+}
+
+void Fetcher::noteOversize(const std::vector<KeyedMessage>& oversize) {
+  const bool skip = account_.oversize == config::Oversize::Skip;
+  if (skip) stats_.oversize_skipped = static_cast<std::uint32_t>(oversize.size());
+  for (const KeyedMessage& message : oversize) {
+    if (!firstOversizeReport(log_name_ + " " + message.key)) continue;
+    log(skip ? LogSeverity::Warn : LogSeverity::Info, log_name_, "message ", message.number, " (",
+        message.size, " octets) is over max_message_size ", account_.max_message_size,
+        skip ? ": left on the server" : ": fetched anyway (oversize fetch)");
+  }
 }
 
 bool Fetcher::stagingFull() const {

@@ -32,6 +32,15 @@ struct PullStats {
   std::uint32_t fetched = 0;  // new messages committed to the store
   std::uint32_t deleted = 0;  // DELEs the server confirmed by its +OK to QUIT
   std::uint64_t bytes = 0;    // body bytes committed
+  // New messages left on the server: over max_message_size with oversize skip, and those the
+  // per-session caps leave for the next session.
+  std::uint32_t oversize_skipped = 0;
+  std::uint32_t deferred = 0;
+  std::string auth_mechanism;  // how the session logged in: "USER", "APOP", "SASL PLAIN", ...
+  // The server's EXPIRE (RFC 2449 6.7) as it stood after login (UINT32_MAX: NEVER), and whether
+  // it deletes mail earlier than the account's retention asks (also logged as a warning).
+  std::optional<std::uint32_t> expire_days;
+  bool expire_conflict = false;
 };
 
 // How far a pull's transfer is: the new messages it fetches, with totals from LIST sizes.
@@ -60,11 +69,14 @@ struct PullError {
 std::string_view toString(PullFailure kind);
 
 // One POP3 session for one account, following the pull in DESIGN.md:
-// connect (implicit TLS or STLS), CAPA, USER/PASS or AUTH PLAIN, UIDL and LIST (and TOP n 0 where
+// connect (implicit TLS or STLS), CAPA, log in (USER/PASS, APOP, or SASL PLAIN, LOGIN or XOAUTH2
+// as the account's `auth` says; CAPA again after login when the server marks EXPIRE or
+// LOGIN-DELAY per user), UIDL and LIST (and TOP n 0 where
 // a message needs a content key: no UIDL, or a repeated one); RETR each message the ledger has
 // not seen, streaming it to a staged store file on worker threads; commit batches durably (blob
 // and ledger row in one transaction) while the next messages stream; only after a commit has
-// returned DELE what the retention policy deletes; QUIT, and record the deletes only after the
+// returned DELE what the retention policy deletes (new messages within the account's size and
+// per-session limits only, oldest first); QUIT, and record the deletes only after the
 // server's +OK to QUIT. With PIPELINING (RFC 2449 6.6) up to a window of RETR/DELE/TOP commands
 // is outstanding at once.
 // Loop thread only. Destroying a Fetcher closes its connection; `done` is not called then.
@@ -104,7 +116,9 @@ class Fetcher {
     Stls,
     User,
     Pass,
-    AuthPlain,
+    Apop,
+    Auth,  // AUTH <SASL mechanism> (RFC 5034)
+    CapaAfterLogin,
     Uidl,
     List,
     Top,
@@ -129,7 +143,18 @@ class Fetcher {
 
   void send(Command command, std::string line, pop3::ReplyKind kind, Pending pending);
   void sendText(Command command, std::string_view verb, std::string_view arg, pop3::ReplyKind kind);
+  enum class Sasl { Plain, Login, Xoauth2 };
+  static std::string_view saslName(Sasl mechanism);
+  void connect();
   void authenticate();
+  void startUser();
+  void startApop();
+  void startSasl(Sasl mechanism);
+  void onChallenge(const pop3::Continuation& challenge);
+  void cancelSasl(std::string reason);
+  void onLoginReply(const pop3::Status& status, std::string_view what);
+  void checkExpire();
+  void noteOversize(const std::vector<KeyedMessage>& oversize);
   void afterCapabilities();
   void afterLogin();
   void afterListings();
@@ -146,7 +171,10 @@ class Fetcher {
   void finish(Result<PullStats, PullError> result);
   void failWith(PullFailure kind, std::string reason);
   void failWith(std::string reason) { failWith(PullFailure::Temporary, std::move(reason)); }
-  void failOn(const pop3::Status& status, PullFailure fallback, std::string what);
+  // Fails with `what`: the reply's code and text, then `suffix`; the kind from the response
+  // code, else `fallback`.
+  void failOn(const pop3::Status& status, PullFailure fallback, std::string what,
+              std::string_view suffix = {});
   void armTimeout();
   void updateReading();
   std::size_t window() const;
@@ -170,6 +198,13 @@ class Fetcher {
   bool logged_in_ = false;
   bool quit_answered_ = false;  // the session is over; deletions are being recorded
   pop3::Capabilities capabilities_;
+  bool capa_ok_ = false;                    // the server answered CAPA (RFC 2449)
+  std::optional<std::string> apop_banner_;  // the greeting's timestamp (RFC 1939 7)
+  std::string oauth2_token_;                // auth xoauth2: this session's bearer token
+  Sasl sasl_ = Sasl::Plain;                 // the mechanism of a Command::Auth in flight
+  std::string sasl_deferred_response_;      // an initial response too long for the AUTH line
+  unsigned sasl_challenges_ = 0;
+  std::string sasl_cancelled_;      // why the exchange was cancelled ("*"), if it was
   std::vector<std::string> lines_;  // collected lines of CAPA / UIDL / LIST
 
   bool have_uidl_ = true;

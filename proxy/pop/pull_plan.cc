@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -250,6 +251,97 @@ PullPlan planPull(std::span<const KeyedMessage> listing, std::span<const store::
     if (removed[i]) plan.remove.push_back(listing[i]);
   }
   return plan;
+}
+
+Result<LoginMethod, std::string> chooseLogin(config::PopAuth auth, const pop3::Capabilities& caps,
+                                             bool capa_answered, bool apop_timestamp) {
+  const auto offers = [&](std::string_view mechanism) {
+    return std::find(caps.sasl.begin(), caps.sasl.end(), mechanism) != caps.sasl.end();
+  };
+  const auto sasl = [&](std::string_view name,
+                        LoginMethod method) -> Result<LoginMethod, std::string> {
+    if (capa_answered && !offers(name)) {
+      std::string offered;
+      for (const std::string& m : caps.sasl) offered += (offered.empty() ? "" : " ") + m;
+      return fail("auth " + std::string(config::toString(auth)) +
+                  ": the server does not offer SASL " + std::string(name) +
+                  " (CAPA SASL: " + (offered.empty() ? "none" : offered) + ")");
+    }
+    return method;
+  };
+  switch (auth) {
+    case config::PopAuth::Auto:
+      if (offers("PLAIN")) return LoginMethod::SaslPlain;
+      if (caps.user || !capa_answered) return LoginMethod::User;
+      if (apop_timestamp) return LoginMethod::Apop;
+      if (offers("LOGIN")) return LoginMethod::SaslLogin;
+      return LoginMethod::User;
+    case config::PopAuth::User:
+      return LoginMethod::User;
+    case config::PopAuth::Apop:
+      if (!apop_timestamp) {
+        return fail(std::string("auth apop: the server's greeting has no APOP timestamp"));
+      }
+      return LoginMethod::Apop;
+    case config::PopAuth::Plain:
+      return sasl("PLAIN", LoginMethod::SaslPlain);
+    case config::PopAuth::Login:
+      return sasl("LOGIN", LoginMethod::SaslLogin);
+    case config::PopAuth::Xoauth2:
+      return sasl("XOAUTH2", LoginMethod::SaslXoauth2);
+  }
+  return LoginMethod::User;
+}
+
+bool expireContradicts(const RetentionPolicy& policy, std::uint32_t expire_days) {
+  if (expire_days == std::numeric_limits<std::uint32_t>::max()) return false;  // NEVER
+  switch (policy.kind) {
+    case config::Retention::Delete:
+      return false;
+    case config::Retention::DeleteAfter:
+      return policy.delete_after > std::chrono::seconds(std::chrono::hours(24)) * expire_days;
+    case config::Retention::Keep:
+    case config::Retention::KeepUnder:
+    case config::Retention::DeleteWhenExpunged:
+      return true;
+  }
+  return true;
+}
+
+SessionLimits SessionLimits::of(const config::PopAccount& account) {
+  SessionLimits limits;
+  limits.max_message_size = account.max_message_size;
+  limits.oversize = account.oversize;
+  limits.max_messages = account.max_messages_per_session;
+  limits.max_bytes = account.max_bytes_per_session;
+  return limits;
+}
+
+LimitedFetch limitFetch(std::span<const KeyedMessage> fetch, const SessionLimits& limits) {
+  std::vector<KeyedMessage> ordered(fetch.begin(), fetch.end());
+  std::stable_sort(
+      ordered.begin(), ordered.end(),
+      [](const KeyedMessage& a, const KeyedMessage& b) { return a.number < b.number; });
+  LimitedFetch out;
+  std::uint64_t bytes = 0;
+  bool full = false;
+  for (const KeyedMessage& message : ordered) {
+    if (limits.max_message_size != 0 && message.size > limits.max_message_size) {
+      out.oversize.push_back(message);
+      if (limits.oversize == config::Oversize::Skip) continue;
+    }
+    const bool count_full = limits.max_messages != 0 && out.fetch.size() >= limits.max_messages;
+    const bool bytes_full =
+        limits.max_bytes != 0 && !out.fetch.empty() && bytes + message.size > limits.max_bytes;
+    full = full || count_full || bytes_full;
+    if (full) {
+      ++out.deferred;
+      continue;
+    }
+    bytes += message.size;
+    out.fetch.push_back(message);
+  }
+  return out;
 }
 
 }  // namespace popbridge::proxy::pop

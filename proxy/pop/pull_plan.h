@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "protocols/common/result.h"
+#include "protocols/pop3/parsers.h"
 #include "proxy/config/config.h"
 #include "store/types.h"
 
@@ -97,6 +99,52 @@ struct PullPlan {
 //   Stored rows oldest first (first_seen, then message number). keep never deletes.
 PullPlan planPull(std::span<const KeyedMessage> listing, std::span<const store::LedgerEntry> ledger,
                   const RetentionPolicy& policy, std::int64_t now);
+
+// RFC 2449 6.7: true when a server that keeps retrieved mail for `expire_days` days (UINT32_MAX:
+// NEVER; 0: it may delete a message as soon as it is retrieved) will delete mail earlier than
+// `policy` would: keep, keep_under and delete_when_expunged never ask for a delete by age, and
+// delete_after asks for one only after its own delay. delete never contradicts it.
+bool expireContradicts(const RetentionPolicy& policy, std::uint32_t expire_days);
+
+// How a session logs in.
+enum class LoginMethod { User, Apop, SaslPlain, SaslLogin, SaslXoauth2 };
+
+// Chooses the login for the account's `auth` from what the server showed: its capabilities
+// (`capa_answered` false when CAPA was refused, RFC 2449 being optional) and whether the
+// greeting carried an APOP timestamp. auto takes SASL PLAIN (one round trip) when CAPA lists
+// it, else USER/PASS when CAPA lists USER or there was no CAPA (RFC 1939 servers), else APOP
+// when there is a timestamp (the password stays off the wire), else SASL LOGIN, else USER/PASS
+// as a last try; never XOAUTH2, which needs a token. An explicit choice is returned or refused,
+// never replaced: APOP without a timestamp, or a SASL mechanism an answered CAPA does not list,
+// is an error message saying so (tried anyway, it would only count as a wrong password). Pure.
+Result<LoginMethod, std::string> chooseLogin(config::PopAuth auth, const pop3::Capabilities& caps,
+                                             bool capa_answered, bool apop_timestamp);
+
+// The account's per-session limits; 0 = no limit.
+struct SessionLimits {
+  std::uint64_t max_message_size = 0;
+  config::Oversize oversize = config::Oversize::Skip;
+  std::uint32_t max_messages = 0;
+  std::uint64_t max_bytes = 0;
+
+  static SessionLimits of(const config::PopAccount& account);
+};
+
+struct LimitedFetch {
+  std::vector<KeyedMessage> fetch;     // RETR in this session, oldest (lowest number) first
+  std::vector<KeyedMessage> oversize;  // over max_message_size: left on the server (skip) or
+                                       // fetched anyway (fetch: these are in `fetch` too)
+  std::size_t deferred = 0;            // new messages the caps leave to a later session
+};
+
+// Applies the limits to the messages a plan fetches. Sizes are LIST sizes; a message whose size
+// is unknown (0: LIST failed) is never oversize. With oversize skip a large message is left out
+// (it has no ledger row, so it is looked at again each session, and a raised limit fetches it);
+// then, oldest first, messages are taken while the count stays within max_messages and the
+// bytes within max_bytes. The first message of a session is always taken, however large, so
+// one bigger than max_bytes cannot block the account; taking stops at the first that does not
+// fit, so mail still arrives oldest first. Pure.
+LimitedFetch limitFetch(std::span<const KeyedMessage> fetch, const SessionLimits& limits);
 
 // Lower-case hex of `bytes`.
 std::string toHex(std::span<const std::uint8_t> bytes);

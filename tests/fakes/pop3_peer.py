@@ -2,7 +2,8 @@
 servers show only sometimes, and that Dovecot cannot be made to show: no UIDL, repeated UIDLs,
 messages renumbered between sessions, bare-LF line ends, NUL bytes, LIST sizes that lie, a
 connection closed in the middle of a RETR, a command never answered, -ERR with RFC 2449 / RFC 3206
-response codes, a QUIT reply without CRLF. Plain TCP on loopback only (no TLS: quirks live in the
+response codes, a QUIT reply without CRLF, per-user capabilities after login (EXPIRE ... USER), and
+the SASL mechanisms Dovecot offers only with an outside server (XOAUTH2: `oauth2_token`). Plain TCP on loopback only (no TLS: quirks live in the
 POP3 layer, TLS is tested against Dovecot).
 
     peer = Pop3Peer(user="u", password="p").start()
@@ -20,6 +21,8 @@ Thread model: one accept thread plus one thread per session; attributes may be s
 thread between sessions. Callbacks (`on_command`) run on the session thread and may block it.
 """
 
+import base64
+import json
 import socket
 import threading
 import time
@@ -42,6 +45,8 @@ class Session:
     order: list = field(default_factory=list)  # message index of each number, from 1
     quit_ok: bool = False
     closed_early: bool = False
+    auth_response: str = None  # the decoded XOAUTH2 initial response
+    after_challenge: str = None  # what the client answered to a failure challenge
 
 
 def wire_lines(data):
@@ -79,6 +84,8 @@ class Pop3Peer:
         # how many commands the client queues meanwhile (Session.max_queued)
         self.on_command = None  # callable(session, verb, arg) before the reply, on that thread
         self.lock_maildrop = True  # a second concurrent session gets -ERR [IN-USE]
+        self.capabilities_after_login = None  # list answered to CAPA once logged in; None: same
+        self.oauth2_token = None  # AUTH XOAUTH2 accepts user + this bearer token; None: -ERR
         self.sessions = []
         self._lock = threading.Lock()
         self._busy = False
@@ -113,6 +120,37 @@ class Pop3Peer:
             pass
 
     # ------------------------------------------------------------------ server
+
+    def _auth(self, arg, send, read_line, session):
+        """RFC 5034 AUTH XOAUTH2 (the only mechanism the peer speaks). Returns True when the
+        credentials are right, False after answering -ERR, None after answering -ERR for an
+        unknown mechanism."""
+        words = arg.split()
+        mechanism = words[0].upper() if words else ""
+        if mechanism != "XOAUTH2" or self.oauth2_token is None:
+            send("-ERR [SYS/PERM] unsupported mechanism")
+            return None
+        if len(words) > 1:
+            response = words[1]
+        else:
+            send("+ ")
+            response = read_line()
+            session.commands.append("(deferred initial response)")
+        try:
+            decoded = base64.b64decode(response, validate=True).decode("latin-1")
+        except ValueError:
+            send("-ERR [AUTH] bad base64")
+            return False
+        session.auth_response = decoded  # the test checks the SASL string
+        expected = f"user={self.user}\x01auth=Bearer {self.oauth2_token}\x01\x01"
+        if decoded == expected:
+            return True
+        # The XOAUTH2 failure: a JSON challenge, an empty client response, then -ERR.
+        status = {"status": "401", "schemes": "Bearer", "scope": "https://mail.example/"}
+        send("+ " + base64.b64encode(json.dumps(status).encode()).decode())
+        session.after_challenge = read_line()
+        send("-ERR [AUTH] invalid bearer token")
+        return False
 
     def _accept_loop(self):
         while not self._stopping:
@@ -204,11 +242,14 @@ class Pop3Peer:
                     pass
                 return locked
             if verb == "CAPA":
-                if self.capabilities is None:
+                caps = self.capabilities
+                if authed and self.capabilities_after_login is not None:
+                    caps = self.capabilities_after_login
+                if caps is None:
                     send("-ERR unknown command")
                 else:
                     send("+OK capability list follows")
-                    for cap in self.capabilities:
+                    for cap in caps:
                         send(cap)
                     send(".")
                 continue
@@ -225,7 +266,27 @@ class Pop3Peer:
                     send("+OK bye")
                 return locked
             if not authed:
-                if verb == "USER":
+                accepted = None  # True/False once a login command is decided
+                if verb == "AUTH":
+                    accepted = self._auth(arg, send, read_line, session)
+                    if accepted is None:
+                        continue
+                if accepted is not None:
+                    if not accepted:
+                        continue
+                    with self._lock:
+                        if self.lock_maildrop and self._busy:
+                            send("-ERR [IN-USE] maildrop locked by another session")
+                            continue
+                        self._busy = locked = True
+                        order = [i for i, m in enumerate(self.messages) if not m.deleted]
+                    if self.order:
+                        order = list(self.order(order))
+                    session.order = order
+                    session.login_time = time.monotonic()
+                    authed = True
+                    send("+OK logged in")
+                elif verb == "USER":
                     user_ok = arg == self.user
                     send("+OK" if user_ok else "-ERR [AUTH] no such user")
                 elif verb == "PASS":

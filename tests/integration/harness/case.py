@@ -18,13 +18,17 @@ def long_tests():
 
 
 class DovecotCase(unittest.TestCase):
-    """A private Dovecot per test; no daemon needed."""
+    """A private Dovecot per test; no daemon needed. A subclass may set `dovecot_options` (keyword
+    arguments of dovecot.Dovecot, e.g. {"auth_mechanisms": "plain login apop"})."""
+
+    dovecot_options = {}
 
     def setUp(self):
         self.dir = util.make_temp_dir()
         self.addCleanup(util.remove_temp_dir, self.dir)
         self.certs = certs.make_certs(os.path.join(self.dir, "certs"))
-        self.dovecot = dovecot.Dovecot(os.path.join(self.dir, "dovecot"), self.certs)
+        self.dovecot = dovecot.Dovecot(os.path.join(self.dir, "dovecot"), self.certs,
+                                       **self.dovecot_options)
         self.dovecot.add_user(POP_USER, POP_PASSWORD)
         self.dovecot.start()
         self.addCleanup(self.dovecot.stop)

@@ -63,11 +63,15 @@ class Dovecot:
     """One private Dovecot POP3 instance. Construct, add_user(), start(); stop() (idempotent)
     kills the master and waits for it. Thread-safe for deliver()/add_user() from test threads."""
 
-    def __init__(self, root, certs, disable_plaintext_auth=False, imap=False):
+    def __init__(self, root, certs, disable_plaintext_auth=False, imap=False,
+                 auth_mechanisms="plain login"):
         """`root`: a directory owned by this instance (created if needed). `certs`: a CertSet whose
         server cert Dovecot presents on POP3S and after STLS. `imap`: also serve IMAP (plain, with
         STARTTLS offered) on `imap_port`, from Debian's dovecot-imapd, e.g. as a reference for
-        ENVELOPE and BODYSTRUCTURE."""
+        ENVELOPE and BODYSTRUCTURE. `auth_mechanisms`: Dovecot's setting of that name; with
+        "apop" in it the POP3 greeting carries an APOP timestamp (RFC 1939 7), which works since
+        the passdb holds plaintext passwords."""
+        self.auth_mechanisms = auth_mechanisms
         self.root = os.path.abspath(root)
         self.certs = certs
         self.disable_plaintext_auth = disable_plaintext_auth
@@ -198,7 +202,7 @@ ssl_cert = <{self.certs.cert}
 ssl_key = <{self.certs.key}
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = {"yes" if self.disable_plaintext_auth else "no"}
-auth_mechanisms = plain login
+auth_mechanisms = {self.auth_mechanisms}
 # Failed logins answer at once (default 2 s): tests of wrong POP passwords stay fast.
 auth_failure_delay = 0
 

@@ -93,6 +93,17 @@ TEST(Sasl, ResponsesAndCancel) {
   EXPECT_EQ(kSaslCancel, "*\r\n");
 }
 
+TEST(Sasl, LoginPrompts) {
+  // The draft's prompts, as servers send them (base64 "VXNlcm5hbWU6" is "Username:").
+  EXPECT_EQ(saslLoginPrompt(base64Decode("VXNlcm5hbWU6").value()), SaslLoginPrompt::Username);
+  EXPECT_EQ(saslLoginPrompt(base64Decode("UGFzc3dvcmQ6").value()), SaslLoginPrompt::Password);
+  EXPECT_EQ(saslLoginPrompt("User Name"), SaslLoginPrompt::Username);
+  EXPECT_EQ(saslLoginPrompt("username:"), SaslLoginPrompt::Username);
+  EXPECT_EQ(saslLoginPrompt(" password"), SaslLoginPrompt::Password);
+  EXPECT_EQ(saslLoginPrompt(""), SaslLoginPrompt::Unknown);
+  EXPECT_EQ(saslLoginPrompt("Token:"), SaslLoginPrompt::Unknown);
+}
+
 TEST(Base64, KnownVectors) {
   // RFC 4648 section 10.
   const std::pair<std::string_view, std::string_view> vectors[] = {

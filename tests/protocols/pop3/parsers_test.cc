@@ -78,6 +78,28 @@ TEST(Capabilities, BadValuesAreIgnored) {
   EXPECT_EQ(caps2.expire_days, std::numeric_limits<std::uint32_t>::max());
 }
 
+TEST(Capabilities, ExpireAndLoginDelayPerUser) {
+  // RFC 2449 6.7: "EXPIRE 0" means retrieved mail may be deleted at once; "USER" says the value
+  // after login may differ.
+  const std::vector<std::string> zero = {"EXPIRE 0"};
+  EXPECT_EQ(parseCapabilities(zero).expire_days, 0u);
+  EXPECT_FALSE(parseCapabilities(zero).expire_user);
+  const std::vector<std::string> user = {"EXPIRE 5 user", "LOGIN-DELAY 60 USER"};
+  const Capabilities caps = parseCapabilities(user);
+  EXPECT_EQ(caps.expire_days, 5u);
+  EXPECT_TRUE(caps.expire_user);
+  EXPECT_EQ(caps.login_delay, 60u);
+  EXPECT_TRUE(caps.login_delay_user);
+  const std::vector<std::string> never = {"EXPIRE NEVER USER"};
+  EXPECT_TRUE(parseCapabilities(never).expire_user);
+  // A USER flag on an unreadable value is dropped with the value.
+  const std::vector<std::string> bad = {"EXPIRE soon USER", "LOGIN-DELAY x USER"};
+  EXPECT_FALSE(parseCapabilities(bad).expire_user);
+  EXPECT_FALSE(parseCapabilities(bad).login_delay_user);
+  const std::vector<std::string> other = {"EXPIRE 5 FOO"};
+  EXPECT_FALSE(parseCapabilities(other).expire_user);
+}
+
 TEST(Uidl, ValidLines) {
   EXPECT_EQ(parseUidlLine("1 whqtswO00WBw418f9t5JxYwZ").value(),
             (UidlEntry{1, "whqtswO00WBw418f9t5JxYwZ"}));

@@ -178,7 +178,14 @@ TEST(ConfigExampleTest, DocumentsEveryKey) {
                           "password:",
                           "poll_interval:",
                           "retention:",
-                          "folder:"}) {
+                          "folder:",
+                          "auth:",
+                          "oauth2_token_file:",
+                          "oauth2_token_env:",
+                          "max_message_size:",
+                          "oversize:",
+                          "max_messages_per_session:",
+                          "max_bytes_per_session:"}) {
     EXPECT_NE(text.find(key), std::string::npos) << key;
   }
   for (const char* value : {"debug", "info", "warn", "error", "starttls", "implicit", "none",

@@ -165,5 +165,122 @@ TEST(PlanPullTest, KeepUnderDeletesOldestUntilUnderTarget) {
   EXPECT_EQ(keysOf(planPull(listing, pending, policy, 100).remove), (Keys{"b"}));
 }
 
+TEST(ExpireTest, ContradictionsWithTheRetention) {
+  constexpr std::uint32_t kNever = 0xFFFFFFFFu;
+  const RetentionPolicy keep{Retention::Keep, {}, 0};
+  const RetentionPolicy remove{Retention::Delete, {}, 0};
+  const RetentionPolicy week{Retention::DeleteAfter, std::chrono::hours(24 * 7), 0};
+  const RetentionPolicy expunged{Retention::DeleteWhenExpunged, {}, 0};
+  const RetentionPolicy under{Retention::KeepUnder, {}, 100};
+  EXPECT_TRUE(expireContradicts(keep, 0));  // EXPIRE 0: deleted as soon as retrieved
+  EXPECT_TRUE(expireContradicts(keep, 5));
+  EXPECT_FALSE(expireContradicts(keep, kNever));
+  EXPECT_FALSE(expireContradicts(remove, 0));
+  EXPECT_TRUE(expireContradicts(week, 5));
+  EXPECT_FALSE(expireContradicts(week, 7));
+  EXPECT_FALSE(expireContradicts(week, 30));
+  EXPECT_TRUE(expireContradicts(expunged, 30));
+  EXPECT_TRUE(expireContradicts(under, 30));
+  EXPECT_FALSE(expireContradicts(under, kNever));
+}
+
+SessionLimits limits(std::uint64_t max_size, config::Oversize oversize, std::uint32_t messages,
+                     std::uint64_t bytes) {
+  return SessionLimits{max_size, oversize, messages, bytes};
+}
+
+TEST(LimitFetchTest, NoLimitsTakesEverythingOldestFirst) {
+  const std::vector<KeyedMessage> fetch = {{3, "c", 10}, {1, "a", 10}, {2, "b", 10}};
+  const LimitedFetch out = limitFetch(fetch, SessionLimits{});
+  EXPECT_EQ(keysOf(out.fetch), (Keys{"a", "b", "c"}));
+  EXPECT_TRUE(out.oversize.empty());
+  EXPECT_EQ(out.deferred, 0u);
+}
+
+TEST(LimitFetchTest, OversizeSkipLeavesLargeMessagesOut) {
+  const std::vector<KeyedMessage> fetch = {
+      {1, "a", 100}, {2, "big", 1001}, {3, "c", 1000}, {4, "unknown", 0}};
+  const LimitedFetch out = limitFetch(fetch, limits(1000, config::Oversize::Skip, 0, 0));
+  EXPECT_EQ(keysOf(out.fetch), (Keys{"a", "c", "unknown"}));
+  EXPECT_EQ(keysOf(out.oversize), (Keys{"big"}));
+  EXPECT_EQ(out.deferred, 0u);
+  const LimitedFetch fetched = limitFetch(fetch, limits(1000, config::Oversize::Fetch, 0, 0));
+  EXPECT_EQ(keysOf(fetched.fetch), (Keys{"a", "big", "c", "unknown"}));
+  EXPECT_EQ(keysOf(fetched.oversize), (Keys{"big"}));
+}
+
+TEST(LimitFetchTest, MessageCapTakesTheOldest) {
+  const std::vector<KeyedMessage> fetch = {
+      {5, "e", 1}, {1, "a", 1}, {4, "d", 1}, {2, "b", 1}, {3, "c", 1}};
+  const LimitedFetch out = limitFetch(fetch, limits(0, config::Oversize::Skip, 2, 0));
+  EXPECT_EQ(keysOf(out.fetch), (Keys{"a", "b"}));
+  EXPECT_EQ(out.deferred, 3u);
+}
+
+TEST(LimitFetchTest, ByteCapStopsAtTheFirstMessageThatDoesNotFit) {
+  const std::vector<KeyedMessage> fetch = {{1, "a", 40}, {2, "b", 50}, {3, "c", 20}, {4, "d", 5}};
+  const LimitedFetch out = limitFetch(fetch, limits(0, config::Oversize::Skip, 0, 100));
+  // "b" fits (90), "c" does not (110); "d" would, but is left too so mail arrives oldest first.
+  EXPECT_EQ(keysOf(out.fetch), (Keys{"a", "b"}));
+  EXPECT_EQ(out.deferred, 2u);
+  // A message larger than the whole budget still goes, alone, as the first of a session.
+  const std::vector<KeyedMessage> huge = {{1, "huge", 500}, {2, "small", 1}};
+  const LimitedFetch alone = limitFetch(huge, limits(0, config::Oversize::Skip, 0, 100));
+  EXPECT_EQ(keysOf(alone.fetch), (Keys{"huge"}));
+  EXPECT_EQ(alone.deferred, 1u);
+}
+
+TEST(LimitFetchTest, SkippedOversizeDoesNotCountAgainstTheCaps) {
+  const std::vector<KeyedMessage> fetch = {
+      {1, "big", 900}, {2, "a", 10}, {3, "b", 10}, {4, "c", 10}};
+  const LimitedFetch out = limitFetch(fetch, limits(500, config::Oversize::Skip, 2, 1000));
+  EXPECT_EQ(keysOf(out.fetch), (Keys{"a", "b"}));
+  EXPECT_EQ(keysOf(out.oversize), (Keys{"big"}));
+  EXPECT_EQ(out.deferred, 1u);
+}
+
+pop3::Capabilities capsWith(std::vector<std::string> sasl, bool user) {
+  pop3::Capabilities caps;
+  caps.sasl = std::move(sasl);
+  caps.user = user;
+  return caps;
+}
+
+TEST(ChooseLoginTest, AutoTakesTheBestOffered) {
+  using config::PopAuth;
+  const auto choose = [](const pop3::Capabilities& caps, bool capa, bool apop) {
+    return chooseLogin(PopAuth::Auto, caps, capa, apop).value();
+  };
+  EXPECT_EQ(choose(capsWith({"LOGIN", "PLAIN"}, true), true, true), LoginMethod::SaslPlain);
+  EXPECT_EQ(choose(capsWith({"LOGIN"}, true), true, true), LoginMethod::User);
+  // No CAPA: an RFC 1939 server, USER/PASS.
+  EXPECT_EQ(choose(pop3::Capabilities{}, false, true), LoginMethod::User);
+  EXPECT_EQ(choose(capsWith({"LOGIN"}, false), true, true), LoginMethod::Apop);
+  EXPECT_EQ(choose(capsWith({"LOGIN"}, false), true, false), LoginMethod::SaslLogin);
+  EXPECT_EQ(choose(capsWith({}, false), true, false), LoginMethod::User);
+  // XOAUTH2 needs a token: never chosen by auto.
+  EXPECT_EQ(choose(capsWith({"XOAUTH2"}, false), true, false), LoginMethod::User);
+}
+
+TEST(ChooseLoginTest, ExplicitChoicesNeverFallBack) {
+  using config::PopAuth;
+  const pop3::Capabilities plain_only = capsWith({"PLAIN"}, true);
+  EXPECT_EQ(chooseLogin(PopAuth::User, capsWith({"PLAIN"}, false), true, true).value(),
+            LoginMethod::User);
+  EXPECT_EQ(chooseLogin(PopAuth::Apop, plain_only, true, true).value(), LoginMethod::Apop);
+  EXPECT_EQ(chooseLogin(PopAuth::Apop, plain_only, true, false).error(),
+            "auth apop: the server's greeting has no APOP timestamp");
+  EXPECT_EQ(chooseLogin(PopAuth::Plain, plain_only, true, false).value(), LoginMethod::SaslPlain);
+  EXPECT_EQ(chooseLogin(PopAuth::Login, plain_only, true, true).error(),
+            "auth login: the server does not offer SASL LOGIN (CAPA SASL: PLAIN)");
+  EXPECT_EQ(chooseLogin(PopAuth::Xoauth2, capsWith({}, true), true, false).error(),
+            "auth xoauth2: the server does not offer SASL XOAUTH2 (CAPA SASL: none)");
+  // Without CAPA nothing is known: the chosen mechanism is tried.
+  EXPECT_EQ(chooseLogin(PopAuth::Xoauth2, pop3::Capabilities{}, false, false).value(),
+            LoginMethod::SaslXoauth2);
+  EXPECT_EQ(chooseLogin(PopAuth::Login, pop3::Capabilities{}, false, false).value(),
+            LoginMethod::SaslLogin);
+}
+
 }  // namespace
 }  // namespace popbridge::proxy::pop
