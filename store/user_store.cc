@@ -634,16 +634,10 @@ Result<void> UserStore::unsubscribe(std::string_view name) {
   auto canonical = canonicalMailboxName(name);
   if (!canonical) return fail(canonical.error());
   std::lock_guard lock(write_mutex_);
-  auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
-  if (!txn) return fail(txn.error());
-  auto remove = writer_->prepare("DELETE FROM subscriptions WHERE name = ? RETURNING name");
+  auto remove = writer_->prepare("DELETE FROM subscriptions WHERE name = ?");
   if (!remove) return fail(remove.error());
   remove->bind(1, *canonical);
-  auto row = remove->step();
-  if (!row) return fail(row.error());
-  if (!*row) return fail(notFound("not subscribed: " + *canonical));
-  remove = Statement();
-  return txn->commit();
+  return remove->run();
 }
 
 Result<std::vector<std::string>> UserStore::subscriptions() {

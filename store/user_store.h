@@ -90,7 +90,7 @@ class UserStore {
   // RENAME and DELETE leave them alone (RFC 9051 6.3.4, 6.3.6).
   // Adds the canonical `name` to the subscriptions (no-op if already there). InvalidName.
   Result<void> subscribe(std::string_view name);
-  // Removes `name`. NotFound if it was not subscribed, InvalidName.
+  // Removes `name` (no-op if it was not subscribed, as in Dovecot). InvalidName.
   Result<void> unsubscribe(std::string_view name);
   // Every subscribed name, ordered.
   Result<std::vector<std::string>> subscriptions();

@@ -89,8 +89,7 @@ class ListTest(PopbridgeCase):
         self.ok(self.conn.subscribe("Work/2026/Q1"))
         self.ok(self.conn.subscribe("Nowhere/Box"))  # RFC 3501 6.3.6: need not exist
         self.ok(self.conn.unsubscribe("Junk"))
-        typ, _ = self.conn.unsubscribe("Junk")
-        self.assertEqual(typ, "NO")
+        self.ok(self.conn.unsubscribe("Junk"))  # twice is once, as in Dovecot
 
         lsub, _ = self.run_list("LSUB", '""', "*")
         self.assertEqual(sorted(lsub), sorted(["Archive", "Drafts", "INBOX", "Nowhere/Box", "Sent",

@@ -97,7 +97,8 @@ TEST_F(UserStoreTest, SubscriptionsAreNamesThatOutliveMailboxes) {
   ASSERT_TRUE(user_->subscribe("inbox"));              // canonical spelling
   EXPECT_EQ(user_->subscribe("a//b").error().code, ErrorCode::InvalidName);
   ASSERT_TRUE(user_->unsubscribe("Trash"));
-  EXPECT_EQ(user_->unsubscribe("Trash").error().code, ErrorCode::NotFound);
+  EXPECT_TRUE(user_->unsubscribe("Trash"));  // twice is once
+  EXPECT_EQ(user_->unsubscribe("a//b").error().code, ErrorCode::InvalidName);
   // DELETE and RENAME leave subscriptions alone (RFC 9051 6.3.4).
   ASSERT_TRUE(user_->deleteMailbox("Work/Old"));
   ASSERT_TRUE(user_->renameMailbox("Work", "Job"));
