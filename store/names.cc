@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 namespace popbridge::store {
 namespace {
@@ -9,6 +10,44 @@ namespace {
 bool isControl(char c) {
   const auto byte = static_cast<unsigned char>(c);
   return byte < 0x20 || byte == 0x7f;
+}
+
+// Well-formed UTF-8 (RFC 3629: shortest form, no surrogates, at most U+10FFFF) without C1
+// control characters (U+0080-U+009F).
+bool validUtf8Text(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length = 0;
+    std::uint32_t code = 0;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2;
+      code = lead & 0x1fu;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      code = lead & 0x0fu;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      code = lead & 0x07u;
+    } else {
+      return false;
+    }
+    if (text.size() - i < length) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto byte = static_cast<unsigned char>(text[i + k]);
+      if ((byte & 0xc0) != 0x80) return false;
+      code = (code << 6) | (byte & 0x3fu);
+    }
+    const std::uint32_t minimum = length == 2 ? 0x80 : (length == 3 ? 0x800 : 0x10000);
+    if (code < minimum || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    if (code <= 0x9f) return false;  // C1 controls
+    i += length;
+  }
+  return true;
 }
 
 Error invalid(std::string message) { return Error{ErrorCode::InvalidName, std::move(message)}; }
@@ -38,6 +77,9 @@ Result<std::string> canonicalMailboxName(std::string_view name) {
   if (name.size() > kMaxMailboxNameBytes) return fail(invalid("mailbox name too long"));
   if (std::any_of(name.begin(), name.end(), isControl)) {
     return fail(invalid("mailbox name contains a control character"));
+  }
+  if (!validUtf8Text(name)) {
+    return fail(invalid("mailbox name is not UTF-8 or contains a control character"));
   }
   std::size_t start = 0;
   while (true) {

@@ -18,10 +18,11 @@ inline constexpr std::size_t kMaxMailboxComponentBytes = 255;
 // Pure function; any thread.
 Result<void> validateUserName(std::string_view name);
 
-// Validates a mailbox name and returns its canonical spelling: components separated by '/', none
-// empty, "." or "..", no control characters, bounded length. A first component equal to "INBOX"
-// in any case is spelled "INBOX" (RFC 9051 5.1: INBOX is case-insensitive). Other names are
-// case-sensitive. Returns InvalidName otherwise. Pure function; any thread.
+// Validates a mailbox name and returns its canonical spelling: well-formed UTF-8 (the store keeps
+// names in UTF-8; IMAP's modified UTF-7 is converted in protocols/), components separated by '/',
+// none empty, "." or "..", no C0 or C1 control characters, bounded length. A first component equal
+// to "INBOX" in any case is spelled "INBOX" (RFC 9051 5.1: INBOX is case-insensitive). Other names
+// are case-sensitive. Returns InvalidName otherwise. Pure function; any thread.
 Result<std::string> canonicalMailboxName(std::string_view name);
 
 // Validates a keyword (RFC 9051 flag-keyword is an atom): not empty, at most 255 bytes, no

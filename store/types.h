@@ -22,15 +22,31 @@ struct Flags {
   bool operator==(const Flags&) const = default;
 };
 
+// Special-use attributes of a mailbox (RFC 6154 2) as bits. The store keeps the ones it can
+// honour for a real mailbox (kSupportedSpecialUse); \All and \Flagged name virtual mailboxes,
+// which the store does not have.
+enum SpecialUse : std::uint32_t {
+  kUseAll = 1,
+  kUseArchive = 2,
+  kUseDrafts = 4,
+  kUseFlagged = 8,
+  kUseJunk = 16,
+  kUseSent = 32,
+  kUseTrash = 64
+};
+inline constexpr std::uint32_t kSupportedSpecialUse =
+    kUseArchive | kUseDrafts | kUseJunk | kUseSent | kUseTrash;
+
 struct MailboxInfo {
-  std::int64_t id;  // stable for the mailbox's life, never reused by another mailbox
-  std::string name;
+  std::int64_t id;   // stable for the mailbox's life, never reused by another mailbox
+  std::string name;  // UTF-8
   std::uint32_t uidvalidity;
   std::uint32_t uidnext;
   std::uint64_t highestmodseq;
   std::uint32_t messages;
   std::uint32_t unseen;
   std::uint64_t total_bytes;
+  std::uint32_t special_use = 0;  // SpecialUse bits
 };
 
 struct MessageInfo {

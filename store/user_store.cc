@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <ctime>
@@ -30,7 +31,7 @@ using sql::Transaction;
 
 // PRAGMA user_version of the schema below. A later version migrates forward in initialize(),
 // keeping every mailbox id, UID, UIDVALIDITY, modseq and flag.
-constexpr std::int64_t kSchemaVersion = 2;
+constexpr std::int64_t kSchemaVersion = 4;
 
 constexpr std::string_view kSchemaV1 = R"sql(
 CREATE TABLE meta(
@@ -88,9 +89,33 @@ CREATE TABLE mime(
 ) WITHOUT ROWID;
 )sql";
 
+// Version 4: subscriptions, by name (RFC 3501 6.3.6: they may name a mailbox that does not
+// exist), and each mailbox's RFC 6154 special-use attributes as SpecialUse bits. Written so that
+// running it on a store that already has them changes nothing.
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE IF NOT EXISTS subscriptions(
+  name TEXT PRIMARY KEY
+) WITHOUT ROWID;
+)sql";
+constexpr std::string_view kSchemaV4Column =
+    "ALTER TABLE mailboxes ADD COLUMN special_use INTEGER NOT NULL DEFAULT 0";
+
+// The mailboxes every user has from the start (RFC 6154 2), subscribed like INBOX.
+struct DefaultMailbox {
+  std::string_view name;
+  std::uint32_t special_use;
+};
+constexpr std::array<DefaultMailbox, 5> kDefaultMailboxes = {{
+    {"Archive", kUseArchive},
+    {"Drafts", kUseDrafts},
+    {"Junk", kUseJunk},
+    {"Sent", kUseSent},
+    {"Trash", kUseTrash},
+}};
+
 constexpr std::string_view kMailboxColumns =
     "SELECT b.id, b.name, b.uidvalidity, b.uidnext, b.highestmodseq, count(m.uid), "
-    "coalesce(sum((m.flags & 1) = 0), 0), coalesce(sum(m.size), 0) "
+    "coalesce(sum((m.flags & 1) = 0), 0), coalesce(sum(m.size), 0), b.special_use "
     "FROM mailboxes b LEFT JOIN messages m ON m.mailbox_id = b.id ";
 
 constexpr std::string_view kMessageColumns =
@@ -169,6 +194,7 @@ MailboxInfo mailboxFromRow(const Statement& row) {
       .messages = static_cast<std::uint32_t>(row.int64(5)),
       .unseen = static_cast<std::uint32_t>(row.int64(6)),
       .total_bytes = static_cast<std::uint64_t>(row.int64(7)),
+      .special_use = static_cast<std::uint32_t>(row.int64(8)),
   };
 }
 
@@ -276,6 +302,54 @@ Result<void> insertMailbox(Database& db, const std::string& name) {
   return insert->run();
 }
 
+Result<void> setSpecialUse(Database& db, const std::string& name, std::uint32_t special_use) {
+  auto update = db.prepare("UPDATE mailboxes SET special_use = special_use | ? WHERE name = ?");
+  if (!update) return fail(update.error());
+  update->bind(1, static_cast<std::int64_t>(special_use)).bind(2, name);
+  return update->run();
+}
+
+Result<void> insertSubscription(Database& db, std::string_view name) {
+  auto insert = db.prepare("INSERT OR IGNORE INTO subscriptions(name) VALUES(?)");
+  if (!insert) return fail(insert.error());
+  insert->bind(1, name);
+  return insert->run();
+}
+
+// The schema version 4 step, inside the migration's transaction. Existing mailboxes become
+// subscribed (before version 4 LSUB listed every mailbox, so clients keep what they saw), and
+// the default mailboxes are created where no mailbox of that name exists; one that exists gets
+// the attribute. Every id, UID and UIDVALIDITY stays as it was.
+Result<void> migrateToV4(Database& db) {
+  auto has_column =
+      db.prepare("SELECT 1 FROM pragma_table_info('mailboxes') WHERE name = 'special_use'");
+  if (!has_column) return fail(has_column.error());
+  auto column = has_column->step();
+  if (!column) return fail(column.error());
+  has_column = Statement();
+  if (!*column) {
+    if (auto added = db.exec(kSchemaV4Column); !added) return added;
+  }
+  if (auto created = db.exec(kSchemaV4); !created) return created;
+  if (auto subscribed =
+          db.exec("INSERT OR IGNORE INTO subscriptions(name) SELECT name FROM mailboxes");
+      !subscribed) {
+    return subscribed;
+  }
+  if (auto inbox = insertSubscription(db, "INBOX"); !inbox) return inbox;
+  for (const DefaultMailbox& box : kDefaultMailboxes) {
+    const std::string name(box.name);
+    auto exists = mailboxStateByName(db, name);
+    if (!exists) {
+      if (exists.error().code != ErrorCode::NotFound) return fail(exists.error());
+      if (auto inserted = insertMailbox(db, name); !inserted) return inserted;
+      if (auto subscribed = insertSubscription(db, name); !subscribed) return subscribed;
+    }
+    if (auto set = setSpecialUse(db, name, box.special_use); !set) return set;
+  }
+  return {};
+}
+
 }  // namespace
 
 // A reader connection borrowed from the pool; returned on destruction.
@@ -379,6 +453,9 @@ Result<void> UserStore::initialize() {
   }
   if (version < 2) {
     if (auto created = writer_->exec(kSchemaV2); !created) return created;
+  }
+  if (version < 4) {
+    if (auto migrated = migrateToV4(*writer_); !migrated) return migrated;
   }
   if (version < kSchemaVersion) {
     if (auto set = writer_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !set) {
@@ -488,14 +565,22 @@ Result<MailboxInfo> UserStore::mailboxById(std::int64_t mailbox_id) {
   return std::move(**info);
 }
 
-Result<MailboxInfo> UserStore::createMailbox(std::string_view name) {
+Result<MailboxInfo> UserStore::createMailbox(std::string_view name, std::uint32_t special_use) {
   auto canonical = canonicalMailboxName(name);
   if (!canonical) return fail(canonical.error());
+  if ((special_use & ~kSupportedSpecialUse) != 0) {
+    return fail(Error{ErrorCode::InvalidName, "unsupported special-use attribute"});
+  }
   std::lock_guard lock(write_mutex_);
   auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
   if (!txn) return fail(txn.error());
   if (auto inserted = insertMailbox(*writer_, *canonical); !inserted) {
     return fail(inserted.error());
+  }
+  if (special_use != 0) {
+    if (auto set = setSpecialUse(*writer_, *canonical, special_use); !set) {
+      return fail(set.error());
+    }
   }
   auto info = queryMailbox(*writer_, "WHERE b.name = ?",
                            [&](Statement& stmt) { stmt.bind(1, *canonical); });
@@ -534,6 +619,40 @@ Result<void> UserStore::deleteMailbox(std::string_view name) {
   if (auto committed = txn->commit(); !committed) return committed;
   removeUnreferencedBlobs(blobs);
   return {};
+}
+
+// ---------------------------------------------------------------- subscriptions
+
+Result<void> UserStore::subscribe(std::string_view name) {
+  auto canonical = canonicalMailboxName(name);
+  if (!canonical) return fail(canonical.error());
+  std::lock_guard lock(write_mutex_);
+  return insertSubscription(*writer_, *canonical);
+}
+
+Result<void> UserStore::unsubscribe(std::string_view name) {
+  auto canonical = canonicalMailboxName(name);
+  if (!canonical) return fail(canonical.error());
+  std::lock_guard lock(write_mutex_);
+  auto remove = writer_->prepare("DELETE FROM subscriptions WHERE name = ?");
+  if (!remove) return fail(remove.error());
+  remove->bind(1, *canonical);
+  return remove->run();
+}
+
+Result<std::vector<std::string>> UserStore::subscriptions() {
+  auto db = reader();
+  if (!db) return fail(db.error());
+  auto stmt = (*db)->prepare("SELECT name FROM subscriptions ORDER BY name");
+  if (!stmt) return fail(stmt.error());
+  std::vector<std::string> out;
+  while (true) {
+    auto row = stmt->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    out.push_back(stmt->text(0));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- messages

@@ -62,7 +62,10 @@ struct ConditionalStore {
 class UserStore {
  public:
   // Opens (creating if needed) the user directory at `dir`, migrates the schema, creates INBOX
-  // if absent and removes leftovers in tmp/. Io if another process has it open.
+  // if absent and removes leftovers in tmp/. Io if another process has it open. A new user (and
+  // a store migrated to schema version 4) gets the default mailboxes Archive, Drafts, Junk, Sent
+  // and Trash with their special-use attributes (RFC 6154), subscribed like INBOX; an existing
+  // mailbox of such a name is kept and given the attribute.
   static Result<std::shared_ptr<UserStore>> open(const std::filesystem::path& dir);
   ~UserStore();
   UserStore(const UserStore&) = delete;
@@ -75,9 +78,10 @@ class UserStore {
   Result<MailboxInfo> mailbox(std::string_view name);
   // NotFound if no mailbox has this id.
   Result<MailboxInfo> mailboxById(std::int64_t mailbox_id);
-  // Creates an empty mailbox with a fresh UIDVALIDITY, larger than any this user had before.
-  // Superior levels are not created. AlreadyExists / InvalidName.
-  Result<MailboxInfo> createMailbox(std::string_view name);
+  // Creates an empty mailbox with a fresh UIDVALIDITY, larger than any this user had before,
+  // carrying the SpecialUse bits `special_use` (RFC 6154 5). Superior levels are not created.
+  // AlreadyExists / InvalidName (also for bits outside kSupportedSpecialUse).
+  Result<MailboxInfo> createMailbox(std::string_view name, std::uint32_t special_use = 0);
   // Renames a mailbox and its inferiors ("a" -> "b" also turns "a/x" into "b/x"), keeping ids,
   // UIDVALIDITY and UIDs. Renaming INBOX moves its messages into a new mailbox `to` and leaves
   // INBOX empty and its inferiors alone (RFC 9051 6.3.6). AlreadyExists if a target name is
@@ -86,7 +90,17 @@ class UserStore {
   // Deletes a mailbox and its messages (blobs removed when unreferenced). Inferior mailboxes are
   // left alone. InvalidName for INBOX, NotFound if absent. POP ledger rows keep their uidl
   // (with uid 0 and mailbox "") so the pull never downloads those messages again.
+  // Subscriptions are by name and stay (RFC 9051 6.3.4).
   Result<void> deleteMailbox(std::string_view name);
+
+  // ---- Subscriptions (RFC 3501 6.3.6-6.3.7): names, which need not name an existing mailbox.
+  // RENAME and DELETE leave them alone (RFC 9051 6.3.4, 6.3.6).
+  // Adds the canonical `name` to the subscriptions (no-op if already there). InvalidName.
+  Result<void> subscribe(std::string_view name);
+  // Removes `name` (no-op if it was not subscribed, as in Dovecot). InvalidName.
+  Result<void> unsubscribe(std::string_view name);
+  // Every subscribed name, ordered.
+  Result<std::vector<std::string>> subscriptions();
 
   // ---- Messages
   // A new, empty body in tmp/. Io on failure.

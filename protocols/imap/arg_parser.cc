@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "protocols/imap/mutf7.h"
+
 namespace popbridge::imap {
 
 bool isAtomChar(unsigned char c) {
@@ -227,7 +229,11 @@ bool isSequenceChar(unsigned char c) {
 }  // namespace
 
 Result<std::string, ParseError> ArgParser::mailbox() {
-  auto name = astring();
+  auto raw = astring();
+  if (!raw) {
+    return raw;
+  }
+  auto name = decodeMutf7(*raw);
   if (name && isInbox(*name)) {
     *name = "INBOX";
   }

@@ -62,7 +62,8 @@ class ArgParser {
                                          bool* binary = nullptr);
   // nstring: NIL (empty optional) / string.
   Result<std::optional<std::string>, ParseError> nstring();
-  // mailbox: astring, with any case of "INBOX" turned into "INBOX" (RFC 3501 5.1).
+  // mailbox: astring in modified UTF-7 (RFC 3501 5.1.3), returned as UTF-8 with any case of
+  // "INBOX" turned into "INBOX" (RFC 3501 5.1). Invalid modified UTF-7 is an error.
   Result<std::string, ParseError> mailbox();
   // list-mailbox (RFC 3501 9): like astring, also allowing the wildcards '%' and '*'.
   Result<std::string, ParseError> listMailbox();

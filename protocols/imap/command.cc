@@ -26,6 +26,15 @@ Result<CommandArgs, ParseError> wrapList(ArgParser& in, bool /*uid*/) {
   return CommandArgs(std::move(*args));
 }
 
+template <CreateSyntax Syntax>
+Result<CommandArgs, ParseError> wrapCreate(ArgParser& in, bool /*uid*/) {
+  auto args = parseCreateArgs(in, Syntax);
+  if (!args) {
+    return fail(std::move(args.error()));
+  }
+  return CommandArgs(std::move(*args));
+}
+
 Result<CommandArgs, ParseError> wrapExpunge(ArgParser& in, bool uid) {
   auto args = parseExpungeArgs(in, uid);
   if (!args) {
@@ -52,7 +61,7 @@ struct CommandEntry {
 
 constexpr ArgsParser kNoArgs = wrap<NoArgs, parseNoArgs>;
 
-constexpr std::array<CommandEntry, 30> kCommands = {{
+constexpr std::array<CommandEntry, 31> kCommands = {{
     {"CAPABILITY", kNoArgs, false},
     {"NOOP", kNoArgs, false},
     {"LOGOUT", kNoArgs, false},
@@ -69,11 +78,12 @@ constexpr std::array<CommandEntry, 30> kCommands = {{
     {"EXAMINE", wrap<SelectArgs, parseSelectArgs>, false},
     {"LIST", wrapList<ListSyntax::Extended>, false},
     {"LSUB", wrapList<ListSyntax::Basic>, false},
+    {"XLIST", wrapList<ListSyntax::Basic>, false},
     {"STATUS", wrap<StatusArgs, parseStatusArgs>, false},
-    {"CREATE", wrap<CreateArgs, parseCreateArgs>, false},
-    {"DELETE", wrap<CreateArgs, parseCreateArgs>, false},
-    {"SUBSCRIBE", wrap<CreateArgs, parseCreateArgs>, false},
-    {"UNSUBSCRIBE", wrap<CreateArgs, parseCreateArgs>, false},
+    {"CREATE", wrapCreate<CreateSyntax::WithParams>, false},
+    {"DELETE", wrapCreate<CreateSyntax::NameOnly>, false},
+    {"SUBSCRIBE", wrapCreate<CreateSyntax::NameOnly>, false},
+    {"UNSUBSCRIBE", wrapCreate<CreateSyntax::NameOnly>, false},
     {"RENAME", wrap<RenameArgs, parseRenameArgs>, false},
     {"FETCH", wrap<FetchArgs, parseFetchArgs>, true},
     {"STORE", wrap<StoreArgs, parseStoreArgs>, true},
@@ -204,6 +214,11 @@ struct RedactVisitor {
   void operator()(const CreateArgs& args) const {
     out += ' ';
     appendLogString(out, args.mailbox);
+    if (!args.use.empty()) {
+      out += " (USE ";
+      appendWords(out, args.use);
+      out += ')';
+    }
   }
   void operator()(const RenameArgs& args) const {
     out += ' ';

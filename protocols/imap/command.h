@@ -29,7 +29,7 @@ namespace popbridge::imap {
 //   NoArgs           CAPABILITY NOOP LOGOUT STARTTLS CHECK CLOSE UNSELECT IDLE NAMESPACE
 //   ExpungeArgs      EXPUNGE, UID EXPUNGE
 //   SelectArgs       SELECT EXAMINE
-//   ListArgs         LIST LSUB
+//   ListArgs         LIST LSUB XLIST
 //   CreateArgs       CREATE DELETE SUBSCRIBE UNSUBSCRIBE
 //   CopyArgs         COPY MOVE
 //   the others       the command of the same name

@@ -39,13 +39,13 @@ class MailboxesTest(PopbridgeCase):
         self.assertIn("MOVE", caps)
 
     def test_append_reports_appenduid_matching_select(self):
-        typ, _ = self.conn.create("Archive")
+        typ, _ = self.conn.create("Filed")
         self.assertEqual(typ, "OK")
-        validity, uid = self.append("Archive", 1)
-        typ, data = self.conn.select("Archive")
+        validity, uid = self.append("Filed", 1)
+        typ, data = self.conn.select("Filed")
         self.assertEqual(typ, "OK")
         self.assertEqual(int(self.conn.untagged_responses["UIDVALIDITY"][0]), validity)
-        self.assertEqual(self.bodies("Archive"), {uid: message(1)})
+        self.assertEqual(self.bodies("Filed"), {uid: message(1)})
 
     def test_append_to_missing_mailbox_says_trycreate(self):
         typ, data = self.conn.append("Nowhere", None, None, message(1))

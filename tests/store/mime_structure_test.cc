@@ -71,12 +71,12 @@ TEST(MimeStructureTest, CopiesShareTheStructure) {
   TempDir dir;
   auto store = openStore(dir.path());
   auto alice = store->user("alice").value();
-  ASSERT_TRUE(alice->createMailbox("Archive"));
+  ASSERT_TRUE(alice->createMailbox("Store"));
   std::vector<NewMessage> batch;
   batch.push_back(newMessage(*alice, kMultipart));
   auto changes = alice->append("INBOX", std::move(batch)).value();
   const std::uint32_t uids[] = {changes.appended.front().uid};
-  auto moved = alice->transfer(changes.mailbox_id, uids, "Archive", TransferMode::Move);
+  auto moved = alice->transfer(changes.mailbox_id, uids, "Store", TransferMode::Move);
   ASSERT_TRUE(moved) << moved.error().message;
   auto structure =
       alice->mimeStructure(moved->destination.mailbox_id, moved->destination.appended.front().uid);

@@ -38,6 +38,24 @@ TEST(MailboxName, RefusesBadNames) {
   EXPECT_TRUE(canonicalMailboxName(std::string(kMaxMailboxComponentBytes, 'a')).has_value());
 }
 
+TEST(MailboxName, RefusesWhatIsNotUtf8AndC1Controls) {
+  EXPECT_TRUE(canonicalMailboxName("\xE6\x97\xA5\xE6\x9C\xAC").has_value());  // 日本
+  EXPECT_TRUE(canonicalMailboxName("mail \xF0\x9F\x93\xA7").has_value());     // U+1F4E7
+  for (const std::string& bad : std::vector<std::string>{"Entw\xFCrfe",       // Latin-1
+                                                         "\xC3",              // cut short
+                                                         "\xC0\xAF",          // overlong '/'
+                                                         "\xE0\x80\xAF",      // overlong '/'
+                                                         "\xED\xA0\x80",      // surrogate
+                                                         "\xF4\x90\x80\x80",  // beyond U+10FFFF
+                                                         "\xC2\x85",  // U+0085 NEL, a C1 control
+                                                         "a\xFF"
+                                                         "b"}) {
+    auto result = canonicalMailboxName(bad);
+    ASSERT_FALSE(result.has_value()) << bad;
+    EXPECT_EQ(result.error().code, ErrorCode::InvalidName);
+  }
+}
+
 TEST(UserName, RefusesBadNames) {
   for (const std::string& bad :
        std::vector<std::string>{"", ".", "..", "a/b", "../x", "x\ny", std::string("a\0b", 3)}) {

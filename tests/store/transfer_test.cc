@@ -20,7 +20,7 @@ class TransferTest : public ::testing::Test {
     store_ = Store::open(dir_.path()).value();
     user_ = store_->user("alice").value();
     inbox_ = user_->mailbox("INBOX").value();
-    archive_ = user_->createMailbox("Archive").value();
+    archive_ = user_->createMailbox("Store").value();
     std::vector<NewMessage> batch;
     for (int i = 0; i < 4; ++i) {
       contents_.push_back(makeMessage("t" + std::to_string(i), 300));
@@ -41,7 +41,7 @@ class TransferTest : public ::testing::Test {
 
 TEST_F(TransferTest, CopyKeepsSourceAndSharesBodies) {
   const std::vector<std::uint32_t> uids{3, 1, 99};
-  auto result = user_->transfer(inbox_.id, uids, "Archive", TransferMode::Copy);
+  auto result = user_->transfer(inbox_.id, uids, "Store", TransferMode::Copy);
   ASSERT_TRUE(result.has_value()) << result.error().message;
   EXPECT_EQ(result->source_uids, (std::vector<std::uint32_t>{1, 3}));
   ASSERT_EQ(result->destination.appended.size(), 2u);
@@ -75,7 +75,7 @@ TEST_F(TransferTest, MoveExpungesSourceAndLedgerFollows) {
   EXPECT_EQ(result.error().code, ErrorCode::NotFound);
 
   const auto before = user_->mailbox("INBOX").value().highestmodseq;
-  result = user_->transfer(inbox_.id, uids, "Archive", TransferMode::Move);
+  result = user_->transfer(inbox_.id, uids, "Store", TransferMode::Move);
   ASSERT_TRUE(result.has_value()) << result.error().message;
   EXPECT_EQ(result->source.expunged, (std::vector<std::uint32_t>{2, 4}));
   EXPECT_EQ(result->source.highestmodseq, before + 1);
@@ -91,7 +91,7 @@ TEST_F(TransferTest, MoveExpungesSourceAndLedgerFollows) {
   const auto rows = user_->ledger("acct").value();
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_EQ(rows[1].uidl, "u1");
-  EXPECT_EQ(rows[1].mailbox, "Archive");
+  EXPECT_EQ(rows[1].mailbox, "Store");
   EXPECT_EQ(rows[1].uid, 1u);
   EXPECT_EQ(rows[0].mailbox, "INBOX");
   EXPECT_EQ(rows[0].uid, 1u);
@@ -102,17 +102,17 @@ TEST_F(TransferTest, MoveExpungesSourceAndLedgerFollows) {
 }
 
 TEST_F(TransferTest, RenameKeepsUidValidityAndMovesInferiors) {
-  ASSERT_TRUE(user_->createMailbox("Archive/2023"));
-  ASSERT_TRUE(user_->createMailbox("Archived"));
-  const auto child = user_->mailbox("Archive/2023").value();
-  auto renamed = user_->renameMailbox("Archive", "Old");
+  ASSERT_TRUE(user_->createMailbox("Store/2023"));
+  ASSERT_TRUE(user_->createMailbox("Stored"));
+  const auto child = user_->mailbox("Store/2023").value();
+  auto renamed = user_->renameMailbox("Store", "Old");
   ASSERT_TRUE(renamed.has_value()) << renamed.error().message;
   EXPECT_EQ(renamed->id, archive_.id);
   EXPECT_EQ(renamed->uidvalidity, archive_.uidvalidity);
   EXPECT_EQ(user_->mailbox("Old/2023").value().id, child.id);
-  EXPECT_EQ(user_->mailbox("Archived").value().name, "Archived");  // not an inferior
-  EXPECT_EQ(user_->mailbox("Archive").error().code, ErrorCode::NotFound);
-  EXPECT_EQ(user_->renameMailbox("Old", "Archived").error().code, ErrorCode::AlreadyExists);
+  EXPECT_EQ(user_->mailbox("Stored").value().name, "Stored");  // not an inferior
+  EXPECT_EQ(user_->mailbox("Store").error().code, ErrorCode::NotFound);
+  EXPECT_EQ(user_->renameMailbox("Old", "Stored").error().code, ErrorCode::AlreadyExists);
   EXPECT_EQ(user_->renameMailbox("Old", "Old/x").error().code, ErrorCode::InvalidName);
   EXPECT_EQ(user_->renameMailbox("Nope", "Y").error().code, ErrorCode::NotFound);
 }

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "store/store.h"
@@ -50,13 +52,72 @@ class UserStoreTest : public ::testing::Test {
 
 TEST_F(UserStoreTest, InboxExistsOnFirstOpen) {
   auto boxes = user_->listMailboxes().value();
-  ASSERT_EQ(boxes.size(), 1u);
-  EXPECT_EQ(boxes[0].name, "INBOX");
-  EXPECT_EQ(boxes[0].uidnext, 1u);
-  EXPECT_EQ(boxes[0].messages, 0u);
-  EXPECT_GE(boxes[0].highestmodseq, 1u);
-  EXPECT_GT(boxes[0].uidvalidity, 0u);
-  EXPECT_EQ(user_->mailbox("inbox").value().id, boxes[0].id);
+  ASSERT_EQ(boxes.size(), 6u);
+  EXPECT_EQ(boxes[2].name, "INBOX");
+  EXPECT_EQ(boxes[2].uidnext, 1u);
+  EXPECT_EQ(boxes[2].messages, 0u);
+  EXPECT_GE(boxes[2].highestmodseq, 1u);
+  EXPECT_GT(boxes[2].uidvalidity, 0u);
+  EXPECT_EQ(boxes[2].special_use, 0u);
+  EXPECT_EQ(user_->mailbox("inbox").value().id, boxes[2].id);
+}
+
+TEST_F(UserStoreTest, NewUserHasSubscribedSpecialUseMailboxes) {
+  std::vector<std::pair<std::string, std::uint32_t>> boxes;
+  std::set<std::uint32_t> validities;
+  const auto all = user_->listMailboxes().value();
+  for (const auto& box : all) {
+    boxes.emplace_back(box.name, box.special_use);
+    validities.insert(box.uidvalidity);
+  }
+  EXPECT_EQ(boxes, (std::vector<std::pair<std::string, std::uint32_t>>{{"Archive", kUseArchive},
+                                                                       {"Drafts", kUseDrafts},
+                                                                       {"INBOX", 0},
+                                                                       {"Junk", kUseJunk},
+                                                                       {"Sent", kUseSent},
+                                                                       {"Trash", kUseTrash}}));
+  EXPECT_EQ(validities.size(), 6u);  // each its own UIDVALIDITY
+  EXPECT_EQ(user_->subscriptions().value(),
+            (std::vector<std::string>{"Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"}));
+  // Opening again creates nothing more.
+  store_.reset();
+  user_.reset();
+  store_ = Store::open(dir_.path()).value();
+  user_ = store_->user("alice").value();
+  EXPECT_EQ(user_->listMailboxes().value().size(), 6u);
+}
+
+TEST_F(UserStoreTest, SubscriptionsAreNamesThatOutliveMailboxes) {
+  ASSERT_TRUE(user_->createMailbox("Work"));
+  ASSERT_TRUE(user_->createMailbox("Work/Old"));
+  ASSERT_TRUE(user_->subscribe("Work"));
+  ASSERT_TRUE(user_->subscribe("Work"));  // twice is once
+  ASSERT_TRUE(user_->subscribe("Work/Old"));
+  ASSERT_TRUE(user_->subscribe("Elsewhere/Nothing"));  // RFC 3501 6.3.6: need not exist
+  ASSERT_TRUE(user_->subscribe("inbox"));              // canonical spelling
+  EXPECT_EQ(user_->subscribe("a//b").error().code, ErrorCode::InvalidName);
+  ASSERT_TRUE(user_->unsubscribe("Trash"));
+  EXPECT_TRUE(user_->unsubscribe("Trash"));  // twice is once
+  EXPECT_EQ(user_->unsubscribe("a//b").error().code, ErrorCode::InvalidName);
+  // DELETE and RENAME leave subscriptions alone (RFC 9051 6.3.4).
+  ASSERT_TRUE(user_->deleteMailbox("Work/Old"));
+  ASSERT_TRUE(user_->renameMailbox("Work", "Job"));
+  EXPECT_EQ(user_->subscriptions().value(),
+            (std::vector<std::string>{"Archive", "Drafts", "Elsewhere/Nothing", "INBOX", "Junk",
+                                      "Sent", "Work", "Work/Old"}));
+  EXPECT_EQ(user_->mailbox("Job").value().special_use, 0u);
+}
+
+TEST_F(UserStoreTest, CreateWithSpecialUse) {
+  auto box = user_->createMailbox("Entw\xC3\xBCrfe", kUseDrafts).value();
+  EXPECT_EQ(box.special_use, kUseDrafts);
+  EXPECT_EQ(user_->mailbox("Entw\xC3\xBCrfe").value().special_use, kUseDrafts);
+  EXPECT_EQ(user_->createMailbox("All", kUseAll).error().code, ErrorCode::InvalidName);
+  EXPECT_EQ(user_->createMailbox("Flagged", kUseFlagged).error().code, ErrorCode::InvalidName);
+  EXPECT_EQ(user_->mailbox("All").error().code, ErrorCode::NotFound);
+  // The attribute goes with the mailbox through a RENAME.
+  ASSERT_TRUE(user_->renameMailbox("Sent", "Sent Items"));
+  EXPECT_EQ(user_->mailbox("Sent Items").value().special_use, kUseSent);
 }
 
 TEST_F(UserStoreTest, SameUserSameObject) {
@@ -176,7 +237,7 @@ TEST_F(UserStoreTest, AppendToMissingMailboxCreatesNothing) {
   auto result = user_->append("Nope", std::move(batch));
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, ErrorCode::NotFound);
-  EXPECT_EQ(user_->listMailboxes().value().size(), 1u);
+  EXPECT_EQ(user_->listMailboxes().value().size(), 6u);
   EXPECT_EQ(testing::countFiles(user_->directory() / "tmp"), 0u);
   EXPECT_EQ(testing::countFiles(user_->directory() / "blobs"), 0u);
   EXPECT_EQ(user_->append("../x", {}).error().code, ErrorCode::InvalidName);
@@ -217,7 +278,8 @@ TEST_F(UserStoreTest, Mailboxes) {
   std::vector<std::string> names;
   const auto boxes = user_->listMailboxes().value();
   for (const auto& box : boxes) names.push_back(box.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"INBOX", "Work", "Work/Projects", "work"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash",
+                                             "Work", "Work/Projects", "work"}));
 }
 
 TEST_F(UserStoreTest, DeleteMailboxAndRecreateGetsNewUidValidity) {

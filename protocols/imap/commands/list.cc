@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "protocols/imap/commands/status.h"
+#include "protocols/imap/mutf7.h"
 
 namespace popbridge::imap {
 namespace {
@@ -79,6 +80,15 @@ Result<std::vector<std::string>, ParseError> parseOptions(
   }
 }
 
+// A list-mailbox in modified UTF-7, as UTF-8 (the wildcards are ASCII and stand for themselves).
+Result<std::string, ParseError> listPattern(ArgParser& in) {
+  auto pattern = in.listMailbox();
+  if (!pattern) {
+    return pattern;
+  }
+  return decodeMutf7(*pattern);
+}
+
 }  // namespace
 
 Result<ListArgs, ParseError> parseListArgs(ArgParser& in, ListSyntax syntax) {
@@ -115,7 +125,11 @@ Result<ListArgs, ParseError> parseListArgs(ArgParser& in, ListSyntax syntax) {
   if (!reference) {
     return fail(reference.error());
   }
-  args.reference = std::move(*reference);
+  auto decoded_reference = decodeMutf7(*reference);
+  if (!decoded_reference) {
+    return fail(decoded_reference.error());
+  }
+  args.reference = std::move(*decoded_reference);
   ok = in.sp();
   if (!ok) {
     return fail(ok.error());
@@ -126,7 +140,7 @@ Result<ListArgs, ParseError> parseListArgs(ArgParser& in, ListSyntax syntax) {
     }
     in.consumeIf('(');
     while (true) {
-      auto pattern = in.listMailbox();
+      auto pattern = listPattern(in);
       if (!pattern) {
         return fail(pattern.error());
       }
@@ -144,7 +158,7 @@ Result<ListArgs, ParseError> parseListArgs(ArgParser& in, ListSyntax syntax) {
       }
     }
   } else {
-    auto pattern = in.listMailbox();
+    auto pattern = listPattern(in);
     if (!pattern) {
       return fail(pattern.error());
     }

@@ -12,6 +12,7 @@ namespace popbridge::imap {
 // LIST and LSUB reference pattern (RFC 3501 6.3.8, 6.3.9), and for LIST the extended form of
 // RFC 5258 (selection options, several patterns, return options) with RFC 6154 SPECIAL-USE and
 // RFC 5819 RETURN (STATUS (...)).
+// Reference and patterns arrive in modified UTF-7 and are held as UTF-8 (RFC 3501 5.1.3).
 struct ListArgs {
   std::string reference;  // may be empty
   std::string pattern;    // the first or only pattern; may hold the wildcards '*' and '%'
@@ -24,7 +25,7 @@ struct ListArgs {
 };
 
 enum class ListSyntax {
-  Basic,    // LSUB, and LIST as in RFC 3501
+  Basic,    // LSUB and XLIST, and LIST as in RFC 3501
   Extended  // LIST with RFC 5258 syntax allowed
 };
 

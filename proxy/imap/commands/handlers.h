@@ -1,8 +1,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "protocols/imap/command.h"
+#include "store/types.h"
 
 namespace popbridge::proxy::imap {
 
@@ -21,6 +23,7 @@ void handleSelect(Session& session, popbridge::imap::Command& command);
 void handleList(Session& session, popbridge::imap::Command& command);
 void handleStatus(Session& session, popbridge::imap::Command& command);
 void handleCreate(Session& session, popbridge::imap::Command& command);
+void handleSubscribe(Session& session, popbridge::imap::Command& command);
 void handleDelete(Session& session, popbridge::imap::Command& command);
 void handleRename(Session& session, popbridge::imap::Command& command);
 void handleAppend(Session& session, popbridge::imap::Command& command);
@@ -33,6 +36,11 @@ void handleIdle(Session& session, popbridge::imap::Command& command);
 void handleCopy(Session& session, popbridge::imap::Command& command);
 void handleSearch(Session& session, popbridge::imap::Command& command);
 void handleEnable(Session& session, popbridge::imap::Command& command);
+
+// Appends "* STATUS name (item value ...)\r\n" for the uppercased STATUS `items` (STATUS and
+// LIST RETURN (STATUS), RFC 5819).
+void appendStatusResponse(std::string& out, const store::MailboxInfo& info,
+                          const std::vector<std::string>& items);
 
 // Shared by LOGIN and AUTHENTICATE: checks the password on a worker thread (crypt is slow by
 // design) and ends the current command with OK or NO [AUTHENTICATIONFAILED].

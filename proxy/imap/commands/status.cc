@@ -1,3 +1,4 @@
+#include "protocols/imap/mutf7.h"
 #include "proxy/imap/commands/handlers.h"
 #include "proxy/imap/server.h"
 #include "proxy/imap/session.h"
@@ -5,46 +6,45 @@
 
 namespace popbridge::proxy::imap {
 
-// RFC 3501 6.3.10, and HIGHESTMODSEQ (RFC 7162 3.1.6).
+void appendStatusResponse(std::string& out, const store::MailboxInfo& info,
+                          const std::vector<std::string>& items) {
+  out += "* STATUS ";
+  popbridge::imap::appendAstring(out, popbridge::imap::encodeMutf7(info.name));
+  out += " (";
+  bool first = true;
+  for (const std::string& item : items) {
+    if (!first) out += ' ';
+    first = false;
+    std::uint64_t value = 0;  // RECENT: popbridge keeps no \Recent (RFC 9051 dropped it)
+    if (item == "MESSAGES") value = info.messages;
+    if (item == "UIDNEXT") value = info.uidnext;
+    if (item == "UIDVALIDITY") value = info.uidvalidity;
+    if (item == "UNSEEN") value = info.unseen;
+    if (item == "SIZE") value = info.total_bytes;
+    if (item == "HIGHESTMODSEQ") value = info.highestmodseq;
+    out += item + " " + std::to_string(value);
+  }
+  out += ")\r\n";
+}
+
+// RFC 3501 6.3.10 (items checked by the parser: RFC 9051 6.3.11 SIZE, RFC 7162 HIGHESTMODSEQ).
 void handleStatus(Session& session, popbridge::imap::Command& command) {
   const auto& args = std::get<popbridge::imap::StatusArgs>(command.args);
-  for (const std::string& item : args.items) {
-    if (item != "MESSAGES" && item != "UIDNEXT" && item != "UIDVALIDITY" && item != "UNSEEN" &&
-        item != "RECENT" && item != "HIGHESTMODSEQ") {
-      session.finish(Status::Bad, "", "Unknown STATUS item " + item);
-      return;
-    }
-  }
   for (const std::string& item : args.items) {
     if (item == "HIGHESTMODSEQ") session.enableCondstore();  // RFC 7162 3.1, 3.1.6
   }
   ImapServer* server = &session.server();
   session.user()->read<store::Result<store::MailboxInfo>>(
       [name = args.mailbox](store::UserStore& store) { return store.mailbox(name); },
-      [server, id = session.id(), items = args.items,
-       requested = args.mailbox](store::Result<store::MailboxInfo> info) {
+      [server, id = session.id(), items = args.items](store::Result<store::MailboxInfo> info) {
         Session* s = server->find(id);
         if (s == nullptr) return;
         if (!info) {
           s->finishWithStoreError(info.error());
           return;
         }
-        std::string out = "* STATUS ";
-        popbridge::imap::appendAstring(out, info->name);
-        out += " (";
-        bool first = true;
-        for (const std::string& item : items) {
-          if (!first) out += ' ';
-          first = false;
-          std::uint64_t value = 0;
-          if (item == "MESSAGES") value = info->messages;
-          if (item == "UIDNEXT") value = info->uidnext;
-          if (item == "UIDVALIDITY") value = info->uidvalidity;
-          if (item == "UNSEEN") value = info->unseen;
-          if (item == "HIGHESTMODSEQ") value = info->highestmodseq;
-          out += item + " " + std::to_string(value);
-        }
-        out += ")\r\n";
+        std::string out;
+        appendStatusResponse(out, *info, items);
         s->send(std::move(out));
         s->finish(Status::Ok, "", "STATUS completed");
       });

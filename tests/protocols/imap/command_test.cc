@@ -101,8 +101,9 @@ TEST(CommandTest, RedactedOtherCommandsAreOneLine) {
             "a UID FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (From To)]<0.10>)");
   EXPECT_EQ(readOneCommand("a STORE 1 -FLAGS.SILENT \\Deleted\r\n").redacted(),
             "a STORE 1 -FLAGS.SILENT (\\Deleted)");
-  EXPECT_EQ(readOneCommand("a SELECT {6+}\r\nx\r\ny\tz\r\n").redacted(),
-            "a SELECT \"x\\x0d\\x0ay\\x09z\"");
+  // Mailbox names cannot hold control bytes (modified UTF-7, RFC 3501 5.1.3); a user name can.
+  EXPECT_EQ(readOneCommand("a LOGIN {6+}\r\nx\r\ny\tz pw\r\n").redacted(),
+            "a LOGIN \"x\\x0d\\x0ay\\x09z\" ***");
   EXPECT_EQ(readOneCommand("a LIST \"\" *\r\n").redacted(), "a LIST \"\" *");
   EXPECT_EQ(readOneCommand("a STATUS INBOX (MESSAGES UNSEEN)\r\n").redacted(),
             "a STATUS INBOX (MESSAGES UNSEEN)");

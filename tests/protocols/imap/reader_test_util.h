@@ -59,7 +59,11 @@ inline std::string dumpArgs(const CommandArgs& args) {
     std::string operator()(const StatusArgs& a) const {
       return "Status<" + a.mailbox + ">" + dumpStrings(a.items);
     }
-    std::string operator()(const CreateArgs& a) const { return "Create<" + a.mailbox + ">"; }
+    std::string operator()(const CreateArgs& a) const {
+      std::string out = "Create<" + a.mailbox + ">";
+      for (const auto& use : a.use) out += "<" + use + ">";
+      return out;
+    }
     std::string operator()(const RenameArgs& a) const {
       return "Rename<" + a.from + "><" + a.to + ">";
     }

@@ -48,9 +48,10 @@ TEST(ListTest, BasicForms) {
   EXPECT_EQ(args("t LSUB \"#news.\" \"comp.mail.*\"\r\n"),
             "List<#news.><comp.mail.*>[] sel=[] ret=[] status=[]");
   EXPECT_EQ(readOneCommand("t lsub a b\r\n").name, "LSUB");
+  EXPECT_EQ(args("t XLIST \"\" *\r\n"), "List<><*>[] sel=[] ret=[] status=[]");
   expectBad({"t LIST \"\"\r\n", "t LIST *\r\n", "t LIST \"\" * junk\r\n",
              "t LSUB (SUBSCRIBED) \"\" *\r\n", "t LSUB \"\" (a b)\r\n",
-             "t LSUB \"\" * RETURN (CHILDREN)\r\n"});
+             "t LSUB \"\" * RETURN (CHILDREN)\r\n", "t XLIST (SPECIAL-USE) \"\" *\r\n"});
 }
 
 TEST(ListTest, ExtendedForms) {
@@ -89,6 +90,32 @@ TEST(MailboxTest, CreateDeleteSubscribeRename) {
   }
   EXPECT_EQ(args("t RENAME Old {3}\r\nNew\r\n"), "Rename<Old><New>");
   expectBad({"t CREATE\r\n", "t CREATE a b\r\n", "t RENAME a\r\n", "t DELETE (x)\r\n"});
+}
+
+TEST(MailboxTest, CreateWithSpecialUse) {
+  // RFC 6154 5.
+  EXPECT_EQ(args("t CREATE MyDrafts (USE (\\Drafts))\r\n"), "Create<MyDrafts><\\Drafts>");
+  EXPECT_EQ(args("t CREATE x (use (\\Sent \\Archive))\r\n"), "Create<x><\\Sent><\\Archive>");
+  EXPECT_EQ(args("t CREATE x (USE ())\r\n"), "Create<x>");
+  EXPECT_EQ(readOneCommand("t CREATE x (USE (\\Junk))\r\n").redacted(),
+            "t CREATE x (USE (\\Junk))");
+  expectBad({"t CREATE x (USE)\r\n", "t CREATE x (USE (Drafts))\r\n",
+             "t CREATE x (FOO (\\Drafts))\r\n", "t CREATE x (USE (\\Drafts)\r\n",
+             "t CREATE x (USE (\\Drafts) USE (\\Sent))\r\n", "t CREATE x ()\r\n",
+             "t DELETE x (USE (\\Drafts))\r\n", "t SUBSCRIBE x (USE (\\Drafts))\r\n"});
+}
+
+TEST(MailboxTest, NamesAreModifiedUtf7OnTheWire) {
+  // RFC 3501 5.1.3: "Entw&APw-rfe" is "Entwürfe"; the parsed name is UTF-8.
+  EXPECT_EQ(args("t CREATE Entw&APw-rfe\r\n"), "Create<Entw\xC3\xBCrfe>");
+  EXPECT_EQ(std::get<SelectArgs>(readOneCommand("t SELECT \"~peter/&U,BTFw-/&ZeVnLIqe-\"\r\n").args)
+                .mailbox,
+            "~peter/\xE5\x8F\xB0\xE5\x8C\x97/\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E");
+  EXPECT_EQ(args("t RENAME A&-B C\r\n"), "Rename<A&B><C>");
+  EXPECT_EQ(args("t LIST Entw&APw-rfe/ &APw-*\r\n"),
+            "List<Entw\xC3\xBCrfe/><\xC3\xBC*>[] sel=[] ret=[] status=[]");
+  expectBad({"t CREATE Entw&APw\r\n", "t CREATE Entw&AGE-\r\n", "t CREATE \"Entw\xC3\xBCrfe\"\r\n",
+             "t STATUS & (MESSAGES)\r\n", "t LIST \"\" &APw\r\n"});
 }
 
 TEST(CopyTest, CopyAndMove) {
