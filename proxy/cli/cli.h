@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/cli/archive_options.h"
 #include "proxy/config/config.h"
 
 namespace popbridge::proxy::cli {
@@ -24,6 +25,9 @@ struct CliHandlers {
   // problems. Provided by main.cc. The CLI has already checked that every named user is
   // configured.
   std::function<int(const config::Config&, const std::vector<std::string>& users)> store_check;
+  // `popbridge import` / `popbridge export` (proxy/archive). The CLI has checked the user.
+  std::function<int(const config::Config&, const ImportRequest&)> import_mail;
+  std::function<int(const config::Config&, const ExportRequest&)> export_mail;
 };
 
 // How hash-password reads the password.
@@ -51,6 +55,8 @@ struct CliIo {
 //   popbridge hash-password            read a password from stdin (no echo and asked twice on a
 //                                      tty), print its yescrypt hash
 //   popbridge store check -c FILE [USER...]   handlers.store_check
+//   popbridge import -c FILE USER PATH [--into MAILBOX] [--mbox-format F]   handlers.import_mail
+//   popbridge export -c FILE USER DIR [--force]                             handlers.export_mail
 //   popbridge --version                "popbridge 0.1.0"
 // --help works on every level. -c defaults to $POPBRIDGE_CONFIG if set, else
 // /etc/popbridge/config.yaml. Returns the process exit code (kExit*, or what a handler returned);
