@@ -17,6 +17,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t kCopyChunk = 256 * 1024;
+constexpr std::size_t kPublishMessages = 500;
+constexpr std::uint64_t kPublishBytes = std::uint64_t{64} << 20;
 
 ArchiveError storeError(const std::string& what, const store::Error& error) {
   return ArchiveError{what + ": " + error.message};
@@ -118,6 +120,28 @@ Result<void> Exporter::exportMailbox(const store::MailboxInfo& mailbox, const fs
     if (auto wrote = writeSmallFile(folder / "dovecot-keywords", text); !wrote) return wrote;
   }
 
+  // Files wait in tmp/ until one syncfs() makes a whole group durable, then move into cur/:
+  // one sync per group instead of one fsync per message (which took two thirds of the time),
+  // and a crash leaves nothing half-written in cur/.
+  std::vector<std::string> pending;
+  std::uint64_t pending_bytes = 0;
+  auto publish = [&]() -> Result<void> {
+    if (pending.empty()) return {};
+    const fs::path tmp_dir = folder / "tmp";
+    const Fd dir(::open(tmp_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.get() < 0) return fail(fileError("open", tmp_dir, errno));
+    if (::syncfs(dir.get()) != 0) return fail(fileError("syncfs", tmp_dir, errno));
+    for (const std::string& name : pending) {
+      const fs::path target = folder / "cur" / name;
+      if (::rename((tmp_dir / name).c_str(), target.c_str()) != 0) {
+        return fail(fileError("rename into", target, errno));
+      }
+    }
+    pending.clear();
+    pending_bytes = 0;
+    return {};
+  };
+
   std::vector<char> buffer(kCopyChunk);
   for (const store::MessageInfo& message : *messages) {
     std::string keyword_letters;
@@ -133,7 +157,6 @@ Result<void> Exporter::exportMailbox(const store::MailboxInfo& mailbox, const fs
         mailfile::exportFileName(message.internaldate, message.uid, mailbox.uidvalidity,
                                  maildirSystemFlags(message.flags.system), keyword_letters);
     const fs::path tmp = folder / "tmp" / name;
-    const fs::path target = folder / "cur" / name;
 
     auto body = store_.openBody(mailbox.id, message.uid);
     if (!body) {
@@ -157,9 +180,10 @@ Result<void> Exporter::exportMailbox(const store::MailboxInfo& mailbox, const fs
     const timespec times[2] = {{static_cast<time_t>(message.internaldate), 0},
                                {static_cast<time_t>(message.internaldate), 0}};
     if (::futimens(out.get(), times) != 0) return fail(fileError("set times of", tmp, errno));
-    if (::fsync(out.get()) != 0) return fail(fileError("fsync", tmp, errno));
-    if (::rename(tmp.c_str(), target.c_str()) != 0) {
-      return fail(fileError("rename into", target, errno));
+    pending.push_back(name);
+    pending_bytes += offset;
+    if (pending.size() >= kPublishMessages || pending_bytes >= kPublishBytes) {
+      if (auto published = publish(); !published) return published;
     }
     MailboxCount& count = summary_.mailboxes.back();
     ++count.messages;
@@ -168,6 +192,7 @@ Result<void> Exporter::exportMailbox(const store::MailboxInfo& mailbox, const fs
     summary_.bytes += offset;
     progress_.add(1, offset);
   }
+  if (auto published = publish(); !published) return published;
   if (auto synced = fsyncDirectory(folder / "cur"); !synced) return synced;
   return fsyncDirectory(folder);
 }

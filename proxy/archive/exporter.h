@@ -25,8 +25,9 @@ struct ExportSummary {
 // Writes every mailbox of one user's store as a Maildir++ tree (the layout Dovecot, mutt and
 // mbsync read): INBOX in DIR/{cur,new,tmp}, "A/B" in DIR/.A.B (with a "maildirfolder" file).
 // Each message becomes cur/"<internaldate>.<uid>_<uidvalidity>.popbridge:2,<flags>", written
-// to tmp/, fsynced, given INTERNALDATE as its mtime, then renamed into cur/. Bodies are copied
-// byte for byte (what FETCH BODY[] returns). Keywords get letters 'a'.. per folder in its
+// to tmp/ with INTERNALDATE as its mtime; every 500 messages or 64 MB one syncfs() makes them
+// durable and they are renamed into cur/ (a crash leaves no partial file in cur/). Bodies are
+// copied byte for byte (what FETCH BODY[] returns). Keywords get letters 'a'.. per folder in its
 // dovecot-keywords file. A mailbox whose name has a '.' (the Maildir++ separator) is refused
 // before anything is written. Borrows the store and the meter; use from one thread.
 class Exporter {
