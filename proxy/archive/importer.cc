@@ -356,6 +356,7 @@ Result<void> Importer::importMaildir(const ImportSource& source) {
 Result<void> Importer::add(store::NewMessage message) {
   batch_bytes_ += message.body.size();
   batch_.push_back(std::move(message));
+  progress_.add(1, 0);
   if (batch_.size() >= settings_.batch_messages || batch_bytes_ >= settings_.batch_bytes) {
     return flush();
   }
@@ -376,7 +377,6 @@ Result<void> Importer::flush() {
   current.bytes += bytes;
   summary_.messages += count;
   summary_.bytes += bytes;
-  progress_.add(count, 0);
   return {};
 }
 
