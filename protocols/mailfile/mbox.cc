@@ -102,12 +102,27 @@ Result<void, MboxError> MboxSplitter::feed(std::string_view bytes, std::vector<M
       bytes.remove_prefix(nl + 1);
       continue;
     }
+    if (skipping_line_) {
+      // The rest of an overlong first separator line.
+      if (nl == std::string_view::npos) break;
+      skipping_line_ = false;
+      bytes.remove_prefix(nl + 1);
+      continue;
+    }
     if (nl == std::string_view::npos) {
       held_.append(piece);
-      if (held_.size() > limits_.max_held_line) {
+      // Long only when the line without a final CR is surely longer than the limit, so that
+      // where the input is cut never changes the result (line() applies the same rule).
+      if (held_.size() > limits_.max_held_line + 1) {
         if (state_ == State::Start) {
-          state_ = State::Failed;
-          return fail(MboxError{"not an mbox file: the first line is not a \"From \" line"});
+          if (!startsWith(held_, kFrom)) {
+            state_ = State::Failed;
+            return fail(MboxError{"not an mbox file: the first line is not a \"From \" line"});
+          }
+          beginMessage(std::string_view(held_).substr(0, limits_.max_held_line), out);
+          held_.clear();
+          skipping_line_ = true;
+          break;
         }
         std::string text = std::exchange(held_, {});
         if (text.back() == '\r') {
@@ -139,7 +154,9 @@ Result<void, MboxError> MboxSplitter::feed(std::string_view bytes, std::vector<M
 
 Result<void, MboxError> MboxSplitter::finish(std::vector<MboxEvent>& out) {
   if (state_ == State::Failed) return fail(MboxError{"the mbox splitter already failed"});
-  if (in_long_line_) {
+  if (skipping_line_) {
+    skipping_line_ = false;
+  } else if (in_long_line_) {
     passThrough(held_);
     held_.clear();
     in_long_line_ = false;
@@ -154,13 +171,16 @@ Result<void, MboxError> MboxSplitter::finish(std::vector<MboxEvent>& out) {
 
 Result<void, MboxError> MboxSplitter::line(std::string_view text, bool ended,
                                            std::vector<MboxEvent>& out) {
+  // A line longer than the limit is never a separator after the first and never a header field
+  // we read, however the input was cut (see feed()).
+  const bool long_line = text.size() > limits_.max_held_line;
   if (state_ == State::Start) {
     if (text.empty()) return {};  // empty lines before the first message
     if (!startsWith(text, kFrom)) {
       state_ = State::Failed;
       return fail(MboxError{"not an mbox file: the first line is not a \"From \" line"});
     }
-    beginMessage(text, out);
+    beginMessage(text.substr(0, limits_.max_held_line), out);
     return {};
   }
   if (text.empty() && ended) {
@@ -170,7 +190,7 @@ Result<void, MboxError> MboxSplitter::line(std::string_view text, bool ended,
     in_header_ = false;
     return {};
   }
-  if (pending_blank_ && startsWith(text, kFrom) && parseFromLine(text).envelope) {
+  if (pending_blank_ && !long_line && startsWith(text, kFrom) && parseFromLine(text).envelope) {
     pending_blank_ = false;
     endMessage(out);
     beginMessage(text, out);
@@ -180,8 +200,14 @@ Result<void, MboxError> MboxSplitter::line(std::string_view text, bool ended,
     emitText("", true);
     pending_blank_ = false;
   }
-  if (in_header_) headerLine(text);
-  if (isQuotedFrom(text, format_)) text.remove_prefix(1);
+  if (in_header_ && long_line) {
+    field_ = Field::Other;
+  } else if (in_header_) {
+    headerLine(text);
+  }
+  // Of a long line only the first max_held_line bytes say whether it is quoted, as in
+  // longLineHead(), which never sees more.
+  if (isQuotedFrom(text.substr(0, limits_.max_held_line), format_)) text.remove_prefix(1);
   emitText(text, ended);
   return {};
 }
@@ -192,7 +218,7 @@ void MboxSplitter::longLineHead(std::string_view text) {
     pending_blank_ = false;
   }
   if (in_header_) field_ = Field::Other;  // too long to be a field we read
-  if (isQuotedFrom(text, format_)) text.remove_prefix(1);
+  if (isQuotedFrom(text.substr(0, limits_.max_held_line), format_)) text.remove_prefix(1);
   passThrough(text);
 }
 

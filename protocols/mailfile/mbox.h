@@ -21,7 +21,8 @@ enum class MboxFormat {
 
 struct MboxLimits {
   // A line longer than this is passed through in pieces (it can be neither a separator nor a
-  // header we read). Also the longest header field value kept for Status, X-Status, Date.
+  // header we read; of an overlong first "From " line only this much is read). Also the
+  // longest header field value kept for Status, X-Status, Date.
   std::size_t max_held_line = 8192;
 };
 
@@ -99,9 +100,9 @@ class MboxSplitter {
   State state_ = State::Start;
   std::string held_;            // the current incomplete line
   bool in_long_line_ = false;   // the current line was too long and is being passed through
+  bool skipping_line_ = false;  // dropping the rest of an overlong first "From " line
   bool pending_blank_ = false;  // an empty line was read and not yet emitted
-  bool pending_blank_cr_ = false;
-  std::string data_;  // message bytes not yet handed out as MboxData
+  std::string data_;            // message bytes not yet handed out as MboxData
   std::size_t messages_ = 0;
 
   // Header of the current message.

@@ -255,5 +255,29 @@ TEST(MboxSplitter, LongLinesPassThroughInPieces) {
   }
 }
 
+// Found by mbox_fuzz: lines around the limit (an overlong first separator, a long quoted line
+// whose '>' run passes the limit, a long header) give the same messages wherever the input is
+// cut.
+TEST(MboxSplitter, LongLinesAreCutIndependent) {
+  const std::string mbox = "From " + std::string(40, 'W') + " Sat Nov 28 12:15:17 2026\n" +
+                           "Status: R" + std::string(30, ' ') + "\n\n" + std::string(30, '>') +
+                           "From x\n>From y" + std::string(25, 'z') + "\r\n\n" + "From " +
+                           std::string(40, 'v') + " Sat Nov 28 12:15:17 2026\n";
+  for (std::size_t limit : {8u, 16u, 31u, 32u, 33u, 40u, 64u}) {
+    auto whole = split(mbox, 0, MboxFormat::Rd, MboxLimits{limit});
+    ASSERT_TRUE(whole) << limit;
+    for (std::size_t chunk = 1; chunk < 12; ++chunk) {
+      auto pieces = split(mbox, chunk, MboxFormat::Rd, MboxLimits{limit});
+      ASSERT_TRUE(pieces) << limit << "/" << chunk;
+      ASSERT_EQ(pieces->size(), whole->size()) << limit << "/" << chunk;
+      for (std::size_t i = 0; i < whole->size(); ++i) {
+        EXPECT_EQ((*pieces)[i].bytes, (*whole)[i].bytes) << limit << "/" << chunk;
+        EXPECT_EQ((*pieces)[i].begin.sender, (*whole)[i].begin.sender) << limit << "/" << chunk;
+        EXPECT_EQ((*pieces)[i].end.flags, (*whole)[i].end.flags) << limit << "/" << chunk;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace popbridge::mailfile
