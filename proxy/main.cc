@@ -1,4 +1,5 @@
 // popbridge: an IMAP home for POP-only mailboxes.
+#include "proxy/archive/archive_command.h"
 #include "proxy/cli/cli.h"
 #include "proxy/server/control_commands.h"
 #include "proxy/server/daemon.h"
@@ -9,5 +10,7 @@ int main(int argc, char** argv) {
   handlers.store_check = popbridge::proxy::storeCheck;
   handlers.status = popbridge::proxy::statusCommand;
   handlers.sync = popbridge::proxy::syncCommand;
+  handlers.import_mail = popbridge::proxy::archive::importMail;
+  handlers.export_mail = popbridge::proxy::archive::exportMail;
   return popbridge::proxy::cli::runCli(argc, argv, handlers);
 }

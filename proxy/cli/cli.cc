@@ -168,6 +168,18 @@ int storeCheck(const config::Config& config, const std::vector<std::string>& use
   return call(handlers.store_check, "store check", streams.err, config, users);
 }
 
+// A handler for one configured user: a usage error if the configuration has no such user.
+template <class Handler, class Request>
+int forUser(const Handler& handler, std::string_view name, const config::Config& config,
+            const Request& request, const Streams& streams) {
+  if (config.findUser(request.user) == nullptr) {
+    streams.err << "popbridge: " << name << ": no user \"" << request.user << "\" in "
+                << config.source.string() << "\n";
+    return kExitUsage;
+  }
+  return call(handler, name, streams.err, config, request);
+}
+
 }  // namespace
 
 std::string defaultConfigPath() {
@@ -235,6 +247,20 @@ int runCli(int argc, char** argv, const CliHandlers& handlers, const CliIo& io) 
   sync->add_option("target", sync_options.target,
                    "USER, USER/ACCOUNT or ACCOUNT (default: every account)");
   sync->add_flag("--once", sync_options.once, "Pull once, then exit");
+  ImportRequest import_request;
+  addImportOptions(*dispatch.withConfig(app, "import", kImportDescription,
+                                        [&](const config::Config& config) {
+                                          return forUser(handlers.import_mail, "import", config,
+                                                         import_request, streams);
+                                        }),
+                   import_request);
+  ExportRequest export_request;
+  addExportOptions(*dispatch.withConfig(app, "export", kExportDescription,
+                                        [&](const config::Config& config) {
+                                          return forUser(handlers.export_mail, "export", config,
+                                                         export_request, streams);
+                                        }),
+                   export_request);
 
   if (argc <= 1) {
     // A bare `popbridge` is most likely someone exploring: show what there is.

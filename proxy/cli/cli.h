@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/cli/archive_options.h"
 #include "proxy/config/config.h"
 
 namespace popbridge::proxy::cli {
@@ -40,6 +41,9 @@ struct CliHandlers {
   // `popbridge sync -c FILE [TARGET] [--once]`: pulls now, through the daemon if it runs, else
   // in this process; 0 if every pull succeeded.
   std::function<int(const config::Config&, const SyncOptions&)> sync;
+  // `popbridge import` / `popbridge export` (proxy/archive). The CLI has checked the user.
+  std::function<int(const config::Config&, const ImportRequest&)> import_mail;
+  std::function<int(const config::Config&, const ExportRequest&)> export_mail;
 };
 
 // How hash-password reads the password.
@@ -69,6 +73,8 @@ struct CliIo {
 //   popbridge store check -c FILE [USER...]   handlers.store_check
 //   popbridge status -c FILE [--json]           handlers.status
 //   popbridge sync -c FILE [TARGET] [--once]    handlers.sync
+//   popbridge import -c FILE USER PATH [--into MAILBOX] [--mbox-format F]   handlers.import_mail
+//   popbridge export -c FILE USER DIR [--force]                             handlers.export_mail
 //   popbridge --version                "popbridge 0.1.0"
 // --help works on every level. -c defaults to $POPBRIDGE_CONFIG if set, else
 // /etc/popbridge/config.yaml. Returns the process exit code (kExit*, or what a handler returned);
