@@ -19,6 +19,7 @@
 #include "protocols/mime/parser.h"
 #include "protocols/mime/serialize.h"
 #include "store/names.h"
+#include "store/search_text.h"
 #include "store/sqlite_db.h"
 
 namespace popbridge::store {
@@ -30,7 +31,7 @@ using sql::Transaction;
 
 // PRAGMA user_version of the schema below. A later version migrates forward in initialize(),
 // keeping every mailbox id, UID, UIDVALIDITY, modseq and flag.
-constexpr std::int64_t kSchemaVersion = 2;
+constexpr std::int64_t kSchemaVersion = 3;
 
 constexpr std::string_view kSchemaV1 = R"sql(
 CREATE TABLE meta(
@@ -87,6 +88,23 @@ CREATE TABLE mime(
   structure BLOB NOT NULL
 ) WITHOUT ROWID;
 )sql";
+
+// Version 3: the full-text index for SEARCH TEXT and BODY (store/search_text.h). One document
+// per blob, so copies share it; search_docs maps a blob to its document's rowid. The trigram
+// tokenizer (SQLite 3.34+) indexes every 3-character substring, case-folded, so `LIKE '%needle%'`
+// finds its candidates in the index; detail=none keeps the index small (no positions), which is
+// enough because SQLite checks LIKE on each candidate's stored text (see search.cc). A body
+// whose text is too large to index has no document and is searched by extracting its text.
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE search_docs(
+  id INTEGER PRIMARY KEY,
+  blob TEXT NOT NULL UNIQUE
+);
+CREATE VIRTUAL TABLE search_text USING fts5(header, body, tokenize = 'trigram', detail = 'none');
+)sql";
+
+// Decoded text longer than this (header and body together) is not indexed.
+constexpr std::size_t kMaxIndexedText = 8 * 1024 * 1024;
 
 constexpr std::string_view kMailboxColumns =
     "SELECT b.id, b.name, b.uidvalidity, b.uidnext, b.highestmodseq, count(m.uid), "
@@ -380,6 +398,11 @@ Result<void> UserStore::initialize() {
   if (version < 2) {
     if (auto created = writer_->exec(kSchemaV2); !created) return created;
   }
+  if (version < 3) {
+    if (auto created = writer_->exec(kSchemaV3); !created) return created;
+    // Bodies stored before version 3 are indexed now, reading each blob once.
+    if (auto indexed = indexStoredBodies(); !indexed) return indexed;
+  }
   if (version < kSchemaVersion) {
     if (auto set = writer_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !set) {
       return set;
@@ -445,6 +468,92 @@ void UserStore::removeUnreferencedBlobs(const std::vector<std::string>& blob_ids
     }
   }
   // No directory fsync: an unlink lost in a crash only leaves an orphan, never a dangling row.
+}
+
+Result<void> UserStore::indexBody(const std::string& blob_id, const mime::Message& structure) {
+  UniqueFd fd(::open(blobPath(blob_id).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return fail(ioError("open", blobPath(blob_id), errno));
+  SearchText text;
+  auto fits = collectSearchText(fd.get(), structure, kMaxIndexedText, text);
+  if (!fits) return fail(fits.error());
+  if (!*fits) return {};  // searched by extraction instead (search.cc)
+  auto doc = writer_->prepare(
+      "INSERT INTO search_docs(blob) VALUES(?) ON CONFLICT(blob) DO NOTHING RETURNING id");
+  if (!doc) return fail(doc.error());
+  doc->bind(1, blob_id);
+  auto row = doc->step();
+  if (!row) return fail(row.error());
+  if (!*row) return {};  // already indexed
+  const std::int64_t id = doc->int64(0);
+  doc = Statement();
+  auto insert = writer_->prepare("INSERT INTO search_text(rowid, header, body) VALUES(?, ?, ?)");
+  if (!insert) return fail(insert.error());
+  insert->bind(1, id).bind(2, text.header).bind(3, text.body);
+  return insert->run();
+}
+
+Result<void> UserStore::indexStoredBodies() {
+  auto select = writer_->prepare(
+      "SELECT DISTINCT m.blob, s.structure FROM messages m LEFT JOIN mime s ON s.blob = m.blob");
+  if (!select) return fail(select.error());
+  std::vector<std::pair<std::string, std::optional<std::string>>> bodies;
+  while (true) {
+    auto row = select->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    std::optional<std::string> structure;
+    if (!select->isNull(1)) structure = select->blob(1);
+    bodies.emplace_back(select->text(0), std::move(structure));
+  }
+  select = Statement();
+  for (const auto& [blob, serialized] : bodies) {
+    std::optional<mime::Message> structure;
+    if (serialized) {
+      if (auto parsed = mime::deserialize(*serialized)) structure = std::move(*parsed);
+    }
+    if (!structure) {
+      // Stored before version 2 (or a damaged structure row): parse the body.
+      UniqueFd fd(::open(blobPath(blob).c_str(), O_RDONLY | O_CLOEXEC));
+      struct stat st {};
+      if (!fd.valid() || ::fstat(fd.get(), &st) != 0) continue;  // check() reports it
+      auto parsed = parseStructure(fd.get(), static_cast<std::uint64_t>(st.st_size));
+      if (!parsed) continue;
+      structure = std::move(*parsed);
+    }
+    // A blob that cannot be read stays unindexed; search then finds it unreadable too.
+    if (auto indexed = indexBody(blob, *structure); !indexed &&
+                                                    indexed.error().code != ErrorCode::Io &&
+                                                    indexed.error().code != ErrorCode::Corrupt) {
+      return indexed;
+    }
+  }
+  return {};
+}
+
+Result<void> UserStore::forgetSearchText(const std::vector<std::string>& blob_ids) {
+  auto find = writer_->prepare(
+      "SELECT d.id FROM search_docs d WHERE d.blob = ?1 "
+      "AND NOT EXISTS (SELECT 1 FROM messages WHERE blob = ?1)");
+  if (!find) return fail(find.error());
+  auto remove_text = writer_->prepare("DELETE FROM search_text WHERE rowid = ?");
+  if (!remove_text) return fail(remove_text.error());
+  auto remove_doc = writer_->prepare("DELETE FROM search_docs WHERE id = ?");
+  if (!remove_doc) return fail(remove_doc.error());
+  for (const auto& blob : blob_ids) {
+    find->reset();
+    find->bind(1, blob);
+    auto row = find->step();
+    if (!row) return fail(row.error());
+    if (!*row) continue;
+    const std::int64_t id = find->int64(0);
+    remove_text->reset();
+    remove_text->bind(1, id);
+    if (auto done = remove_text->run(); !done) return done;
+    remove_doc->reset();
+    remove_doc->bind(1, id);
+    if (auto done = remove_doc->run(); !done) return done;
+  }
+  return {};
 }
 
 // ---------------------------------------------------------------- mailboxes
@@ -531,6 +640,8 @@ Result<void> UserStore::deleteMailbox(std::string_view name) {
   if (!remove) return fail(remove.error());
   remove->bind(1, id);
   if (auto done = remove->run(); !done) return done;
+  remove = Statement();
+  if (auto forgotten = forgetSearchText(blobs); !forgotten) return forgotten;
   if (auto committed = txn->commit(); !committed) return committed;
   removeUnreferencedBlobs(blobs);
   return {};
@@ -567,11 +678,11 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
   // 1. Every body on disk. 2. Every body under its final name. 3. Every touched directory
   // fsynced once. Only then may a row point at them. Done outside write_mutex_ so concurrent
   // appends overlap their fsyncs.
-  std::vector<std::string> structures;
+  std::vector<mime::Message> structures;
   structures.reserve(batch.size());
   for (auto& message : batch) {
     if (auto done = message.body.finish(); !done) return fail(done.error());
-    structures.push_back(mime::serialize(message.body.mime_.finish()));
+    structures.push_back(message.body.mime_.finish());
   }
   std::vector<std::string> renamed;
   auto undo = [&] {
@@ -653,8 +764,12 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
           .bind(10, static_cast<std::int64_t>(modseq));
       if (auto done = insert->run(); !done) return fail(done.error());
       mime_row->reset();
-      mime_row->bind(1, message.body.blob_id_).bindBlob(2, structures[i]);
+      mime_row->bind(1, message.body.blob_id_).bindBlob(2, mime::serialize(structures[i]));
       if (auto done = mime_row->run(); !done) return fail(done.error());
+      // The index row commits with the message row: a body is searchable once it is visible.
+      if (auto indexed = indexBody(message.body.blob_id_, structures[i]); !indexed) {
+        return fail(indexed.error());
+      }
       if (message.pop) {
         ledger_row->reset();
         ledger_row->bind(1, message.pop->account)
@@ -835,6 +950,7 @@ Result<ChangeSet> UserStore::expunge(std::int64_t mailbox_id,
     if (auto done = remember->run(); !done) return fail(done.error());
   }
   if (auto done = setHighestModseq(*writer_, mailbox_id, modseq); !done) return fail(done.error());
+  if (auto forgotten = forgetSearchText(blobs); !forgotten) return fail(forgotten.error());
   if (auto committed = txn->commit(); !committed) return fail(committed.error());
   changes.highestmodseq = modseq;
   removeUnreferencedBlobs(blobs);

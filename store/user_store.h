@@ -153,6 +153,13 @@ class UserStore {
   std::filesystem::path blobPath(std::string_view blob_id) const;
   // Unlinks blobs no row references any more. Caller holds write_mutex_.
   void removeUnreferencedBlobs(const std::vector<std::string>& blob_ids);
+  // Full-text index maintenance (store/search_text.h), inside the caller's write transaction
+  // with write_mutex_ held. indexBody reads the blob and adds its document unless the blob has
+  // one or its text is too large; forgetSearchText removes the documents of blobs no message
+  // references any more; indexStoredBodies indexes every body without a document (migration).
+  Result<void> indexBody(const std::string& blob_id, const mime::Message& structure);
+  Result<void> forgetSearchText(const std::vector<std::string>& blob_ids);
+  Result<void> indexStoredBodies();
   // The body of transfer() and of renaming INBOX: runs inside the caller's write transaction
   // with write_mutex_ held. `uids` is sorted and unique; nullopt means every message.
   Result<TransferResult> transferLocked(std::int64_t source_id,
