@@ -7,9 +7,9 @@
 // (blobs) that contain the needle. The trigram index finds the candidates of any needle of 3 or
 // more characters; SQLite then checks LIKE on each candidate's stored text, so the answer is
 // exactly LIKE's: substring with ASCII case folding, as RFC 3501 6.4.4 and HEADER here. Needles
-// shorter than 3 characters cannot use the index: FTS5 scans the stored text of every document
-// (still no blob is read). A needle with LIKE's wildcards ("%", "_"), bytes that are not UTF-8,
-// or too long for a LIKE pattern is matched in C++ against the text of the documents the
+// shorter than 3 characters cannot use the index: LIKE then scans the stored text of every
+// document (still no blob is read). A needle with LIKE's wildcards ("%", "_"), bytes that are not
+// UTF-8, or too long for a LIKE pattern is matched in C++ against the text of the documents the
 // wildcard-widened pattern selects. Bodies without a document (text above the index limit, or a
 // blob unreadable when it was indexed) are searched by extracting their text again from the blob.
 // HEADER and SENT* keys read the message header from the blob.
@@ -603,28 +603,51 @@ bool validUtf8(std::string_view text) {
   return sanitized == text;
 }
 
+std::size_t utf8Length(std::string_view text) {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  }));
+}
+
 // The documents whose `column` contains `needle` (already lowered), ASCII case-insensitively.
 Result<std::unordered_set<std::int64_t>> indexMatches(Database& db, const std::string& needle,
                                                       TextColumn column) {
   const std::string name = column == TextColumn::Body ? "body" : "header";
-  const bool exact_like = needle.size() <= kMaxLikeNeedle &&
-                          needle.find_first_of("%_") == std::string::npos && validUtf8(needle);
+  enum class Plan : std::uint8_t {
+    Indexed,  // LIKE '%needle%' through the trigram index, exact
+    Scan,     // LIKE '%needle%' ESCAPE '\' over every document's text, exact
+    Checked,  // a wider LIKE pattern, then the needle checked in C++
+  };
+  Plan plan = Plan::Indexed;
   std::string pattern = "%";
-  if (exact_like) {
-    pattern += needle;
-  } else if (validUtf8(needle)) {
-    // The wildcards widen the pattern; the C++ check below narrows it back.
+  if (!validUtf8(needle)) {
+    plan = Plan::Checked;  // bytewise, on every document
+  } else if (utf8Length(needle) < 3) {
+    // No trigram to look up. (SQLite 3.40's FTS5 also answers an unescaped LIKE pattern of fewer
+    // than 3 characters but 3 or more bytes with nothing; the ESCAPE clause keeps FTS5 out.)
+    plan = Plan::Scan;
+    for (const char c : needle) {
+      if (c == '%' || c == '_' || c == '\\') pattern += '\\';
+      pattern += c;
+    }
+  } else if (needle.size() > kMaxLikeNeedle || needle.find_first_of("%_") != std::string::npos) {
+    // The wildcards widen the pattern (and a long needle is cut at a character boundary); the
+    // C++ check narrows it back. The index still selects the candidates.
+    plan = Plan::Checked;
     std::size_t cut = std::min(needle.size(), kMaxLikeNeedle);
     while (cut > 0 && cut < needle.size() &&
            (static_cast<unsigned char>(needle[cut]) & 0xc0) == 0x80) {
       --cut;
     }
     pattern += needle.substr(0, cut);
+  } else {
+    pattern += needle;
   }
   if (pattern.size() > 1) pattern += '%';
   std::string text = "SELECT rowid";
-  if (!exact_like) text += ", " + name;
+  if (plan == Plan::Checked) text += ", " + name;
   text += " FROM search_text WHERE " + name + " LIKE ?";
+  if (plan == Plan::Scan) text += " ESCAPE '\\'";
   auto stmt = db.prepare(text);
   if (!stmt) return fail(stmt.error());
   stmt->bind(1, pattern);
@@ -633,7 +656,9 @@ Result<std::unordered_set<std::int64_t>> indexMatches(Database& db, const std::s
     auto row = stmt->step();
     if (!row) return fail(row.error());
     if (!*row) break;
-    if (exact_like || containsLowered(stmt->text(1), needle)) out.insert(stmt->int64(0));
+    if (plan != Plan::Checked || containsLowered(stmt->text(1), needle)) {
+      out.insert(stmt->int64(0));
+    }
   }
   return out;
 }
