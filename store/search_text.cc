@@ -38,30 +38,18 @@ Result<void> extractSearchText(int fd, const mime::Message& structure, const Tex
   std::string decoded;
   bool body_started = false;
   const auto bodyPiece = [&](std::string_view text) {
-    if (text.empty()) return;
-    sink(TextColumn::Body, text);
+    if (!text.empty()) sink(TextColumn::Body, text);
   };
-  const auto startBodyPart = [&] {
-    if (body_started) sink(TextColumn::Body, "\n");
-    body_started = true;
-  };
-  for (std::size_t i = 0; i < structure.parts.size(); ++i) {
-    const mime::Part& part = structure.parts[i];
-    const bool embedded_message = part.parent != mime::kNoPart &&
-                                  structure.parts[part.parent].kind == mime::PartKind::Message;
-    if (i == 0 || embedded_message) {
+  for (const mime::Part& part : structure.parts) {
+    if (part.header_length > 0) {
       const auto wanted = static_cast<std::size_t>(std::min(part.header_length, kMaxHeaderBytes));
       if (auto read = readAt(fd, part.header_offset, wanted, raw); !read) return read;
       const std::string text = mime::headerSearchText(raw);
-      if (i == 0) {
-        sink(TextColumn::Header, text);
-      } else {
-        startBodyPart();
-        bodyPiece(text);
-      }
+      if (!text.empty()) sink(TextColumn::Header, text);
     }
     if (!mime::isTextPart(part)) continue;
-    startBodyPart();
+    if (body_started) sink(TextColumn::Body, "\n");
+    body_started = true;
     mime::PartTextDecoder decoder(part);
     std::uint64_t offset = part.body_offset;
     const std::uint64_t end = part.body_offset + part.body_length;

@@ -1,13 +1,17 @@
 #pragma once
 
-// The searchable text of a stored body, as SEARCH TEXT and BODY see it (RFC 3501 6.4.4):
-//   header: the message header, one "Name: value" line per field, unfolded, RFC 2047
-//           encoded-words decoded (mime::headerSearchText);
+// The searchable text of a stored body, as SEARCH TEXT and BODY see it (RFC 3501 6.4.4), in
+// two columns:
+//   header: every header block of the message, one "Name: value" line per field, unfolded,
+//           RFC 2047 encoded-words decoded (mime::headerSearchText): the message header, each
+//           body part's MIME header and the header of each attached message (message/rfc822);
 //   body:   every text/* part's content, transfer-decoded (quoted-printable, base64) and
-//           converted from its charset to UTF-8, plus the header of every attached message
-//           (message/rfc822) decoded the same way; parts are separated by a line break.
-// Multipart preambles and epilogues, MIME part headers and non-text parts (images, PDFs, ...)
-// are not text a user searches for and are left out. Both columns are valid UTF-8.
+//           converted from its charset to UTF-8; parts are separated by a line break.
+// BODY looks at the body column, TEXT at both. Multipart preambles and epilogues and the content
+// of non-text parts (images, PDFs, ...) are in neither. This is what Dovecot's SEARCH matches
+// (checked against dovecot-imapd 2.3: BODY finds decoded text parts only, not part headers, not
+// an attached message's header, not attachments, raw or decoded; TEXT adds every header). Both
+// columns are valid UTF-8.
 //
 // It is extracted once per blob at ingest into the full-text index (UserStore::append); the same
 // extraction serves bodies that are not indexed (see search.cc).

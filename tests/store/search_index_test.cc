@@ -146,18 +146,21 @@ TEST_F(SearchIndexTest, TextIsDecoded) {
   // A non-text part is not searched, raw or decoded.
   EXPECT_EQ(run(Kind::Text, "secret image"), U{});
   EXPECT_EQ(run(Kind::Text, "c2VjcmV0"), U{});
-  // The attached message: its header (KOI8-R encoded-word) and body are body text.
-  EXPECT_EQ(run(Kind::Body, "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 attached"), U{uid});
+  // The attached message: its header (KOI8-R encoded-word) is header text, its body body text.
+  EXPECT_EQ(run(Kind::Text, "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 attached"), U{uid});
+  EXPECT_EQ(run(Kind::Body, "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 attached"), U{});
   EXPECT_EQ(run(Kind::Body, "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 inner"), U{uid});
   // The message header: TEXT sees it decoded, BODY does not see it.
   EXPECT_EQ(run(Kind::Text, "r\xc3\xa9sum\xc3\xa9 of the"), U{uid});
   EXPECT_EQ(run(Kind::Body, "of the week"), U{});
   EXPECT_EQ(run(Kind::Text, "from: andr\xc3\xa9"), U{uid});
   EXPECT_EQ(run(Kind::Text, "subject: plain"), U{plain});
-  // Preamble, epilogue and MIME part headers are not text.
+  // Preamble and epilogue are not text; MIME part headers are header text only.
   EXPECT_EQ(run(Kind::Text, "preamble-word"), U{});
   EXPECT_EQ(run(Kind::Text, "epilogue-word"), U{});
   EXPECT_EQ(run(Kind::Body, "quoted-printable"), U{});
+  EXPECT_EQ(run(Kind::Text, "quoted-printable"), U{uid});
+  EXPECT_EQ(run(Kind::Text, "content-type: image/png"), U{uid});
   // LIKE's wildcards are plain characters in a needle.
   EXPECT_EQ(run(Kind::Body, "100% sure_thing"), U{uid});
   EXPECT_EQ(run(Kind::Body, "100%"), U{uid});
@@ -171,6 +174,7 @@ TEST_F(SearchIndexTest, TextIsDecoded) {
   EXPECT_EQ(run(Kind::Body, "\xc3\xa8"), U{uid});
   EXPECT_EQ(run(Kind::Body, "\xc3\x88"), U{});  // È is not folded (ASCII only)
   EXPECT_EQ(run(Kind::Text, "8-"), U{uid});
+  EXPECT_EQ(run(Kind::Body, "8-"), U{});
   EXPECT_EQ(run(Kind::Body, "0%"), U{uid});
   // Bytes that are not UTF-8 never match decoded text.
   EXPECT_EQ(run(Kind::Body, "cr\xe8me"), U{});
@@ -452,7 +456,12 @@ TEST_F(SearchIndexTest, AnswersEqualABruteForceScan) {
                "--zz\r\nContent-Type: application/octet-stream\r\n"
                "Content-Transfer-Encoding: base64\r\n\r\n" +
                base64(sentence(10)) + "--zz\r\n" + h2 + "\r\n" + b2 + "--zz--\r\n";
-      g.header_text += "Content-Type: multipart/alternative; boundary=zz\n";
+      g.header_text += "Content-Type: multipart/alternative; boundary=zz\n" + h1 +
+                       "Content-Type: application/octet-stream\n"
+                       "Content-Transfer-Encoding: base64\n" +
+                       h2;
+      g.header_text.erase(std::remove(g.header_text.begin(), g.header_text.end(), '\r'),
+                          g.header_text.end());
       g.body_text = first + "\n" + second;
     } else {
       const auto [h1, b1] = textPart(first, "plain");
