@@ -41,6 +41,9 @@ using sql::Transaction;
 
 // Header bytes read per message for header keys; a longer header is matched on this prefix.
 constexpr std::size_t kMaxHeaderBytes = 256 * 1024;
+// Up to this many candidate documents are checked one by one (rowid lookups); more, and one
+// query over the whole index answers for all of them.
+constexpr std::size_t kMaxDocLookups = 200;
 // Longest needle put into a LIKE pattern (SQLite refuses patterns above 50,000 bytes); a longer
 // one selects candidates by its first bytes and is checked in C++.
 constexpr std::size_t kMaxLikeNeedle = 10000;
@@ -609,9 +612,12 @@ std::size_t utf8Length(std::string_view text) {
   }));
 }
 
-// The documents whose `column` contains `needle` (already lowered), ASCII case-insensitively.
+// The documents whose `column` contains `needle` (already lowered), ASCII case-insensitively:
+// among all documents, or, when `only` is given, among those (one rowid lookup each, cheaper
+// than a pass over the whole index when a small mailbox is searched in a large store).
 Result<std::unordered_set<std::int64_t>> indexMatches(Database& db, const std::string& needle,
-                                                      TextColumn column) {
+                                                      TextColumn column,
+                                                      const std::vector<std::int64_t>* only) {
   const std::string name = column == TextColumn::Body ? "body" : "header";
   enum class Plan : std::uint8_t {
     Indexed,  // LIKE '%needle%' through the trigram index, exact
@@ -648,16 +654,22 @@ Result<std::unordered_set<std::int64_t>> indexMatches(Database& db, const std::s
   if (plan == Plan::Checked) text += ", " + name;
   text += " FROM search_text WHERE " + name + " LIKE ?";
   if (plan == Plan::Scan) text += " ESCAPE '\\'";
+  if (only != nullptr) text += " AND rowid = ?";
   auto stmt = db.prepare(text);
   if (!stmt) return fail(stmt.error());
-  stmt->bind(1, pattern);
   std::unordered_set<std::int64_t> out;
-  while (true) {
-    auto row = stmt->step();
-    if (!row) return fail(row.error());
-    if (!*row) break;
-    if (plan != Plan::Checked || containsLowered(stmt->text(1), needle)) {
-      out.insert(stmt->int64(0));
+  const std::size_t runs = only != nullptr ? only->size() : 1;
+  for (std::size_t i = 0; i < runs; ++i) {
+    stmt->reset();
+    stmt->bind(1, pattern);
+    if (only != nullptr) stmt->bind(2, (*only)[i]);
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return fail(row.error());
+      if (!*row) break;
+      if (plan != Plan::Checked || containsLowered(stmt->text(1), needle)) {
+        out.insert(stmt->int64(0));
+      }
     }
   }
   return out;
@@ -717,7 +729,7 @@ Result<std::vector<std::uint32_t>> UserStore::search(std::int64_t mailbox_id,
     auto stmt = db->prepare(text);
     if (!stmt) return fail(stmt.error());
     stmt->bind(1, mailbox_id);
-    bool any_doc = false;
+    std::vector<std::int64_t> docs;  // of the pending rows, while few
     while (true) {
       auto row = stmt->step();
       if (!row) return fail(row.error());
@@ -736,18 +748,21 @@ Result<std::vector<std::uint32_t>> UserStore::search(std::int64_t mailbox_id,
       const Truth answer = evaluator.evaluate(candidate, nullptr);
       if (answer == Truth::True) out.push_back(candidate.uid);
       if (answer != Truth::Unknown) continue;
-      any_doc = any_doc || candidate.doc != 0;
+      if (candidate.doc != 0) docs.push_back(candidate.doc);
       pending.push_back(std::move(candidate));
     }
     stmt = Statement();
-    if (any_doc) {
+    if (!docs.empty()) {
+      std::sort(docs.begin(), docs.end());
+      docs.erase(std::unique(docs.begin(), docs.end()), docs.end());
+      const std::vector<std::int64_t>* only = docs.size() <= kMaxDocLookups ? &docs : nullptr;
       for (std::size_t i = 0; i < needles.size(); ++i) {
         if (needles[i].empty()) continue;
-        auto body = indexMatches(*db, needles[i], TextColumn::Body);
+        auto body = indexMatches(*db, needles[i], TextColumn::Body, only);
         if (!body) return fail(body.error());
         body_docs[i] = std::move(*body);
         if (!evaluator.isTextNeedle(i)) continue;
-        auto header = indexMatches(*db, needles[i], TextColumn::Header);
+        auto header = indexMatches(*db, needles[i], TextColumn::Header, only);
         if (!header) return fail(header.error());
         header_docs[i] = std::move(*header);
       }

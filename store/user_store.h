@@ -112,8 +112,9 @@ class UserStore {
   Result<std::vector<std::uint32_t>> expungedSince(std::int64_t mailbox_id, std::uint64_t modseq);
   // UIDs of the mailbox's messages that match `query`, ascending (RFC 3501 6.4.4 semantics, see
   // store/search.h). Flags, keywords, sizes, INTERNALDATE and UID ranges are narrowed in SQL;
-  // header and body keys read the blobs of the remaining candidates only. The rows come from one
-  // read snapshot; a message expunged while its blob is read simply does not match.
+  // TEXT and BODY come from the full-text index (one query per key, same read snapshot); HEADER
+  // and SENT* keys read the header of the remaining candidates' blobs. A message expunged while
+  // its blob is read simply does not match.
   // NotFound if the mailbox does not exist, Internal if `query` is not a well-formed tree.
   Result<std::vector<std::uint32_t>> search(std::int64_t mailbox_id, const SearchQuery& query);
   // An open reader on the message's body. NotFound if no such message; Corrupt if its blob is
