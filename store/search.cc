@@ -4,7 +4,8 @@
 //
 // TEXT and BODY are answered from the full-text index (schema version 3, store/search_text.h):
 // one query per key, `column LIKE '%needle%'` on the FTS5 trigram table, gives the documents
-// (blobs) that contain the needle. The trigram index finds the candidates of any needle of 3 or
+// (blobs) that contain the needle (over the whole index, or by rowid for at most
+// kMaxDocLookups candidates). The trigram index finds the candidates of any needle of 3 or
 // more characters; SQLite then checks LIKE on each candidate's stored text, so the answer is
 // exactly LIKE's: substring with ASCII case folding, as RFC 3501 6.4.4 and HEADER here. Needles
 // shorter than 3 characters cannot use the index: LIKE then scans the stored text of every
@@ -13,6 +14,10 @@
 // wildcard-widened pattern selects. Bodies without a document (text above the index limit, or a
 // blob unreadable when it was indexed) are searched by extracting their text again from the blob.
 // HEADER and SENT* keys read the message header from the blob.
+//
+// Case folding is ASCII only (as SQLite's LIKE without ICU does, and as HEADER here): "É" does
+// not match "é", where Dovecot's i;unicode-casemap would. The trigram index itself folds Unicode,
+// so its candidates are a superset and a Unicode-folding check could replace LIKE's later.
 
 #include <fcntl.h>
 #include <unistd.h>
