@@ -726,9 +726,9 @@ Result<std::vector<std::uint32_t>> UserStore::search(std::int64_t mailbox_id,
     }
     std::string text =
         "SELECT m.uid, m.flags, m.keywords, m.size, m.header_size, m.internaldate, m.tz_offset, "
-        "m.blob, coalesce(d.id, 0), CASE WHEN d.id IS NULL THEN s.structure END "
-        "FROM messages m LEFT JOIN search_docs d ON d.blob = m.blob "
-        "LEFT JOIN mime s ON s.blob = m.blob AND d.id IS NULL WHERE m.mailbox_id = ?";
+        "m.blob, coalesce(d.id, 0), "
+        "CASE WHEN d.id IS NULL THEN (SELECT structure FROM mime WHERE blob = m.blob) END "
+        "FROM messages m LEFT JOIN search_docs d ON d.blob = m.blob WHERE m.mailbox_id = ?";
     if (!narrowing.empty()) text += " AND (" + narrowing + ")";
     text += " ORDER BY m.uid";
     auto stmt = db->prepare(text);
