@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -183,6 +184,66 @@ TEST(MimeDecode, HeaderSearchText) {
             "X-Raw: caf\xef\xbf\xbd\n");
   EXPECT_EQ(headerSearchText("A: b\nC: d\n\nrest"), "A: b\nC: d\n");
   EXPECT_EQ(headerSearchText(""), "");
+}
+
+// Properties over random input: any split gives the whole feed's output, and what reaches the
+// index is valid UTF-8 without NUL, whatever the bytes and the charset.
+bool isValidUtf8WithoutNul(std::string_view text) {
+  std::string again;
+  Utf8Sanitizer sanitizer;
+  sanitizer.feed(text, again);
+  sanitizer.finish(again);
+  return again == text && text.find('\0') == std::string_view::npos;
+}
+
+template <class Decoder, class... Args>
+std::string randomSplits(std::mt19937& rng, std::string_view input, const Args&... args) {
+  Decoder decoder(args...);
+  std::string out;
+  std::size_t at = 0;
+  while (at < input.size()) {
+    const std::size_t n = std::min<std::size_t>(input.size() - at, 1 + rng() % 7);
+    decoder.feed(input.substr(at, n), out);
+    at += n;
+  }
+  decoder.finish(out);
+  return out;
+}
+
+template <class Decoder, class... Args>
+std::string whole(std::string_view input, const Args&... args) {
+  Decoder decoder(args...);
+  std::string out;
+  decoder.feed(input, out);
+  decoder.finish(out);
+  return out;
+}
+
+TEST(MimeDecode, RandomInputProperties) {
+  std::mt19937 rng(7);
+  const std::string alphabet =
+      std::string("=\r\n \tAZaz09+/_?\x80\xc3\xa9\xe2\x82\xac\xff\x1b$B(") + std::string(1, '\0');
+  for (int round = 0; round < 400; ++round) {
+    std::string input;
+    const std::size_t length = rng() % 64;
+    for (std::size_t i = 0; i < length; ++i) {
+      input += rng() % 4 == 0 ? static_cast<char>(rng() % 256) : alphabet[rng() % alphabet.size()];
+    }
+    EXPECT_EQ(randomSplits<QuotedPrintableDecoder>(rng, input),
+              whole<QuotedPrintableDecoder>(input));
+    EXPECT_EQ(randomSplits<Base64Decoder>(rng, input), whole<Base64Decoder>(input));
+    const std::string sanitized = whole<Utf8Sanitizer>(input);
+    EXPECT_TRUE(isValidUtf8WithoutNul(sanitized));
+    EXPECT_EQ(randomSplits<Utf8Sanitizer>(rng, input), sanitized);
+    for (const char* name :
+         {"utf-8", "iso-8859-1", "shift_jis", "iso-2022-jp", "utf-16", "koi8-r", "x-unknown"}) {
+      const std::string converted = whole<CharsetDecoder>(input, std::string_view(name));
+      EXPECT_TRUE(isValidUtf8WithoutNul(converted)) << name;
+      EXPECT_EQ(randomSplits<CharsetDecoder>(rng, input, std::string_view(name)), converted)
+          << name;
+    }
+    EXPECT_TRUE(isValidUtf8WithoutNul(headerSearchText(input)));
+  }
 }
 
 }  // namespace
