@@ -106,7 +106,7 @@ TEST(MimeStructureTest, VersionOneStoreMigratesAndOldBodiesAreParsedOnDemand) {
   ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TABLE mime; DROP TABLE search_text; DROP TABLE search_docs; "
-                         "PRAGMA user_version = 1",
+                         "DROP TABLE search_pending; PRAGMA user_version = 1",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
