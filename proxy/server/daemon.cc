@@ -59,6 +59,8 @@ struct Services {
     if (stopping) return;
     stopping = true;
     log(LogSeverity::Info, "popbridge", "stopping");
+    // Pending search indexing waits for the next start; an index job under way finishes.
+    for (auto& [name, user] : users) user->stopIndexing();
     if (imap) imap->stop();
     if (scheduler) scheduler->stop();
     if (sigterm) sigterm->close();
@@ -157,6 +159,8 @@ int serve(const config::Config& config) {
     if (exit_code == 0) {
       log(LogSeverity::Info, "popbridge", "popbridge " POPBRIDGE_VERSION " serving ",
           config.users.size(), " users from ", config.data_dir.string());
+      // Bodies a schema migration or the previous run left unindexed.
+      for (auto& [name, user] : services.users) user->indexSoon();
       uv_run(&loop, UV_RUN_DEFAULT);
     }
     services.stop();
