@@ -113,7 +113,7 @@ CREATE TABLE search_pending(
 constexpr std::size_t kMaxIndexedText = 8 * 1024 * 1024;
 // One indexPending() transaction stops after this much decoded text (but indexes at least one
 // body), so a write queued behind it never waits long.
-constexpr std::size_t kMaxIndexBytesPerTransaction = 4 * 1024 * 1024;
+constexpr std::size_t kMaxIndexBytesPerTransaction = 256 * 1024;
 
 constexpr std::string_view kMailboxColumns =
     "SELECT b.id, b.name, b.uidvalidity, b.uidnext, b.highestmodseq, count(m.uid), "

@@ -118,10 +118,10 @@ class UserStore {
   // NotFound if the mailbox does not exist, Internal if `query` is not a well-formed tree.
   Result<std::vector<std::uint32_t>> search(std::int64_t mailbox_id, const SearchQuery& query);
   // Deferred full-text indexing: append() stores a body without tokenizing it and lists it as
-  // pending; this indexes up to `max_docs` pending bodies (fewer once one transaction holds a
-  // few MiB of text) in one short write transaction and returns how many it took off the list
-  // (0: nothing pending). Search is exact before and after: a body without a document is read
-  // from its blob. The daemon calls it on the user's write queue whenever the queue is idle.
+  // pending; this indexes up to `max_docs` pending bodies (fewer once one transaction holds
+  // 256 KiB of decoded text) in one short write transaction and returns how many it took off
+  // the list (0: nothing pending). Search is exact before and after: a body without a document is
+  // read from its blob. The daemon calls it on the user's write queue whenever the queue is idle.
   Result<std::size_t> indexPending(std::size_t max_docs);
   // An open reader on the message's body. NotFound if no such message; Corrupt if its blob is
   // missing.

@@ -37,7 +37,7 @@ inline std::vector<const store::ChangeSet*> changeSetsOf(const store::TransferRe
 // Loop thread only (the store itself is used from workers).
 class UserContext {
  public:
-  static constexpr std::size_t kIndexBatch = 64;
+  static constexpr std::size_t kIndexBatch = 16;
 
   UserContext(uv_loop_t* loop, std::string name, std::shared_ptr<store::UserStore> store,
               MailboxHub& hub, std::size_t index_batch = kIndexBatch);
