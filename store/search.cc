@@ -11,8 +11,9 @@
 // shorter than 3 characters cannot use the index: LIKE then scans the stored text of every
 // document (still no blob is read). A needle with LIKE's wildcards ("%", "_"), bytes that are not
 // UTF-8, or too long for a LIKE pattern is matched in C++ against the text of the documents the
-// wildcard-widened pattern selects. Bodies without a document (text above the index limit, or a
-// blob unreadable when it was indexed) are searched by extracting their text again from the blob.
+// wildcard-widened pattern selects. Bodies without a document (not indexed yet: indexing is
+// deferred, see UserStore::indexPending; text above the index limit; or a blob unreadable when it
+// was indexed) are searched by extracting their text again from the blob.
 // HEADER and SENT* keys read the message header from the blob.
 //
 // Case folding is ASCII only (as SQLite's LIKE without ICU does, and as HEADER here): "É" does
