@@ -513,7 +513,7 @@ Result<std::size_t> UserStore::indexPending(std::size_t max_docs) {
   std::lock_guard lock(write_mutex_);
   auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
   if (!txn) return fail(txn.error());
-  // Oldest first (blob ids are random, so this is only "some"; order does not matter).
+  // Any `max_docs` of them: blob ids are random, so there is no order worth keeping.
   auto select = writer_->prepare(
       "SELECT p.blob, s.structure, EXISTS (SELECT 1 FROM messages WHERE blob = p.blob) "
       "FROM search_pending p LEFT JOIN mime s ON s.blob = p.blob LIMIT ?");
