@@ -1,10 +1,24 @@
 // UserStore::search(): metadata keys narrow the rows in SQL, the whole tree is then evaluated per
-// row with three-valued logic so that a message's blob is read only when a header or body key
-// can still change the answer.
+// row with three-valued logic so that content is looked at only when a content key can still
+// change the answer.
 //
-// TODO(search): TEXT and BODY read the blobs here; the full-text index (SQLite FTS5 with the
-// trigram tokenizer over decoded text, issue 3) replaces that once the MIME index stores decoded
-// parts. Bodies are matched undecoded until then.
+// TEXT and BODY are answered from the full-text index (schema version 3, store/search_text.h):
+// one query per key, `column LIKE '%needle%'` on the FTS5 trigram table, gives the documents
+// (blobs) that contain the needle (over the whole index, or by rowid for at most
+// kMaxDocLookups candidates). The trigram index finds the candidates of any needle of 3 or
+// more characters; SQLite then checks LIKE on each candidate's stored text, so the answer is
+// exactly LIKE's: substring with ASCII case folding, as RFC 3501 6.4.4 and HEADER here. Needles
+// shorter than 3 characters cannot use the index: LIKE then scans the stored text of every
+// document (still no blob is read). A needle with LIKE's wildcards ("%", "_"), bytes that are not
+// UTF-8, or too long for a LIKE pattern is matched in C++ against the text of the documents the
+// wildcard-widened pattern selects. Bodies without a document (not indexed yet: indexing is
+// deferred, see UserStore::indexPending; text above the index limit; or a blob unreadable when it
+// was indexed) are searched by extracting their text again from the blob.
+// HEADER and SENT* keys read the message header from the blob.
+//
+// Case folding is ASCII only (as SQLite's LIKE without ICU does, and as HEADER here): "É" does
+// not match "é", where Dovecot's i;unicode-casemap would. The trigram index itself folds Unicode,
+// so its candidates are a superset and a Unicode-folding check could replace LIKE's later.
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -15,7 +29,11 @@
 #include <cerrno>
 #include <optional>
 #include <string_view>
+#include <unordered_set>
 
+#include "protocols/mime/decode.h"
+#include "protocols/mime/serialize.h"
+#include "store/search_text.h"
 #include "store/sqlite_db.h"
 #include "store/user_store.h"
 
@@ -29,8 +47,12 @@ using sql::Transaction;
 
 // Header bytes read per message for header keys; a longer header is matched on this prefix.
 constexpr std::size_t kMaxHeaderBytes = 256 * 1024;
-// Body bytes read per call while scanning for BODY/TEXT.
-constexpr std::size_t kBodyChunk = 64 * 1024;
+// Up to this many candidate documents are checked one by one (rowid lookups); more, and one
+// query over the whole index answers for all of them.
+constexpr std::size_t kMaxDocLookups = 200;
+// Longest needle put into a LIKE pattern (SQLite refuses patterns above 50,000 bytes); a longer
+// one selects candidates by its first bytes and is checked in C++.
+constexpr std::size_t kMaxLikeNeedle = 10000;
 // Subtrees nested deeper than this stay out of SQL (SQLite bounds expression depth at 1000).
 constexpr int kMaxSqlDepth = 24;
 // UID sets with more ranges than this are checked in C++ only.
@@ -212,6 +234,8 @@ struct Row {
   std::int64_t internaldate;
   std::int64_t tz_offset;
   std::string blob;
+  std::int64_t doc;                      // search_text rowid, 0 when the body has no document
+  std::optional<std::string> structure;  // serialised MIME structure, only when doc is 0
   std::uint64_t modseq;
 };
 
@@ -262,124 +286,12 @@ struct Content {
     std::string value;  // unfolded, encoded-words decoded
   };
   std::vector<Field> fields;
-  std::string raw_header;
   std::optional<std::int64_t> sent_day;  // from the Date header
-  std::vector<bool> body_found;          // per Body/Text node index in `body_needles`
+  // Per Body/Text node, in the order of Evaluator::bodyNeedles(): whether the body / the header
+  // search text contains the needle.
+  std::vector<bool> body_found;
+  std::vector<bool> header_found;
 };
-
-// ---- RFC 2047 encoded-words
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::optional<std::string> decodeBase64(std::string_view text) {
-  std::string out;
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (const char c : text) {
-    int v = -1;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    if (c >= '0' && c <= '9') v = c - '0' + 52;
-    if (c == '+') v = 62;
-    if (c == '/') v = 63;
-    if (c == '=') break;
-    if (v < 0) return std::nullopt;
-    bits = (bits << 6) | static_cast<std::uint32_t>(v);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out += static_cast<char>((bits >> count) & 0xff);
-    }
-  }
-  return out;
-}
-
-// RFC 2047 4.2: "_" is a space, "=XX" a byte.
-std::optional<std::string> decodeQ(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '_') {
-      out += ' ';
-    } else if (text[i] == '=') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      const int hi = hexValue(text[i + 1]);
-      const int lo = hexValue(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-std::string latin1ToUtf8(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x80) {
-      out += c;
-    } else {
-      out += static_cast<char>(0xc0 | (byte >> 6));
-      out += static_cast<char>(0x80 | (byte & 0x3f));
-    }
-  }
-  return out;
-}
-
-// Decodes "=?charset?B|Q?text?=" words (RFC 2047 2) whose charset is UTF-8, US-ASCII or
-// ISO-8859-1; others stay as written. Whitespace between two encoded words is dropped (6.2).
-std::string decodeEncodedWords(std::string_view value) {
-  if (value.find("=?") == std::string_view::npos) return std::string(value);
-  std::string out;
-  std::size_t pos = 0;
-  bool last_was_word = false;
-  std::string pending_space;
-  while (pos < value.size()) {
-    const std::size_t start = value.find("=?", pos);
-    if (start == std::string_view::npos) break;
-    const std::size_t q1 = value.find('?', start + 2);
-    const std::size_t q2 = q1 == std::string_view::npos ? q1 : value.find('?', q1 + 1);
-    const std::size_t close = q2 == std::string_view::npos ? q2 : value.find("?=", q2 + 1);
-    if (close == std::string_view::npos || q2 != q1 + 2) {
-      out.append(value.substr(pos, start + 2 - pos));
-      pos = start + 2;
-      last_was_word = false;
-      continue;
-    }
-    std::string_view between = value.substr(pos, start - pos);
-    const bool only_space =
-        std::all_of(between.begin(), between.end(), [](char c) { return c == ' ' || c == '\t'; });
-    std::string charset = lowered(value.substr(start + 2, q1 - start - 2));
-    if (const std::size_t star = charset.find('*'); star != std::string::npos) {
-      charset.resize(star);  // RFC 2231 5: language suffix
-    }
-    const char encoding = lower(value[q1 + 1]);
-    const std::string_view text = value.substr(q2 + 1, close - q2 - 1);
-    std::optional<std::string> decoded;
-    if (encoding == 'b') decoded = decodeBase64(text);
-    if (encoding == 'q') decoded = decodeQ(text);
-    const bool known = charset == "utf-8" || charset == "us-ascii" || charset == "iso-8859-1";
-    if (!decoded || !known) {
-      out.append(value.substr(pos, close + 2 - pos));
-      pos = close + 2;
-      last_was_word = false;
-      continue;
-    }
-    if (!(last_was_word && only_space)) out.append(between);
-    out += charset == "iso-8859-1" ? latin1ToUtf8(*decoded) : *decoded;
-    pos = close + 2;
-    last_was_word = true;
-  }
-  out.append(value.substr(pos));
-  return out;
-}
 
 // ---- Date header (RFC 5322 3.3, with the obsolete forms of 4.3)
 
@@ -465,7 +377,7 @@ void parseHeader(std::string_view raw, Content& content) {
   for (Content::Field& field : content.fields) {
     const std::size_t first = field.value.find_first_not_of(" \t");
     field.value.erase(0, first == std::string::npos ? field.value.size() : first);
-    field.value = decodeEncodedWords(field.value);
+    field.value = mime::decodeEncodedWords(field.value);
     if (!content.sent_day && equalsIgnoreCase(field.name, "date")) {
       content.sent_day = sentDay(field.value);
     }
@@ -479,10 +391,11 @@ class Evaluator {
       const SearchNode& node = nodes_[i];
       if (node.kind == Kind::Body || node.kind == Kind::Text) {
         body_needles_.push_back(lowered(node.value));
+        text_needle_.push_back(node.kind == Kind::Text);
         max_needle_ = std::max(max_needle_, node.value.size());
       }
-      if (node.kind == Kind::Header || node.kind == Kind::Text || node.kind == Kind::SentBefore ||
-          node.kind == Kind::SentOn || node.kind == Kind::SentSince) {
+      if (node.kind == Kind::Header || node.kind == Kind::SentBefore || node.kind == Kind::SentOn ||
+          node.kind == Kind::SentSince) {
         needs_header_ = true;
       }
       if (node.kind == Kind::Header) header_needles_.push_back(lowered(node.value));
@@ -503,7 +416,9 @@ class Evaluator {
   }
 
   bool needsHeader() const { return needs_header_; }
+  // The lowered needles of the Body and Text nodes in tree order, and which of them are Text.
   const std::vector<std::string>& bodyNeedles() const { return body_needles_; }
+  bool isTextNeedle(std::size_t index) const { return text_needle_[index]; }
   std::size_t maxNeedle() const { return max_needle_; }
 
  private:
@@ -585,16 +500,9 @@ class Evaluator {
       case Kind::Body:
         if (content == nullptr) return Truth::Unknown;
         return truth(content->body_found[body_needle]);
-      case Kind::Text: {
+      case Kind::Text:
         if (content == nullptr) return Truth::Unknown;
-        if (content->body_found[body_needle]) return Truth::True;
-        const std::string& needle = body_needles_[body_needle];
-        if (containsLowered(content->raw_header, needle)) return Truth::True;
-        for (const Content::Field& field : content->fields) {
-          if (containsLowered(field.value, needle)) return Truth::True;
-        }
-        return Truth::False;
-      }
+        return truth(content->body_found[body_needle] || content->header_found[body_needle]);
     }
     return Truth::False;
   }
@@ -602,63 +510,180 @@ class Evaluator {
   const std::vector<SearchNode>& nodes_;
   std::vector<Truth> values_;
   std::vector<std::string> body_needles_;
+  std::vector<bool> text_needle_;
   std::vector<std::string> header_needles_;
   std::size_t max_needle_ = 0;
   bool needs_header_ = false;
 };
 
-// Reads what content keys need from the blob. False when the blob cannot be read (expunged
-// meanwhile, or damaged): such a message does not match.
-bool loadContent(int fd, const Row& row, const Evaluator& evaluator, Content& content) {
-  const auto readAt = [&](std::uint64_t offset, std::size_t wanted, std::string& out) -> bool {
-    out.resize(wanted);
-    std::size_t done = 0;
-    while (done < wanted) {
-      const ssize_t got =
-          ::pread(fd, out.data() + done, wanted - done, static_cast<off_t>(offset + done));
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) break;
-      done += static_cast<std::size_t>(got);
+Result<void> readAt(int fd, std::uint64_t offset, std::size_t wanted, std::string& out) {
+  out.resize(wanted);
+  std::size_t done = 0;
+  while (done < wanted) {
+    const ssize_t got =
+        ::pread(fd, out.data() + done, wanted - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return fail(Error{ErrorCode::Io, "cannot read blob"});
+    done += static_cast<std::size_t>(got);
+  }
+  return {};
+}
+
+// Substring search over text that arrives in pieces: a window keeps the last (longest needle - 1)
+// bytes of what came before, so a match across pieces is found and memory stays bounded.
+class StreamMatcher {
+ public:
+  StreamMatcher(const std::vector<std::string>& needles, std::size_t max_needle,
+                std::vector<bool>& found)
+      : needles_(needles), keep_(max_needle > 0 ? max_needle - 1 : 0), found_(found) {
+    found_.assign(needles_.size(), false);
+    for (std::size_t i = 0; i < needles_.size(); ++i) {
+      if (needles_[i].empty()) found_[i] = true;
     }
-    out.resize(done);
-    return done == wanted;
-  };
+  }
+
+  void feed(std::string_view piece) {
+    const std::size_t start = window_.size();
+    window_ += piece;
+    for (std::size_t i = start; i < window_.size(); ++i) window_[i] = lower(window_[i]);
+    for (std::size_t i = 0; i < needles_.size(); ++i) {
+      if (!found_[i] && window_.find(needles_[i]) != std::string::npos) found_[i] = true;
+    }
+    if (window_.size() > keep_) window_.erase(0, window_.size() - keep_);
+  }
+
+ private:
+  const std::vector<std::string>& needles_;
+  std::size_t keep_;
+  std::vector<bool>& found_;
+  std::string window_;
+};
+
+// Reads what content keys need from the blob. False when the blob cannot be read (expunged
+// meanwhile, or damaged): such a message does not match. Body and Text needles come from the
+// index sets (`body_docs` / `header_docs`, per needle; empty optional: the needle is empty) when
+// the body has a document, else from the body's text extracted again.
+bool loadContent(const std::filesystem::path& path, const Row& row, const Evaluator& evaluator,
+                 const std::vector<std::unordered_set<std::int64_t>>& body_docs,
+                 const std::vector<std::unordered_set<std::int64_t>>& header_docs,
+                 Content& content) {
+  const auto& needles = evaluator.bodyNeedles();
+  const bool scan = !needles.empty() && row.doc == 0;
+  UniqueFd fd;
+  if (evaluator.needsHeader() || scan) {
+    fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return false;
+  }
   if (evaluator.needsHeader()) {
     const auto wanted =
         static_cast<std::size_t>(std::min<std::uint64_t>(row.header_size, kMaxHeaderBytes));
-    if (!readAt(0, wanted, content.raw_header)) return false;
-    parseHeader(content.raw_header, content);
+    std::string raw;
+    if (!readAt(fd.get(), 0, wanted, raw)) return false;
+    parseHeader(raw, content);
   }
-  const auto& needles = evaluator.bodyNeedles();
-  content.body_found.assign(needles.size(), false);
   if (needles.empty()) return true;
-  std::size_t left = 0;
-  for (std::size_t i = 0; i < needles.size(); ++i) {
-    content.body_found[i] = needles[i].empty();
-    if (!content.body_found[i]) ++left;
-  }
-  // The body streams through a window that keeps the last (longest needle - 1) bytes of the
-  // previous chunk, so a match across a chunk boundary is found and memory stays bounded.
-  const std::size_t keep = evaluator.maxNeedle() > 0 ? evaluator.maxNeedle() - 1 : 0;
-  std::string window;
-  std::string chunk;
-  std::uint64_t offset = row.header_size;
-  while (left > 0 && offset < row.size) {
-    const auto wanted =
-        static_cast<std::size_t>(std::min<std::uint64_t>(kBodyChunk, row.size - offset));
-    if (!readAt(offset, wanted, chunk)) return false;
-    offset += wanted;
-    for (char& c : chunk) c = lower(c);
-    window += chunk;
+  if (!scan) {
+    content.body_found.assign(needles.size(), false);
+    content.header_found.assign(needles.size(), false);
     for (std::size_t i = 0; i < needles.size(); ++i) {
-      if (!content.body_found[i] && window.find(needles[i]) != std::string::npos) {
-        content.body_found[i] = true;
-        --left;
+      content.body_found[i] = needles[i].empty() || body_docs[i].count(row.doc) > 0;
+      content.header_found[i] = needles[i].empty() || header_docs[i].count(row.doc) > 0;
+    }
+    return true;
+  }
+  std::optional<mime::Message> structure;
+  if (row.structure) {
+    if (auto parsed = mime::deserialize(*row.structure)) structure = std::move(*parsed);
+  }
+  if (!structure) {
+    auto parsed = parseStructure(fd.get(), row.size);
+    if (!parsed) return false;
+    structure = std::move(*parsed);
+  }
+  StreamMatcher body(needles, evaluator.maxNeedle(), content.body_found);
+  StreamMatcher header(needles, evaluator.maxNeedle(), content.header_found);
+  auto extracted =
+      extractSearchText(fd.get(), *structure, [&](TextColumn column, std::string_view piece) {
+        (column == TextColumn::Body ? body : header).feed(piece);
+      });
+  return extracted.has_value();
+}
+
+bool validUtf8(std::string_view text) {
+  std::string sanitized;
+  mime::Utf8Sanitizer sanitizer;
+  sanitizer.feed(text, sanitized);
+  sanitizer.finish(sanitized);
+  return sanitized == text;
+}
+
+std::size_t utf8Length(std::string_view text) {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  }));
+}
+
+// The documents whose `column` contains `needle` (already lowered), ASCII case-insensitively:
+// among all documents, or, when `only` is given, among those (one rowid lookup each, cheaper
+// than a pass over the whole index when a small mailbox is searched in a large store).
+Result<std::unordered_set<std::int64_t>> indexMatches(Database& db, const std::string& needle,
+                                                      TextColumn column,
+                                                      const std::vector<std::int64_t>* only) {
+  const std::string name = column == TextColumn::Body ? "body" : "header";
+  enum class Plan : std::uint8_t {
+    Indexed,  // LIKE '%needle%' through the trigram index, exact
+    Scan,     // LIKE '%needle%' ESCAPE '\' over every document's text, exact
+    Checked,  // a wider LIKE pattern, then the needle checked in C++
+  };
+  Plan plan = Plan::Indexed;
+  std::string pattern = "%";
+  if (!validUtf8(needle)) {
+    plan = Plan::Checked;  // bytewise, on every document
+  } else if (utf8Length(needle) < 3) {
+    // No trigram to look up. (SQLite 3.40's FTS5 also answers an unescaped LIKE pattern of fewer
+    // than 3 characters but 3 or more bytes with nothing; the ESCAPE clause keeps FTS5 out.)
+    plan = Plan::Scan;
+    for (const char c : needle) {
+      if (c == '%' || c == '_' || c == '\\') pattern += '\\';
+      pattern += c;
+    }
+  } else if (needle.size() > kMaxLikeNeedle || needle.find_first_of("%_") != std::string::npos) {
+    // The wildcards widen the pattern (and a long needle is cut at a character boundary); the
+    // C++ check narrows it back. The index still selects the candidates.
+    plan = Plan::Checked;
+    std::size_t cut = std::min(needle.size(), kMaxLikeNeedle);
+    while (cut > 0 && cut < needle.size() &&
+           (static_cast<unsigned char>(needle[cut]) & 0xc0) == 0x80) {
+      --cut;
+    }
+    pattern += needle.substr(0, cut);
+  } else {
+    pattern += needle;
+  }
+  if (pattern.size() > 1) pattern += '%';
+  std::string text = "SELECT rowid";
+  if (plan == Plan::Checked) text += ", " + name;
+  text += " FROM search_text WHERE " + name + " LIKE ?";
+  if (plan == Plan::Scan) text += " ESCAPE '\\'";
+  if (only != nullptr) text += " AND rowid = ?";
+  auto stmt = db.prepare(text);
+  if (!stmt) return fail(stmt.error());
+  std::unordered_set<std::int64_t> out;
+  const std::size_t runs = only != nullptr ? only->size() : 1;
+  for (std::size_t i = 0; i < runs; ++i) {
+    stmt->reset();
+    stmt->bind(1, pattern);
+    if (only != nullptr) stmt->bind(2, (*only)[i]);
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return fail(row.error());
+      if (!*row) break;
+      if (plan != Plan::Checked || containsLowered(stmt->text(1), needle)) {
+        out.insert(stmt->int64(0));
       }
     }
-    if (window.size() > keep) window.erase(0, window.size() - keep);
   }
-  return true;
+  return out;
 }
 
 }  // namespace
@@ -679,6 +704,8 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
     return fail(Error{ErrorCode::Internal, "malformed search query"});
   }
   const std::string narrowing = narrowingSql(query);
+  Evaluator evaluator(query);
+  const auto& needles = evaluator.bodyNeedles();
 
   // A reader connection from the pool (as reader() hands out), returned when done.
   std::unique_ptr<Database> db;
@@ -694,7 +721,12 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
     if (!opened) return fail(opened.error());
     db = std::move(*opened);
   }
-  std::vector<Row> rows;
+  // Rows still Unknown after the metadata keys, and per Body/Text needle the documents whose
+  // body / header text contains it. All from one read snapshot.
+  std::vector<SearchHit> out;
+  std::vector<Row> pending;
+  std::vector<std::unordered_set<std::int64_t>> body_docs(needles.size());
+  std::vector<std::unordered_set<std::int64_t>> header_docs(needles.size());
   auto collected = [&]() -> Result<void> {
     auto txn = Transaction::begin(*db, Transaction::Kind::Read);
     if (!txn) return fail(txn.error());
@@ -709,42 +741,70 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
       }
     }
     std::string text =
-        "SELECT uid, flags, keywords, size, header_size, internaldate, tz_offset, blob, modseq "
-        "FROM messages WHERE mailbox_id = ?";
+        "SELECT m.uid, m.flags, m.keywords, m.size, m.header_size, m.internaldate, m.tz_offset, "
+        "m.blob, coalesce(d.id, 0), "
+        "CASE WHEN d.id IS NULL THEN (SELECT structure FROM mime WHERE blob = m.blob) END, "
+        "m.modseq "
+        "FROM messages m LEFT JOIN search_docs d ON d.blob = m.blob WHERE m.mailbox_id = ?";
     if (!narrowing.empty()) text += " AND (" + narrowing + ")";
-    text += " ORDER BY uid";
+    text += " ORDER BY m.uid";
     auto stmt = db->prepare(text);
     if (!stmt) return fail(stmt.error());
     stmt->bind(1, mailbox_id);
+    std::vector<std::int64_t> docs;  // of the pending rows, while few
     while (true) {
       auto row = stmt->step();
       if (!row) return fail(row.error());
       if (!*row) break;
-      rows.push_back(Row{static_cast<std::uint32_t>(stmt->int64(0)),
-                         static_cast<std::uint32_t>(stmt->int64(1)), stmt->text(2),
-                         static_cast<std::uint64_t>(stmt->int64(3)),
-                         static_cast<std::uint64_t>(stmt->int64(4)), stmt->int64(5), stmt->int64(6),
-                         stmt->text(7), static_cast<std::uint64_t>(stmt->int64(8))});
+      Row candidate{static_cast<std::uint32_t>(stmt->int64(0)),
+                    static_cast<std::uint32_t>(stmt->int64(1)),
+                    stmt->text(2),
+                    static_cast<std::uint64_t>(stmt->int64(3)),
+                    static_cast<std::uint64_t>(stmt->int64(4)),
+                    stmt->int64(5),
+                    stmt->int64(6),
+                    stmt->text(7),
+                    stmt->int64(8),
+                    std::nullopt,
+                    static_cast<std::uint64_t>(stmt->int64(10))};
+      if (!stmt->isNull(9)) candidate.structure = stmt->blob(9);
+      const Truth answer = evaluator.evaluate(candidate, nullptr);
+      if (answer == Truth::True) out.push_back(SearchHit{candidate.uid, candidate.modseq});
+      if (answer != Truth::Unknown) continue;
+      if (candidate.doc != 0) docs.push_back(candidate.doc);
+      pending.push_back(std::move(candidate));
     }
     stmt = Statement();
+    if (!docs.empty()) {
+      std::sort(docs.begin(), docs.end());
+      docs.erase(std::unique(docs.begin(), docs.end()), docs.end());
+      const std::vector<std::int64_t>* only = docs.size() <= kMaxDocLookups ? &docs : nullptr;
+      for (std::size_t i = 0; i < needles.size(); ++i) {
+        if (needles[i].empty()) continue;
+        auto body = indexMatches(*db, needles[i], TextColumn::Body, only);
+        if (!body) return fail(body.error());
+        body_docs[i] = std::move(*body);
+        if (!evaluator.isTextNeedle(i)) continue;
+        auto header = indexMatches(*db, needles[i], TextColumn::Header, only);
+        if (!header) return fail(header.error());
+        header_docs[i] = std::move(*header);
+      }
+    }
     return txn->commit();
   }();
   releaseReader(std::move(db));
   if (!collected) return fail(collected.error());
 
-  Evaluator evaluator(query);
-  std::vector<SearchHit> out;
-  for (const Row& row : rows) {
-    Truth answer = evaluator.evaluate(row, nullptr);
-    if (answer == Truth::Unknown) {
-      Content content;
-      const auto path = blobPath(row.blob);
-      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (!fd.valid() || !loadContent(fd.get(), row, evaluator, content)) continue;
-      answer = evaluator.evaluate(row, &content);
+  for (const Row& row : pending) {
+    Content content;
+    if (!loadContent(blobPath(row.blob), row, evaluator, body_docs, header_docs, content)) {
+      continue;
     }
-    if (answer == Truth::True) out.push_back(SearchHit{row.uid, row.modseq});
+    if (evaluator.evaluate(row, &content) == Truth::True)
+      out.push_back(SearchHit{row.uid, row.modseq});
   }
+  std::sort(out.begin(), out.end(),
+            [](const SearchHit& a, const SearchHit& b) { return a.uid < b.uid; });
   return out;
 }
 

@@ -38,8 +38,8 @@ struct SearchNode {
     SentOn,         // ... == day
     SentSince,      // ... >= day
     Header,         // a header field named `field` (any case) contains `value` (see below)
-    Body,           // the body (after the header) contains `value`
-    Text,           // the header or the body contains `value`
+    Body,           // the body's text contains `value` (see below)
+    Text,           // the header text or the body's text contains `value`
     Uids,           // uid lies in `uids`
     ModseqAtLeast,  // the message's modseq >= modseq (RFC 7162 3.1.5)
   };
@@ -56,8 +56,9 @@ struct SearchNode {
 
 // "Contains" is the substring match of RFC 3501 6.4.4 with ASCII case folding; an empty value
 // matches every message (for Header: every message that has the field). Header values are
-// unfolded and RFC 2047 encoded-words in UTF-8, US-ASCII and ISO-8859-1 are decoded before
-// matching. Bodies are matched as stored (no transfer decoding yet).
+// unfolded and RFC 2047 encoded-words decoded (any charset iconv knows) before matching. Body
+// and Text match the decoded text of store/search_text.h: Body the text/* parts, transfer-decoded
+// and converted to UTF-8; Text also every header block (message, MIME parts, attached messages).
 struct SearchQuery {
   std::vector<SearchNode> nodes;  // pre-order; nodes[0] is the root; must not be empty
 };

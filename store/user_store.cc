@@ -20,6 +20,7 @@
 #include "protocols/mime/parser.h"
 #include "protocols/mime/serialize.h"
 #include "store/names.h"
+#include "store/search_text.h"
 #include "store/sqlite_db.h"
 
 namespace popbridge::store {
@@ -88,6 +89,32 @@ CREATE TABLE mime(
   structure BLOB NOT NULL
 ) WITHOUT ROWID;
 )sql";
+
+// Version 3: the full-text index for SEARCH TEXT and BODY (store/search_text.h). One document
+// per blob, so copies share it; search_docs maps a blob to its document's rowid. The trigram
+// tokenizer (SQLite 3.34+) indexes every 3-character substring, case-folded, so `LIKE '%needle%'`
+// finds its candidates in the index; detail=none keeps the index small (no positions), which is
+// enough because SQLite checks LIKE on each candidate's stored text (see search.cc). A body
+// whose text is too large to index has no document and is searched by extracting its text.
+// Indexing is deferred: append() only lists a new blob in search_pending, and indexPending()
+// later gives it a document (or, for text too large, just takes it off the list). A blob without
+// a document is searched by extraction either way, so search is exact at every moment.
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE search_docs(
+  id INTEGER PRIMARY KEY,
+  blob TEXT NOT NULL UNIQUE
+);
+CREATE VIRTUAL TABLE search_text USING fts5(header, body, tokenize = 'trigram', detail = 'none');
+CREATE TABLE search_pending(
+  blob TEXT PRIMARY KEY
+) WITHOUT ROWID;
+)sql";
+
+// Decoded text longer than this (header and body together) is not indexed.
+constexpr std::size_t kMaxIndexedText = 8 * 1024 * 1024;
+// One indexPending() transaction stops after this much decoded text (but indexes at least one
+// body), so a write queued behind it never waits long.
+constexpr std::size_t kMaxIndexBytesPerTransaction = 256 * 1024;
 
 // Version 4: subscriptions, by name (RFC 3501 6.3.6: they may name a mailbox that does not
 // exist), and each mailbox's RFC 6154 special-use attributes as SpecialUse bits. Written so that
@@ -454,6 +481,16 @@ Result<void> UserStore::initialize() {
   if (version < 2) {
     if (auto created = writer_->exec(kSchemaV2); !created) return created;
   }
+  if (version < 3) {
+    if (auto created = writer_->exec(kSchemaV3); !created) return created;
+    // Bodies stored before version 3 are indexed later by indexPending(), so opening a large old
+    // store stays fast; until then search reads them from their blobs.
+    if (auto listed = writer_->exec(
+            "INSERT OR IGNORE INTO search_pending(blob) SELECT DISTINCT blob FROM messages");
+        !listed) {
+      return listed;
+    }
+  }
   if (version < 4) {
     if (auto migrated = migrateToV4(*writer_); !migrated) return migrated;
   }
@@ -522,6 +559,127 @@ void UserStore::removeUnreferencedBlobs(const std::vector<std::string>& blob_ids
     }
   }
   // No directory fsync: an unlink lost in a crash only leaves an orphan, never a dangling row.
+}
+
+Result<std::size_t> UserStore::indexBody(const std::string& blob_id,
+                                         const mime::Message& structure) {
+  UniqueFd fd(::open(blobPath(blob_id).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return fail(ioError("open", blobPath(blob_id), errno));
+  SearchText text;
+  auto fits = collectSearchText(fd.get(), structure, kMaxIndexedText, text);
+  if (!fits) return fail(fits.error());
+  if (!*fits) return std::size_t{0};  // searched by extraction instead (search.cc)
+  auto doc = writer_->prepare(
+      "INSERT INTO search_docs(blob) VALUES(?) ON CONFLICT(blob) DO NOTHING RETURNING id");
+  if (!doc) return fail(doc.error());
+  doc->bind(1, blob_id);
+  auto row = doc->step();
+  if (!row) return fail(row.error());
+  if (!*row) return std::size_t{0};  // already indexed
+  const std::int64_t id = doc->int64(0);
+  doc = Statement();
+  auto insert = writer_->prepare("INSERT INTO search_text(rowid, header, body) VALUES(?, ?, ?)");
+  if (!insert) return fail(insert.error());
+  insert->bind(1, id).bind(2, text.header).bind(3, text.body);
+  if (auto done = insert->run(); !done) return fail(done.error());
+  return text.header.size() + text.body.size();
+}
+
+Result<std::size_t> UserStore::indexPending(std::size_t max_docs) {
+  if (max_docs == 0) return std::size_t{0};
+  std::lock_guard lock(write_mutex_);
+  auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
+  if (!txn) return fail(txn.error());
+  // Any `max_docs` of them: blob ids are random, so there is no order worth keeping.
+  auto select = writer_->prepare(
+      "SELECT p.blob, s.structure, EXISTS (SELECT 1 FROM messages WHERE blob = p.blob) "
+      "FROM search_pending p LEFT JOIN mime s ON s.blob = p.blob LIMIT ?");
+  if (!select) return fail(select.error());
+  select->bind(1, static_cast<std::int64_t>(
+                      std::min<std::size_t>(max_docs, std::numeric_limits<std::int32_t>::max())));
+  struct Pending {
+    std::string blob;
+    std::optional<std::string> structure;
+    bool referenced;
+  };
+  std::vector<Pending> pending;
+  while (true) {
+    auto row = select->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    std::optional<std::string> structure;
+    if (!select->isNull(1)) structure = select->blob(1);
+    pending.push_back({select->text(0), std::move(structure), select->int64(2) != 0});
+  }
+  select = Statement();
+  auto done_row = writer_->prepare("DELETE FROM search_pending WHERE blob = ?");
+  if (!done_row) return fail(done_row.error());
+  std::size_t count = 0;
+  std::size_t bytes = 0;
+  for (const auto& body : pending) {
+    if (bytes >= kMaxIndexBytesPerTransaction) break;
+    ++count;
+    done_row->reset();
+    done_row->bind(1, body.blob);
+    if (auto done = done_row->run(); !done) return fail(done.error());
+    if (!body.referenced) continue;  // expunged meanwhile; its blob may be gone
+    std::optional<mime::Message> structure;
+    if (body.structure) {
+      if (auto parsed = mime::deserialize(*body.structure)) structure = std::move(*parsed);
+    }
+    if (!structure) {
+      // Stored before version 2 (or a damaged structure row): parse the body.
+      UniqueFd fd(::open(blobPath(body.blob).c_str(), O_RDONLY | O_CLOEXEC));
+      struct stat st {};
+      if (!fd.valid() || ::fstat(fd.get(), &st) != 0) continue;  // check() reports it
+      auto parsed = parseStructure(fd.get(), static_cast<std::uint64_t>(st.st_size));
+      if (!parsed) continue;
+      structure = std::move(*parsed);
+    }
+    // A blob that cannot be read stays without a document; search then finds it unreadable too.
+    auto indexed = indexBody(body.blob, *structure);
+    if (indexed) {
+      bytes += *indexed;
+    } else if (indexed.error().code != ErrorCode::Io &&
+               indexed.error().code != ErrorCode::Corrupt) {
+      return fail(indexed.error());
+    }
+  }
+  if (auto committed = txn->commit(); !committed) return fail(committed.error());
+  return count;
+}
+
+Result<void> UserStore::forgetSearchText(const std::vector<std::string>& blob_ids) {
+  auto find = writer_->prepare(
+      "SELECT d.id FROM search_docs d WHERE d.blob = ?1 "
+      "AND NOT EXISTS (SELECT 1 FROM messages WHERE blob = ?1)");
+  if (!find) return fail(find.error());
+  auto remove_text = writer_->prepare("DELETE FROM search_text WHERE rowid = ?");
+  if (!remove_text) return fail(remove_text.error());
+  auto remove_doc = writer_->prepare("DELETE FROM search_docs WHERE id = ?");
+  if (!remove_doc) return fail(remove_doc.error());
+  auto remove_pending = writer_->prepare(
+      "DELETE FROM search_pending WHERE blob = ?1 "
+      "AND NOT EXISTS (SELECT 1 FROM messages WHERE blob = ?1)");
+  if (!remove_pending) return fail(remove_pending.error());
+  for (const auto& blob : blob_ids) {
+    remove_pending->reset();
+    remove_pending->bind(1, blob);
+    if (auto done = remove_pending->run(); !done) return done;
+    find->reset();
+    find->bind(1, blob);
+    auto row = find->step();
+    if (!row) return fail(row.error());
+    if (!*row) continue;
+    const std::int64_t id = find->int64(0);
+    remove_text->reset();
+    remove_text->bind(1, id);
+    if (auto done = remove_text->run(); !done) return done;
+    remove_doc->reset();
+    remove_doc->bind(1, id);
+    if (auto done = remove_doc->run(); !done) return done;
+  }
+  return {};
 }
 
 // ---------------------------------------------------------------- mailboxes
@@ -616,6 +774,8 @@ Result<void> UserStore::deleteMailbox(std::string_view name) {
   if (!remove) return fail(remove.error());
   remove->bind(1, id);
   if (auto done = remove->run(); !done) return done;
+  remove = Statement();
+  if (auto forgotten = forgetSearchText(blobs); !forgotten) return forgotten;
   if (auto committed = txn->commit(); !committed) return committed;
   removeUnreferencedBlobs(blobs);
   return {};
@@ -680,17 +840,22 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
     if (!canonical_flags) return fail(canonical_flags.error());
     flags.push_back(std::move(*canonical_flags));
   }
-  // Refuse early, before spending fsyncs, if the mailbox is absent; checked again below.
-  if (auto exists = mailbox(*canonical); !exists) return fail(exists.error());
+  // Refuse early, before spending fsyncs, if the mailbox is absent; checked again below. Only
+  // the mailbox row: mailbox() would count every message in it.
+  {
+    auto db = reader();
+    if (!db) return fail(db.error());
+    if (auto exists = mailboxStateByName(**db, *canonical); !exists) return fail(exists.error());
+  }
 
   // 1. Every body on disk. 2. Every body under its final name. 3. Every touched directory
   // fsynced once. Only then may a row point at them. Done outside write_mutex_ so concurrent
   // appends overlap their fsyncs.
-  std::vector<std::string> structures;
+  std::vector<mime::Message> structures;
   structures.reserve(batch.size());
   for (auto& message : batch) {
     if (auto done = message.body.finish(); !done) return fail(done.error());
-    structures.push_back(mime::serialize(message.body.mime_.finish()));
+    structures.push_back(message.body.mime_.finish());
   }
   std::vector<std::string> renamed;
   auto undo = [&] {
@@ -747,6 +912,10 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
     if (!ledger_row) return fail(ledger_row.error());
     auto mime_row = writer_->prepare("INSERT OR IGNORE INTO mime(blob, structure) VALUES(?, ?)");
     if (!mime_row) return fail(mime_row.error());
+    auto pending_row = writer_->prepare(
+        "INSERT OR IGNORE INTO search_pending(blob) SELECT ?1 "
+        "WHERE NOT EXISTS (SELECT 1 FROM search_docs WHERE blob = ?1)");
+    if (!pending_row) return fail(pending_row.error());
     const std::int64_t now = nowSeconds();
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const NewMessage& message = batch[i];
@@ -772,8 +941,12 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
           .bind(10, static_cast<std::int64_t>(modseq));
       if (auto done = insert->run(); !done) return fail(done.error());
       mime_row->reset();
-      mime_row->bind(1, message.body.blob_id_).bindBlob(2, structures[i]);
+      mime_row->bind(1, message.body.blob_id_).bindBlob(2, mime::serialize(structures[i]));
       if (auto done = mime_row->run(); !done) return fail(done.error());
+      // Tokenizing waits for indexPending(): until then search reads the body from its blob.
+      pending_row->reset();
+      pending_row->bind(1, message.body.blob_id_);
+      if (auto done = pending_row->run(); !done) return fail(done.error());
       if (message.pop) {
         ledger_row->reset();
         ledger_row->bind(1, message.pop->account)
@@ -979,6 +1152,7 @@ Result<ChangeSet> UserStore::expunge(std::int64_t mailbox_id,
     if (auto done = remember->run(); !done) return fail(done.error());
   }
   if (auto done = setHighestModseq(*writer_, mailbox_id, modseq); !done) return fail(done.error());
+  if (auto forgotten = forgetSearchText(blobs); !forgotten) return fail(forgotten.error());
   if (auto committed = txn->commit(); !committed) return fail(committed.error());
   changes.highestmodseq = modseq;
   removeUnreferencedBlobs(blobs);

@@ -139,12 +139,19 @@ class UserStore {
   Result<std::vector<std::uint32_t>> expungedSince(std::int64_t mailbox_id, std::uint64_t modseq);
   // UIDs of the mailbox's messages that match `query`, ascending (RFC 3501 6.4.4 semantics, see
   // store/search.h). Flags, keywords, sizes, INTERNALDATE and UID ranges are narrowed in SQL;
-  // header and body keys read the blobs of the remaining candidates only. The rows come from one
-  // read snapshot; a message expunged while its blob is read simply does not match.
+  // TEXT and BODY come from the full-text index (one query per key, same read snapshot); HEADER
+  // and SENT* keys read the header of the remaining candidates' blobs. A message expunged while
+  // its blob is read simply does not match.
   // NotFound if the mailbox does not exist, Internal if `query` is not a well-formed tree.
   Result<std::vector<std::uint32_t>> search(std::int64_t mailbox_id, const SearchQuery& query);
   // The same, with each match's modseq (for SEARCH's (MODSEQ n), RFC 7162 3.1.5).
   Result<std::vector<SearchHit>> searchHits(std::int64_t mailbox_id, const SearchQuery& query);
+  // Deferred full-text indexing: append() stores a body without tokenizing it and lists it as
+  // pending; this indexes up to `max_docs` pending bodies (fewer once one transaction holds
+  // 256 KiB of decoded text) in one short write transaction and returns how many it took off
+  // the list (0: nothing pending). Search is exact before and after: a body without a document is
+  // read from its blob. The daemon calls it on the user's write queue whenever the queue is idle.
+  Result<std::size_t> indexPending(std::size_t max_docs);
   // An open reader on the message's body. NotFound if no such message; Corrupt if its blob is
   // missing.
   Result<BodyReader> openBody(std::int64_t mailbox_id, std::uint32_t uid);
@@ -187,6 +194,12 @@ class UserStore {
   std::filesystem::path blobPath(std::string_view blob_id) const;
   // Unlinks blobs no row references any more. Caller holds write_mutex_.
   void removeUnreferencedBlobs(const std::vector<std::string>& blob_ids);
+  // Full-text index maintenance (store/search_text.h), inside the caller's write transaction
+  // with write_mutex_ held. indexBody reads the blob and adds its document unless the blob has
+  // one or its text is too large, returning the bytes of text it indexed; forgetSearchText
+  // removes the documents and pending entries of blobs no message references any more.
+  Result<std::size_t> indexBody(const std::string& blob_id, const mime::Message& structure);
+  Result<void> forgetSearchText(const std::vector<std::string>& blob_ids);
   // The body of transfer() and of renaming INBOX: runs inside the caller's write transaction
   // with write_mutex_ held. `uids` is sorted and unique; nullopt means every message.
   Result<TransferResult> transferLocked(std::int64_t source_id,

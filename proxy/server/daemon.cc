@@ -100,6 +100,8 @@ class Services {
     if (stopping) return;
     stopping = true;
     log(LogSeverity::Info, kLog, "stopping");
+    // Pending search indexing waits for the next start; an index job under way finishes.
+    for (auto& [name, user] : users) user->stopIndexing();
     if (imap) imap->stop();
     if (scheduler) scheduler->stop();
     if (control) control->stop();
@@ -388,6 +390,7 @@ class Services {
         users.emplace(configured.name, std::make_unique<UserContext>(
                                            loop_, configured.name,
                                            std::move(*loaded.stores.at(configured.name)), hub));
+        users.at(configured.name)->indexSoon();  // bodies an older store left unindexed
       }
       added_users.push_back(configured.name);
     }
@@ -554,6 +557,8 @@ int serve(const config::Config& initial_config) {
     if (exit_code == 0) {
       log(LogSeverity::Info, kLog, "popbridge " POPBRIDGE_VERSION " serving ", config.users.size(),
           " users from ", config.data_dir.string());
+      // Bodies a schema migration or the previous run left unindexed.
+      for (auto& [name, user] : services.users) user->indexSoon();
       uv_run(&loop, UV_RUN_DEFAULT);
     }
     services.stop();

@@ -1,12 +1,19 @@
 #include "proxy/server/user_context.h"
 
+#include <chrono>
+
+#include "proxy/server/log.h"
 #include "proxy/server/mailbox_hub.h"
 
 namespace popbridge::proxy {
 
 UserContext::UserContext(uv_loop_t* loop, std::string name, std::shared_ptr<store::UserStore> store,
-                         MailboxHub& hub)
-    : loop_(loop), name_(std::move(name)), store_(std::move(store)), hub_(hub) {}
+                         MailboxHub& hub, std::size_t index_batch)
+    : loop_(loop),
+      name_(std::move(name)),
+      store_(std::move(store)),
+      hub_(hub),
+      index_batch_(index_batch) {}
 
 void UserContext::enqueue(Job job) {
   queue_.push_back(std::move(job));
@@ -17,8 +24,19 @@ void UserContext::publish(const std::vector<const store::ChangeSet*>& changes) {
   for (const store::ChangeSet* change : changes) hub_.publish(name_, *change);
 }
 
+void UserContext::indexSoon() {
+  index_wanted_ = true;
+  if (!running_) startNext();
+}
+
+void UserContext::stopIndexing() { index_stopped_ = true; }
+
 void UserContext::startNext() {
   if (queue_.empty()) {
+    if (index_wanted_ && !index_stopped_) {
+      startIndexJob();
+      return;
+    }
     running_ = false;
     return;
   }
@@ -31,6 +49,41 @@ void UserContext::startNext() {
       // destroying it), and this runs on the loop thread.
       [this, job] {
         job->done();
+        index_wanted_ = true;  // the write may have added bodies to index
+        startNext();
+      });
+}
+
+void UserContext::startIndexJob() {
+  running_ = true;
+  struct Outcome {
+    std::optional<store::Result<std::size_t>> indexed;
+    std::chrono::steady_clock::duration took{};
+  };
+  auto outcome = std::make_shared<Outcome>();
+  runOnWorker(
+      loop_,
+      [store = store_, batch = index_batch_, outcome] {
+        const auto start = std::chrono::steady_clock::now();
+        outcome->indexed.emplace(store->indexPending(batch));
+        outcome->took = std::chrono::steady_clock::now() - start;
+      },
+      // As for writes: the UserContext outlives the loop's last turn.
+      [this, outcome] {
+        const store::Result<std::size_t>& indexed = *outcome->indexed;
+        std::size_t count = 0;
+        if (!indexed) {
+          // Tried again after the next write; search reads unindexed bodies from their blobs.
+          log(LogSeverity::Warn, name_, "search indexing failed: ", indexed.error().message);
+          index_wanted_ = false;
+        } else if (*indexed == 0) {
+          index_wanted_ = false;
+        } else {
+          count = *indexed;
+          log(LogSeverity::Debug, name_, "indexed ", count, " bodies for search in ",
+              std::chrono::duration_cast<std::chrono::milliseconds>(outcome->took).count(), " ms");
+        }
+        if (index_observer_) index_observer_(count);
         startNext();
       });
 }

@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include <cstddef>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -28,11 +29,18 @@ inline std::vector<const store::ChangeSet*> changeSetsOf(const store::TransferRe
 // One configured user's store handle and write queue. Writes of one user run one at a time,
 // in submission order, on worker threads; each successful write's change sets are published
 // to the hub before its completion runs, so every session sees changes in commit order.
+//
+// The queue also drives the store's deferred full-text indexing (UserStore::indexPending):
+// after a write completes, once no write is waiting, index jobs of up to `index_batch` bodies
+// run on the queue one at a time until one finds nothing pending. Writes queued meanwhile run
+// before the next index job, so a write waits for at most one short job.
 // Loop thread only (the store itself is used from workers).
 class UserContext {
  public:
+  static constexpr std::size_t kIndexBatch = 16;
+
   UserContext(uv_loop_t* loop, std::string name, std::shared_ptr<store::UserStore> store,
-              MailboxHub& hub);
+              MailboxHub& hub, std::size_t index_batch = kIndexBatch);
   UserContext(const UserContext&) = delete;
   UserContext& operator=(const UserContext&) = delete;
 
@@ -57,6 +65,17 @@ class UserContext {
   template <class T>
   void read(std::function<T(store::UserStore&)> work, std::function<void(T)> done);
 
+  // Starts index jobs without a write, for bodies left pending by a migration or an earlier
+  // run (the daemon calls it at start). stopIndexing() runs no further index job (shutdown;
+  // one already running finishes).
+  void indexSoon();
+  void stopIndexing();
+  // Runs on the loop thread after each index job with how many bodies it took (0 after an
+  // error as well).
+  void setIndexObserver(std::function<void(std::size_t)> observer) {
+    index_observer_ = std::move(observer);
+  }
+
  private:
   struct Job {
     std::function<void()> work;  // worker thread
@@ -64,6 +83,7 @@ class UserContext {
   };
   void enqueue(Job job);
   void startNext();
+  void startIndexJob();
   void publish(const std::vector<const store::ChangeSet*>& changes);
 
   uv_loop_t* loop_;
@@ -71,7 +91,11 @@ class UserContext {
   std::shared_ptr<store::UserStore> store_;
   MailboxHub& hub_;
   std::deque<Job> queue_;
-  bool running_ = false;
+  bool running_ = false;  // a write or an index job is on a worker
+  std::size_t index_batch_;
+  bool index_wanted_ = false;  // bodies may be pending
+  bool index_stopped_ = false;
+  std::function<void(std::size_t)> index_observer_;
 };
 
 template <class T>

@@ -2,11 +2,15 @@
 daemon: varied messages are APPENDed with known flags and INTERNALDATEs, then every query's answer
 is compared with the set computed here in Python from the same messages."""
 
+import contextlib
 import datetime
+import os
 import re
+import sqlite3
+import time
 import unittest
 
-from harness.case import PopbridgeCase
+from harness.case import IMAP_USER, PopbridgeCase
 
 
 def day(text):
@@ -183,6 +187,34 @@ class SearchTest(PopbridgeCase):
             ("CHARSET us-ascii ALL", lambda x: True),
         ]
         self.assertGreaterEqual(len(cases), 40)
+        for query, predicate in cases:
+            with self.subTest(query=query):
+                self.expect(query, predicate)
+
+    def test_text_and_body_answers_stay_the_same_once_indexed(self):
+        """Bodies are indexed after the commit, when the user's write queue is idle; until then
+        search decodes their blobs. The answers are the model's in both states."""
+        body_text = lambda x: x.body.lower()  # noqa: E731
+        cases = [
+            ("BODY needle", lambda x: "needle" in body_text(x)),
+            ('BODY "mixed case NEEDLE"', lambda x: "mixed case needle" in body_text(x)),
+            ("BODY alice", lambda x: "alice" in body_text(x)),
+            ("TEXT report", lambda x: "report" in x.data.decode().lower()),
+            ("TEXT EUR", lambda x: "eur" in x.data.decode().lower()),
+        ]
+        for query, predicate in cases:
+            self.expect(query, predicate)
+        db = os.path.join(self.pb.data_dir, "users", IMAP_USER, "meta.sqlite")
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as c:
+                pending = c.execute("SELECT count(*) FROM search_pending").fetchone()[0]
+                docs = c.execute("SELECT count(*) FROM search_docs").fetchone()[0]
+            if pending == 0:
+                break
+            self.assertLess(time.monotonic(), deadline, f"{pending} bodies still pending")
+            time.sleep(0.05)
+        self.assertEqual(docs, len(self.msgs), "one document per appended body")
         for query, predicate in cases:
             with self.subTest(query=query):
                 self.expect(query, predicate)

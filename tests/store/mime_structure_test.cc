@@ -100,11 +100,14 @@ TEST(MimeStructureTest, VersionOneStoreMigratesAndOldBodiesAreParsedOnDemand) {
     uid = changes.appended.front().uid;
     uidvalidity = alice->mailbox("INBOX").value().uidvalidity;
   }
-  // Turn the store into what version 1 left on disk: no structure table.
+  // Turn the store into what version 1 left on disk: no structure table, no text index.
   const auto db_path = dir.path() / "users" / "alice" / "meta.sqlite";
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE mime; PRAGMA user_version = 1", nullptr, nullptr, nullptr),
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TABLE mime; DROP TABLE search_text; DROP TABLE search_docs; "
+                         "DROP TABLE search_pending; PRAGMA user_version = 1",
+                         nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
 
