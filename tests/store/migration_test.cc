@@ -160,7 +160,7 @@ TEST(MigrationTest, RunningTheVersionFourStepAgainChangesNothing) {
   const auto db_path = dir.path() / "users" / "alice" / "meta.sqlite";
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 2", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 3", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   auto store = Store::open(dir.path()).value();
   auto alice = store->user("alice").value();

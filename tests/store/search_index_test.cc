@@ -207,14 +207,14 @@ TEST_F(SearchIndexTest, OneDocumentPerBlobAcrossCopyMoveExpungeDelete) {
   EXPECT_EQ(pending(), 0);
   EXPECT_EQ(docs(), 2);
   EXPECT_EQ(texts(), 2);
-  ASSERT_TRUE(user_->createMailbox("Archive"));
+  ASSERT_TRUE(user_->createMailbox("Kept"));
   ASSERT_TRUE(user_->createMailbox("Other"));
-  const std::int64_t archive = user_->mailbox("Archive").value().id;
+  const std::int64_t archive = user_->mailbox("Kept").value().id;
   const std::int64_t other = user_->mailbox("Other").value().id;
 
   // COPY shares the blob and its document.
   const std::vector<std::uint32_t> both{a, b};
-  auto copied = user_->transfer(inbox_, both, "Archive", TransferMode::Copy);
+  auto copied = user_->transfer(inbox_, both, "Kept", TransferMode::Copy);
   ASSERT_TRUE(copied) << copied.error().message;
   EXPECT_EQ(docs(), 2);
   EXPECT_EQ(run(Kind::Body, "unique-alpha", archive), U{copied->destination.appended[0].uid});
@@ -244,7 +244,7 @@ TEST_F(SearchIndexTest, OneDocumentPerBlobAcrossCopyMoveExpungeDelete) {
   ASSERT_TRUE(user_->deleteMailbox("Other"));
   EXPECT_EQ(docs(), 1);
   EXPECT_EQ(run(Kind::Body, "unique-beta", archive), U{copied->destination.appended[1].uid});
-  ASSERT_TRUE(user_->deleteMailbox("Archive"));
+  ASSERT_TRUE(user_->deleteMailbox("Kept"));
   EXPECT_EQ(docs(), 0);
   EXPECT_EQ(texts(), 0);
   EXPECT_EQ(sqlCount(userDir(), "SELECT count(*) FROM search_text WHERE search_text MATCH 'uni'"),
@@ -296,9 +296,9 @@ TEST_F(SearchIndexTest, PendingBodiesSurviveReopenAndFollowExpunge) {
   const std::uint32_t a = add(testing::makeMessage("alpha", 300) + "\r\nunique-alpha\r\n");
   const std::uint32_t b = add(testing::makeMessage("beta", 300) + "\r\nunique-beta\r\n");
   add(testing::makeMessage("gamma", 300));
-  ASSERT_TRUE(user_->createMailbox("Archive"));
+  ASSERT_TRUE(user_->createMailbox("Kept"));
   const std::vector<std::uint32_t> just_b{b};
-  ASSERT_TRUE(user_->transfer(inbox_, just_b, "Archive", TransferMode::Copy));
+  ASSERT_TRUE(user_->transfer(inbox_, just_b, "Kept", TransferMode::Copy));
   EXPECT_EQ(pending(), 3);  // one per blob, not per message
   open();
   EXPECT_EQ(pending(), 3);
@@ -307,13 +307,13 @@ TEST_F(SearchIndexTest, PendingBodiesSurviveReopenAndFollowExpunge) {
   ASSERT_TRUE(user_->storeFlags(inbox_, a_and_b, FlagOp::Add, Flags{kDeleted, {}}));
   ASSERT_TRUE(user_->expunge(inbox_, std::nullopt));
   EXPECT_EQ(pending(), 2);
-  EXPECT_EQ(run(Kind::Body, "unique-beta", user_->mailbox("Archive").value().id).size(), 1u);
+  EXPECT_EQ(run(Kind::Body, "unique-beta", user_->mailbox("Kept").value().id).size(), 1u);
   // Bounded batches: one body per call.
   EXPECT_EQ(user_->indexPending(1).value(), 1u);
   EXPECT_EQ(pending(), 1);
   EXPECT_EQ(drain(1), 1u);
   EXPECT_EQ(docs(), 2);
-  EXPECT_EQ(run(Kind::Body, "unique-beta", user_->mailbox("Archive").value().id).size(), 1u);
+  EXPECT_EQ(run(Kind::Body, "unique-beta", user_->mailbox("Kept").value().id).size(), 1u);
   EXPECT_EQ(run(Kind::Body, "unique-alpha"), U{});
   // A pending body whose blob went away (expunged by another path) is skipped, not an error.
   add(testing::makeMessage("delta", 300));
@@ -335,7 +335,7 @@ TEST_F(SearchIndexTest, VersionTwoStoreIsIndexedByTheMigration) {
           "DROP TABLE search_text; DROP TABLE search_docs; DROP TABLE search_pending; "
           "PRAGMA user_version = 2;");
   open();
-  EXPECT_EQ(sqlCount(userDir(), "PRAGMA user_version"), 3);
+  EXPECT_EQ(sqlCount(userDir(), "PRAGMA user_version"), 4);
   // The migration only lists the old bodies (one per blob); indexing them comes later.
   EXPECT_EQ(docs(), 0);
   EXPECT_EQ(pending(), 2);
