@@ -6,8 +6,12 @@
 #include <cerrno>
 #include <optional>
 
+#include "protocols/mime/rfc822.h"
+
 namespace popbridge::mime {
 namespace {
+
+using rfc822::iequals;
 
 constexpr std::string_view kReplacement = "\xef\xbf\xbd";  // U+FFFD
 // An "=" followed by more transport padding than this is not a soft line break being cut by a
@@ -20,11 +24,6 @@ std::string lowered(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = lower(c);
   return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 int hexValue(char c) {
