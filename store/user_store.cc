@@ -400,7 +400,11 @@ class UserStore::ReaderLease {
 
 UserStore::UserStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
-UserStore::~UserStore() = default;
+UserStore::~UserStore() {
+  // Every write has returned (no reference is left), so nothing of this process can be half
+  // done: the next open() need not look for orphans. Best effort: if this is lost, it looks.
+  if (marked_open_) (void)::ftruncate(lock_fd_.get(), 0);
+}
 
 Result<std::shared_ptr<UserStore>> UserStore::open(const std::filesystem::path& dir) {
   std::shared_ptr<UserStore> store(new UserStore(dir));
@@ -427,6 +431,21 @@ Result<void> UserStore::initialize() {
     }
     return fail(ioError("flock", lock_path, errno));
   }
+  // "open" left in the lock file: the last process to hold the store was killed, and blobs of
+  // its unfinished writes may be left (removed below, once the database is open). The marker is
+  // durable before any blob of this process can be renamed into blobs/.
+  struct stat lock_stat {};
+  if (::fstat(lock_fd_.get(), &lock_stat) != 0) return fail(ioError("fstat", lock_path, errno));
+  const bool crashed = lock_stat.st_size > 0;
+  if (!crashed) {
+    static constexpr std::string_view kOpenMarker = "open\n";
+    if (::pwrite(lock_fd_.get(), kOpenMarker.data(), kOpenMarker.size(), 0) !=
+        static_cast<ssize_t>(kOpenMarker.size())) {
+      return fail(ioError("write", lock_path, errno));
+    }
+    if (::fdatasync(lock_fd_.get()) != 0) return fail(ioError("fdatasync", lock_path, errno));
+  }
+  marked_open_ = true;
 
   const auto blobs = dir_ / "blobs";
   const auto tmp = dir_ / "tmp";
@@ -509,6 +528,8 @@ Result<void> UserStore::initialize() {
     if (auto created = insertMailbox(*writer_, "INBOX"); !created) return created;
   }
   if (auto committed = txn->commit(); !committed) return committed;
+  // Best effort: an orphan left behind wastes space but is never wrong, and check() lists it.
+  if (crashed) (void)removeCrashOrphans();
   if (fresh) {
     // meta.sqlite's own directory entry (SQLite syncs the directory for its WAL, not the db).
     if (auto synced = fsyncDirectory(dir_); !synced) return synced;
@@ -559,6 +580,44 @@ void UserStore::removeUnreferencedBlobs(const std::vector<std::string>& blob_ids
     }
   }
   // No directory fsync: an unlink lost in a crash only leaves an orphan, never a dangling row.
+}
+
+Result<void> UserStore::removeCrashOrphans() {
+  std::unordered_set<std::string> referenced;
+  {
+    auto stmt = writer_->prepare("SELECT DISTINCT blob FROM messages");
+    if (!stmt) return fail(stmt.error());
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return fail(row.error());
+      if (!*row) break;
+      referenced.insert(stmt->text(0));
+    }
+  }
+  const auto is_blob_name = [](const std::string& name, const std::string& fanout) {
+    return name.size() == 32 && name.compare(0, 2, fanout) == 0 &&
+           std::all_of(name.begin(), name.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  };
+  std::error_code ec;
+  for (std::filesystem::directory_iterator sub(dir_ / "blobs", ec), end; !ec && sub != end;
+       sub.increment(ec)) {
+    const std::string fanout = sub->path().filename().string();
+    std::error_code inner_ec;
+    for (std::filesystem::directory_iterator file(sub->path(), inner_ec), file_end;
+         !inner_ec && file != file_end; file.increment(inner_ec)) {
+      const std::string name = file->path().filename().string();
+      if (is_blob_name(name, fanout) && referenced.count(name) == 0) {
+        if (::unlink(file->path().c_str()) != 0 && errno != ENOENT) {
+          return fail(ioError("unlink", file->path(), errno));
+        }
+      }
+    }
+    if (inner_ec) return fail(ioError("list", sub->path(), inner_ec.value()));
+  }
+  if (ec) return fail(ioError("list", dir_ / "blobs", ec.value()));
+  // An unlink lost in a second crash only leaves the orphan for the next recovery.
+  return writer_->exec("DELETE FROM mime WHERE blob NOT IN (SELECT blob FROM messages)");
 }
 
 Result<std::size_t> UserStore::indexBody(const std::string& blob_id,

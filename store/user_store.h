@@ -62,7 +62,8 @@ struct ConditionalStore {
 class UserStore {
  public:
   // Opens (creating if needed) the user directory at `dir`, migrates the schema, creates INBOX
-  // if absent and removes leftovers in tmp/. Io if another process has it open. A new user (and
+  // if absent and removes leftovers in tmp/ (and, if the last process to open it was killed,
+  // blob files no message references). Io if another process has it open. A new user (and
   // a store migrated to schema version 4) gets the default mailboxes Archive, Drafts, Junk, Sent
   // and Trash with their special-use attributes (RFC 6154), subscribed like INBOX; an existing
   // mailbox of such a name is kept and given the attribute.
@@ -194,6 +195,11 @@ class UserStore {
   std::filesystem::path blobPath(std::string_view blob_id) const;
   // Unlinks blobs no row references any more. Caller holds write_mutex_.
   void removeUnreferencedBlobs(const std::vector<std::string>& blob_ids);
+  // Recovery after a crash, from initialize(): unlinks blob files no message references (bodies
+  // an append renamed into blobs/ but never committed, bodies an expunge or DELETE committed away
+  // before unlinking them) and the structure rows of such blobs. Only names of the blob form in
+  // their own fan-out directory are touched; anything else stays for check() to report.
+  Result<void> removeCrashOrphans();
   // Full-text index maintenance (store/search_text.h), inside the caller's write transaction
   // with write_mutex_ held. indexBody reads the blob and adds its document unless the blob has
   // one or its text is too large, returning the bytes of text it indexed; forgetSearchText
@@ -208,6 +214,9 @@ class UserStore {
 
   std::filesystem::path dir_;
   UniqueFd lock_fd_;
+  // The lock file holds "open" while a process has the store and is emptied by the destructor,
+  // so the next open() knows whether the last holder crashed. True once this one wrote it.
+  bool marked_open_ = false;
 
   std::mutex write_mutex_;  // guards writer_ and every write transaction
   std::unique_ptr<sql::Database> writer_;

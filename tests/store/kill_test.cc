@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <string>
@@ -161,8 +163,51 @@ TEST(KillTest, AcknowledgedAppendsSurviveSigkill) {
     auto report = store->check("alice").value();
     EXPECT_EQ(report.messages, listed.size());
     EXPECT_TRUE(report.problems.empty()) << report.problems.front();
+    // Bodies renamed into blobs/ by the append the kill cut short are gone with the recovery.
+    EXPECT_TRUE(report.orphans.empty()) << report.orphans.front();
   }
   EXPECT_FALSE(acked.empty()) << "no append was ever acknowledged";
+}
+
+// A killed process can leave blob files no row references: bodies an append renamed into blobs/
+// before its commit, bodies an expunge committed away before unlinking them. The next open
+// removes them, and nothing else; after a clean close it does not look.
+TEST(KillTest, OpenAfterCrashRemovesOrphanBlobs) {
+  TempDir dir;
+  const auto user_dir = dir.path() / "alice";
+  const std::string stray = "01" + std::string(30, 'e');
+  const auto stray_path = user_dir / "blobs" / "01" / stray;
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto user = UserStore::open(user_dir);
+    if (!user) _exit(10);
+    std::vector<NewMessage> batch;
+    batch.push_back(newMessage(**user, contentFor(1)));
+    if (!(*user)->append("INBOX", std::move(batch))) _exit(11);
+    std::ofstream(stray_path) << "renamed, never committed";
+    _exit(0);  // no destructor runs, as after a SIGKILL
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_TRUE(std::filesystem::exists(stray_path));
+  std::ofstream(user_dir / "blobs" / "ab" / "not-a-blob") << "foreign";
+  {
+    auto user = UserStore::open(user_dir).value();
+    EXPECT_FALSE(std::filesystem::exists(stray_path));
+    const auto report = user->check().value();
+    EXPECT_EQ(report.messages, 1u);
+    EXPECT_TRUE(report.problems.empty());
+    EXPECT_EQ(report.orphans, std::vector<std::string>{"blobs/ab/not-a-blob"});
+    const auto inbox = user->mailbox("INBOX").value();
+    EXPECT_EQ(readBody(*user, inbox.id, 1), contentFor(1));
+  }
+  // Closed cleanly: the next open leaves an unreferenced blob to check() to report.
+  std::ofstream(stray_path) << "left by hand";
+  auto user = UserStore::open(user_dir).value();
+  EXPECT_TRUE(std::filesystem::exists(stray_path));
+  EXPECT_EQ(user->check().value().orphans.size(), 2u);
 }
 
 }  // namespace
