@@ -431,21 +431,16 @@ Result<void> UserStore::initialize() {
     }
     return fail(ioError("flock", lock_path, errno));
   }
-  // "open" left in the lock file: the last process to hold the store was killed, and blobs of
-  // its unfinished writes may be left (removed below, once the database is open). The marker is
-  // durable before any blob of this process can be renamed into blobs/.
+  // A non-empty lock file: the last process to hold the store was killed, and blobs of its
+  // unfinished writes may be left (removed below, once the database is open). This one marks it
+  // by extending it to one byte, a hole that needs no data block (so a full disk can still be
+  // opened), durable before any blob of this process can be renamed into blobs/. If marking fails
+  // the store opens anyway: a crash then leaves orphans for check() to list, nothing worse.
   struct stat lock_stat {};
   if (::fstat(lock_fd_.get(), &lock_stat) != 0) return fail(ioError("fstat", lock_path, errno));
   const bool crashed = lock_stat.st_size > 0;
-  if (!crashed) {
-    static constexpr std::string_view kOpenMarker = "open\n";
-    if (::pwrite(lock_fd_.get(), kOpenMarker.data(), kOpenMarker.size(), 0) !=
-        static_cast<ssize_t>(kOpenMarker.size())) {
-      return fail(ioError("write", lock_path, errno));
-    }
-    if (::fdatasync(lock_fd_.get()) != 0) return fail(ioError("fdatasync", lock_path, errno));
-  }
-  marked_open_ = true;
+  marked_open_ =
+      crashed || (::ftruncate(lock_fd_.get(), 1) == 0 && ::fdatasync(lock_fd_.get()) == 0);
 
   const auto blobs = dir_ / "blobs";
   const auto tmp = dir_ / "tmp";

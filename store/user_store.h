@@ -214,8 +214,8 @@ class UserStore {
 
   std::filesystem::path dir_;
   UniqueFd lock_fd_;
-  // The lock file holds "open" while a process has the store and is emptied by the destructor,
-  // so the next open() knows whether the last holder crashed. True once this one wrote it.
+  // The lock file is one byte long while a process has the store and emptied by the destructor,
+  // so the next open() knows whether the last holder crashed. True once this one marked it.
   bool marked_open_ = false;
 
   std::mutex write_mutex_;  // guards writer_ and every write transaction
