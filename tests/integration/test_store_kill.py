@@ -183,6 +183,14 @@ class Worker:
         self.next_key += 1
         return b"w%dt%dm%d" % (self.index, trial, self.next_key)
 
+    def new_uids(self, mailbox, uids):
+        """UIDs a command just created: above every UID ever seen in the mailbox (never reused,
+        also across restarts) and ascending."""
+        if uids != sorted(set(uids)) or (uids and uids[0] <= self.max_uid[mailbox]):
+            raise AssertionError(f"{mailbox}: new UIDs {uids} after UIDs up to "
+                                 f"{self.max_uid[mailbox]} were seen")
+        self.saw_uids(mailbox, uids)
+
     def saw_uids(self, mailbox, uids):
         if uids:
             self.max_uid[mailbox] = max(self.max_uid[mailbox], *uids)
@@ -292,7 +300,7 @@ class Worker:
             m = re.search(rb"\[APPENDUID \d+ (\d+)\]", tagged)
             if not m:
                 raise AssertionError(f"APPEND without APPENDUID: {tagged!r}")
-            self.saw_uids(mailbox, [int(m.group(1))])
+            self.new_uids(mailbox, [int(m.group(1))])
             return [int(m.group(1))]
         mailbox = op[1]
         self.select(mailbox)
@@ -313,7 +321,7 @@ class Worker:
                 m = re.search(rb"\[COPYUID \d+ ([\d:,]+) ([\d:,]+)\]", r)
                 if m:
                     created = uid_list(m.group(2))
-                    self.saw_uids(destination, created)
+                    self.new_uids(destination, created)
                     return created
             raise AssertionError(f"{verb.decode()} without COPYUID: {tagged!r}")
         if kind == "expunge":
@@ -412,6 +420,10 @@ class StoreKillTest(PopbridgeCase):
                                      f" differing {sorted(u for u in state[mailbox] if u in observed[mailbox] and state[mailbox][u] != observed[mailbox][u])}")
             self.fail("\n".join(lines) + "\n" + pb.logs())
         for mailbox in worker.mailboxes:
+            # Only the unacknowledged command can have created UIDs, and never old ones.
+            for uid in set(observed[mailbox]) - set(worker.state[mailbox]):
+                self.assertGreater(uid, worker.max_uid[mailbox],
+                                   f"{where}: {mailbox} UID {uid} reused")
             self.assertGreaterEqual(highest[mailbox], worker.highest_seen[mailbox],
                                     f"{where}: {mailbox} HIGHESTMODSEQ went backwards")
             for uid, modseq in modseqs[mailbox].items():
