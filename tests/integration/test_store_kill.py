@@ -357,6 +357,7 @@ class StoreKillTest(PopbridgeCase):
         super().setUp()
         seed = int(os.environ.get("POPBRIDGE_KILL_SEED") or time.time_ns())
         self.rng = random.Random(seed)
+        self.inflight_outcomes = {}  # (command, "done" | "not done" | "changes nothing") -> n
         print(f"\n{self.id()}: seed {seed}", flush=True)
 
     def connect(self, pb):
@@ -408,7 +409,13 @@ class StoreKillTest(PopbridgeCase):
             after = Worker.apply(worker.state, op, new_uids)
             if after is not None:
                 candidates.append((f"unacknowledged {op[0]} applied", after))
-        if not any(observed == state for _, state in candidates):
+        matched = [name for name, state in candidates if observed == state]
+        if op is not None and matched:
+            outcome = {1: "not done" if matched[0] == "acknowledged state" else "done",
+                       2: "changes nothing"}[len(matched)]
+            self.inflight_outcomes[(op[0], outcome)] = \
+                self.inflight_outcomes.get((op[0], outcome), 0) + 1
+        if not matched:
             lines = [f"{where}: store matches none of {[n for n, _ in candidates]}",
                      f"in flight: {op}"]
             for mailbox in worker.mailboxes:
@@ -473,7 +480,9 @@ class StoreKillTest(PopbridgeCase):
                 t.start()
                 threads.append(t)
             ready.set()
-            time.sleep(self.rng.uniform(*KILL_AFTER))
+            # The first storm runs long enough for every kind of command to be acknowledged.
+            low = KILL_AFTER[1] / 2 if trial == 0 else KILL_AFTER[0]
+            time.sleep(self.rng.uniform(low, KILL_AFTER[1]))
             pb.kill_now()
             pb.kill()
             stop.set()
@@ -492,7 +501,8 @@ class StoreKillTest(PopbridgeCase):
         for w in workers:
             for kind, n in w.acked.items():
                 acked[kind] = acked.get(kind, 0) + n
-        print(f"{self.id()}: {TRIALS} trials, acknowledged {sorted(acked.items())}", flush=True)
+        print(f"{self.id()}: {TRIALS} trials, acknowledged {sorted(acked.items())}, "
+              f"in flight at the kill {sorted(self.inflight_outcomes.items())}", flush=True)
         for kind in ("append", "copy", "move", "store", "expunge"):
             self.assertGreater(acked.get(kind, 0), 0, f"no {kind} was ever acknowledged")
         self.assert_clean_stop(pb)
