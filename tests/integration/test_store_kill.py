@@ -219,8 +219,9 @@ class Worker:
         kind = op[0]
         if kind == "append":
             _, mailbox, key, flags = op
-            if len(new_uids) == 1:
-                out[mailbox][new_uids[0]] = (key, flags)
+            if len(new_uids) != 1:
+                return None  # cannot be what was committed
+            out[mailbox][new_uids[0]] = (key, flags)
             return out
         if kind == "store":
             _, mailbox, uids, mode, flags = op
