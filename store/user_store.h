@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -105,8 +106,10 @@ class UserStore {
   // ---- Messages
   // A new, empty body in tmp/. Io on failure.
   Result<StagedMessage> stageMessage();
-  // Durable on return: every body fsynced and renamed into blobs/, the blob directories fsynced,
-  // then one SQLite transaction (synchronous=FULL) inserts the rows and the ledger rows of
+  // Durable on return: every body written and renamed into blobs/ and made durable (a single
+  // body by fsync of it and of its directory; a batch by one syncfs(2) of the store's file
+  // system, which is far cheaper than an fsync per file and directory), then one SQLite
+  // transaction (synchronous=FULL) inserts the rows and the ledger rows of
   // messages with `pop`. UIDs are assigned in batch order. Creates nothing: NotFound if the
   // mailbox is absent. On any error nothing is committed and the bodies are removed.
   Result<ChangeSet> append(std::string_view mailbox, std::vector<NewMessage> batch);
@@ -191,6 +194,9 @@ class UserStore {
                                 std::optional<std::uint64_t> unchanged_since,
                                 std::vector<std::uint32_t>* modified);
   void releaseReader(std::unique_ptr<sql::Database> db);
+  // append() of a batch: one syncfs(2) through lock_fd_, under sync_mutex_; Io if it fails or a
+  // write-back error was seen since any body of `batch` was staged.
+  Result<void> syncBatch(const std::vector<NewMessage>& batch);
   std::filesystem::path blobPath(std::string_view blob_id) const;
   // Unlinks blobs no row references any more. Caller holds write_mutex_.
   void removeUnreferencedBlobs(const std::vector<std::string>& blob_ids);
@@ -207,7 +213,12 @@ class UserStore {
                                         const std::string& destination, TransferMode mode);
 
   std::filesystem::path dir_;
-  UniqueFd lock_fd_;
+  UniqueFd lock_fd_;  // also the descriptor batches are synced through (syncfs(2))
+
+  // syncfs(2) reports a write-back error once per descriptor: appends sync one at a time and
+  // count the errors seen, so a batch staged before an error another append saw fails too.
+  std::mutex sync_mutex_;
+  std::atomic<std::uint64_t> sync_errors_{0};
 
   std::mutex write_mutex_;  // guards writer_ and every write transaction
   std::unique_ptr<sql::Database> writer_;
