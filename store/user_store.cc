@@ -1475,13 +1475,20 @@ Result<MailboxInfo> UserStore::renameMailbox(std::string_view from, std::string_
 // ---------------------------------------------------------------- ledger
 
 Result<std::vector<LedgerEntry>> UserStore::ledger(std::string_view account) {
+  return readLedger(account, LedgerOrder::FirstSeen);
+}
+
+Result<std::vector<LedgerEntry>> UserStore::readLedger(std::string_view account,
+                                                       LedgerOrder order) {
   auto db = reader();
   if (!db) return fail(db.error());
+  // Without ORDER BY the rows come in primary-key order, with no sort of the whole ledger.
   auto stmt = (*db)->prepare(
-      "SELECT l.uidl, l.state, l.first_seen, coalesce(b.name, ''), coalesce(m.uid, 0) "
-      "FROM ledger l LEFT JOIN mailboxes b ON b.id = l.mailbox_id "
-      "LEFT JOIN messages m ON m.mailbox_id = l.mailbox_id AND m.uid = l.uid "
-      "WHERE l.account = ? ORDER BY l.first_seen, l.uidl");
+      std::string("SELECT l.uidl, l.state, l.first_seen, coalesce(b.name, ''), coalesce(m.uid, 0) "
+                  "FROM ledger l LEFT JOIN mailboxes b ON b.id = l.mailbox_id "
+                  "LEFT JOIN messages m ON m.mailbox_id = l.mailbox_id AND m.uid = l.uid "
+                  "WHERE l.account = ?") +
+      (order == LedgerOrder::FirstSeen ? " ORDER BY l.first_seen, l.uidl" : ""));
   if (!stmt) return fail(stmt.error());
   stmt->bind(1, account);
   std::vector<LedgerEntry> out;
@@ -1525,32 +1532,37 @@ Result<void> UserStore::setLedgerState(std::string_view account, std::span<const
   return txn->commit();
 }
 
-Result<void> UserStore::forgetLedger(std::string_view account,
-                                     std::span<const std::string> listed_uidls) {
-  const std::unordered_set<std::string> listed(listed_uidls.begin(), listed_uidls.end());
+Result<std::vector<LedgerEntry>> UserStore::reconcileLedger(
+    std::string_view account, std::span<const std::string> listed_uidls) {
+  auto rows = readLedger(account, LedgerOrder::Any);
+  if (!rows) return rows;
+  const std::unordered_set<std::string_view> listed(listed_uidls.begin(), listed_uidls.end());
+  std::vector<LedgerEntry> kept;
+  kept.reserve(rows->size());
+  std::vector<std::string> gone;
+  for (LedgerEntry& entry : *rows) {
+    if (entry.state != LedgerState::Stored && listed.count(entry.uidl) == 0) {
+      gone.push_back(std::move(entry.uidl));
+    } else {
+      kept.push_back(std::move(entry));
+    }
+  }
+  if (gone.empty()) return kept;  // the common poll: no write transaction, no write lock
   std::lock_guard lock(write_mutex_);
   auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
   if (!txn) return fail(txn.error());
-  auto select = writer_->prepare("SELECT uidl FROM ledger WHERE account = ? AND state = ?");
-  if (!select) return fail(select.error());
-  select->bind(1, account).bind(2, static_cast<std::int64_t>(LedgerState::Deleted));
-  std::vector<std::string> gone;
-  while (true) {
-    auto row = select->step();
-    if (!row) return fail(row.error());
-    if (!*row) break;
-    std::string uidl = select->text(0);
-    if (listed.count(uidl) == 0) gone.push_back(std::move(uidl));
-  }
-  select = Statement();
-  auto remove = writer_->prepare("DELETE FROM ledger WHERE account = ? AND uidl = ?");
+  // The state is checked again: only this account's pull changes its rows, but a row that
+  // became Stored since the read must stay.
+  auto remove =
+      writer_->prepare("DELETE FROM ledger WHERE account = ? AND uidl = ? AND state != ?");
   if (!remove) return fail(remove.error());
   for (const auto& uidl : gone) {
     remove->reset();
-    remove->bind(1, account).bind(2, uidl);
-    if (auto done = remove->run(); !done) return done;
+    remove->bind(1, account).bind(2, uidl).bind(3, static_cast<std::int64_t>(LedgerState::Stored));
+    if (auto done = remove->run(); !done) return fail(done.error());
   }
-  return txn->commit();
+  if (auto committed = txn->commit(); !committed) return fail(committed.error());
+  return kept;
 }
 
 // ---------------------------------------------------------------- maintenance

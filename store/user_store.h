@@ -169,10 +169,13 @@ class UserStore {
   // uidl has no row.
   Result<void> setLedgerState(std::string_view account, std::span<const std::string> uidls,
                               LedgerState state);
-  // Housekeeping after a pull: `listed_uidls` is the server's current UIDL listing. Removes the
-  // account's rows that are Deleted and whose uidl the server no longer lists. Rows the server
-  // still lists are kept whatever their state, so nothing listed is downloaded twice.
-  Result<void> forgetLedger(std::string_view account, std::span<const std::string> listed_uidls);
+  // The start of a pull, in one call: `listed_uidls` is the server's current listing. Rows
+  // that are Deleted or DeletePending and whose uidl the server no longer lists are removed (a
+  // DELE whose QUIT +OK arrived but was never recorded, or mail the server expired: the message
+  // is in the store and off the server either way); the account's other rows are returned, in
+  // no particular order. Reads only, without taking the write lock, when nothing is to go.
+  Result<std::vector<LedgerEntry>> reconcileLedger(std::string_view account,
+                                                   std::span<const std::string> listed_uidls);
 
   // ---- Maintenance
   // Verifies every row's blob exists with the right size, runs SQLite's quick_check and lists
@@ -194,6 +197,9 @@ class UserStore {
                                 std::optional<std::uint64_t> unchanged_since,
                                 std::vector<std::uint32_t>* modified);
   void releaseReader(std::unique_ptr<sql::Database> db);
+  // ledger() and reconcileLedger(): the account's rows, sorted as ledger() documents if `order`.
+  enum class LedgerOrder { FirstSeen, Any };
+  Result<std::vector<LedgerEntry>> readLedger(std::string_view account, LedgerOrder order);
   // append() of a batch: one syncfs(2) through lock_fd_, under sync_mutex_; Io if it fails or a
   // write-back error was seen since any body of `batch` was staged.
   Result<void> syncBatch(const std::vector<NewMessage>& batch);

@@ -728,11 +728,9 @@ void Fetcher::loadLedger() {
   for (const KeyedMessage& message : keyed_) listed.push_back(message.key);
   user_.read<store::Result<std::vector<store::LedgerEntry>>>(
       [account = account_.name, listed = std::move(listed)](store::UserStore& s) {
-        // Rows of messages the server has deleted and no longer lists are done with.
-        if (auto forgotten = s.forgetLedger(account, listed); !forgotten) {
-          return store::Result<std::vector<store::LedgerEntry>>(fail(forgotten.error()));
-        }
-        return s.ledger(account);
+        // Rows of messages deleted from the server (confirmed or not) that it no longer lists
+        // are done with; with nothing to remove this only reads.
+        return s.reconcileLedger(account, listed);
       },
       [this, alive](store::Result<std::vector<store::LedgerEntry>> ledger) {
         if (alive.expired() || step_ == Step::Finished) return;
