@@ -72,6 +72,11 @@ Result<void> writeAll(int fd, std::string_view data, const std::filesystem::path
   return {};
 }
 
+Result<void> syncFilesystem(int fd, const std::filesystem::path& path_for_errors) {
+  if (::syncfs(fd) != 0) return fail(ioError("syncfs", path_for_errors, errno));
+  return {};
+}
+
 Result<void> fsyncFd(int fd, const std::filesystem::path& path_for_errors) {
   while (::fsync(fd) != 0) {
     // A failed fsync must not be retried as if nothing happened (the kernel may have dropped the

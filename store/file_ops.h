@@ -47,6 +47,11 @@ Result<void> writeAll(int fd, std::string_view data, const std::filesystem::path
 // fsync(2), retrying on EINTR.
 Result<void> fsyncFd(int fd, const std::filesystem::path& path_for_errors);
 
+// syncfs(2) of the file system holding `fd`: every dirty file and directory on it written back,
+// then the journal committed and the disk cache flushed. Io also when a write-back error anywhere
+// on that file system was recorded since `fd` was opened or last passed here (Linux 5.8+).
+Result<void> syncFilesystem(int fd, const std::filesystem::path& path_for_errors);
+
 // 2*bytes lower-case hex characters from the kernel's random source (getrandom).
 Result<std::string> randomHex(std::size_t bytes);
 

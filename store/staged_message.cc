@@ -11,17 +11,19 @@ constexpr std::size_t kBufferBytes = 64 * 1024;
 }  // namespace
 
 StagedMessage::StagedMessage(const UserStore* owner, std::filesystem::path tmp_path,
-                             std::string blob_id, UniqueFd fd)
+                             std::string blob_id, UniqueFd fd, std::uint64_t sync_errors_at_stage)
     : owner_(owner),
       tmp_path_(std::move(tmp_path)),
       blob_id_(std::move(blob_id)),
-      fd_(std::move(fd)) {}
+      fd_(std::move(fd)),
+      sync_errors_at_stage_(sync_errors_at_stage) {}
 
 StagedMessage::StagedMessage(StagedMessage&& other) noexcept
     : owner_(std::exchange(other.owner_, nullptr)),
       tmp_path_(std::move(other.tmp_path_)),
       blob_id_(std::move(other.blob_id_)),
       fd_(std::move(other.fd_)),
+      sync_errors_at_stage_(other.sync_errors_at_stage_),
       buffer_(std::move(other.buffer_)),
       size_(other.size_),
       header_size_(other.header_size_),
@@ -42,6 +44,7 @@ StagedMessage& StagedMessage::operator=(StagedMessage&& other) noexcept {
     other.tmp_path_.clear();
     blob_id_ = std::move(other.blob_id_);
     fd_ = std::move(other.fd_);
+    sync_errors_at_stage_ = other.sync_errors_at_stage_;
     buffer_ = std::move(other.buffer_);
     size_ = other.size_;
     header_size_ = other.header_size_;
@@ -114,15 +117,17 @@ Result<void> StagedMessage::flush() {
   return written;
 }
 
-Result<void> StagedMessage::finish() {
+Result<void> StagedMessage::finish(Sync sync) {
   if (finished_) return {};
   if (failed_ || !fd_.valid()) {
     return fail(Error{ErrorCode::Internal, "staged message is not usable"});
   }
   if (auto flushed = flush(); !flushed) return flushed;
-  if (auto synced = fsyncFd(fd_.get(), tmp_path_); !synced) {
-    failed_ = true;
-    return synced;
+  if (sync == Sync::File) {
+    if (auto synced = fsyncFd(fd_.get(), tmp_path_); !synced) {
+      failed_ = true;
+      return synced;
+    }
   }
   if (auto closed = fd_.close(tmp_path_); !closed) {
     failed_ = true;

@@ -36,10 +36,15 @@ class StagedMessage {
  private:
   friend class UserStore;
   StagedMessage(const UserStore* owner, std::filesystem::path tmp_path, std::string blob_id,
-                UniqueFd fd);
+                UniqueFd fd, std::uint64_t sync_errors_at_stage);
 
-  // Flushes the buffer, fsyncs and closes the file. Called by UserStore::append().
-  Result<void> finish();
+  // How finish() makes the body durable.
+  enum class Sync {
+    File,      // fsync(2) of this file
+    Deferred,  // none: the caller syncs the whole batch (UserStore::append, syncfs(2))
+  };
+  // Flushes the buffer, syncs as `sync` says and closes the file. Called by UserStore::append().
+  Result<void> finish(Sync sync);
   void scanHeader(std::string_view bytes);
   Result<void> flush();
   void discard();
@@ -50,6 +55,9 @@ class StagedMessage {
   std::filesystem::path tmp_path_;
   std::string blob_id_;
   UniqueFd fd_;
+  // The owner's count of write-back errors seen by syncfs(2) when this file was created: a
+  // higher count at commit time may mean this body's pages were lost (see UserStore::append).
+  std::uint64_t sync_errors_at_stage_ = 0;
   std::string buffer_;
   std::uint64_t size_ = 0;
   std::uint64_t header_size_ = 0;

@@ -119,6 +119,11 @@ constexpr std::size_t kMaxIndexBytesPerTransaction = 256 * 1024;
 // Version 4: subscriptions, by name (RFC 3501 6.3.6: they may name a mailbox that does not
 // exist), and each mailbox's RFC 6154 special-use attributes as SpecialUse bits. Written so that
 // running it on a store that already has them changes nothing.
+// Batches of at least this many bodies are made durable by one syncfs(2) instead of an fsync
+// of each body and directory. Below it (an IMAP APPEND), syncfs would also write back whatever
+// else is dirty on the file system for one message.
+constexpr std::size_t kSyncfsMinBatch = 2;
+
 constexpr std::string_view kSchemaV4 = R"sql(
 CREATE TABLE IF NOT EXISTS subscriptions(
   name TEXT PRIMARY KEY
@@ -878,7 +883,25 @@ Result<StagedMessage> UserStore::stageMessage() {
   auto path = dir_ / "tmp" / *id;
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd.valid()) return fail(ioError("create", path, errno));
-  return StagedMessage(this, std::move(path), std::move(*id), std::move(fd));
+  return StagedMessage(this, std::move(path), std::move(*id), std::move(fd), sync_errors_.load());
+}
+
+Result<void> UserStore::syncBatch(const std::vector<NewMessage>& batch) {
+  std::lock_guard lock(sync_mutex_);
+  // lock_fd_ was opened before any body was staged, so an error in writing back any of them is
+  // either reported here or was reported to an earlier sync, which counted it.
+  if (auto synced = syncFilesystem(lock_fd_.get(), dir_); !synced) {
+    sync_errors_.fetch_add(1);
+    return synced;
+  }
+  const std::uint64_t seen = sync_errors_.load();
+  for (const NewMessage& message : batch) {
+    if (message.body.sync_errors_at_stage_ != seen) {
+      return fail(Error{ErrorCode::Io, "a write-back error on the file system of " + dir_.string() +
+                                           " since the message was staged"});
+    }
+  }
+  return {};
 }
 
 Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<NewMessage> batch) {
@@ -902,13 +925,18 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
     if (auto exists = mailboxStateByName(**db, *canonical); !exists) return fail(exists.error());
   }
 
-  // 1. Every body on disk. 2. Every body under its final name. 3. Every touched directory
-  // fsynced once. Only then may a row point at them. Done outside write_mutex_ so concurrent
-  // appends overlap their fsyncs.
+  // 1. Every body on disk. 2. Every body under its final name. 3. All of it durable. Only then
+  // may a row point at them. Done outside write_mutex_ so concurrent appends overlap their
+  // syncs. One body: fsync of the file before its rename, then of its directory. A batch: the
+  // files are written and renamed without a sync, then one syncfs(2) writes back and commits
+  // them all (two flushes per body become one per batch). A crash before the sync can leave a
+  // partial body under its final name, but no row points at it: an orphan, as a staged file.
+  const auto sync =
+      batch.size() >= kSyncfsMinBatch ? StagedMessage::Sync::Deferred : StagedMessage::Sync::File;
   std::vector<mime::Message> structures;
   structures.reserve(batch.size());
   for (auto& message : batch) {
-    if (auto done = message.body.finish(); !done) return fail(done.error());
+    if (auto done = message.body.finish(sync); !done) return fail(done.error());
     structures.push_back(message.body.mime_.finish());
   }
   std::vector<std::string> renamed;
@@ -928,10 +956,17 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
     renamed.push_back(body.blob_id_);
     touched_dirs.insert(body.blob_id_.substr(0, 2));
   }
-  for (const auto& sub : touched_dirs) {
-    if (auto synced = fsyncDirectory(dir_ / "blobs" / sub); !synced) {
+  if (sync == StagedMessage::Sync::Deferred) {
+    if (auto synced = syncBatch(batch); !synced) {
       undo();
       return fail(synced.error());
+    }
+  } else {
+    for (const auto& sub : touched_dirs) {
+      if (auto synced = fsyncDirectory(dir_ / "blobs" / sub); !synced) {
+        undo();
+        return fail(synced.error());
+      }
     }
   }
 
@@ -1494,13 +1529,20 @@ Result<MailboxInfo> UserStore::renameMailbox(std::string_view from, std::string_
 // ---------------------------------------------------------------- ledger
 
 Result<std::vector<LedgerEntry>> UserStore::ledger(std::string_view account) {
+  return readLedger(account, LedgerOrder::FirstSeen);
+}
+
+Result<std::vector<LedgerEntry>> UserStore::readLedger(std::string_view account,
+                                                       LedgerOrder order) {
   auto db = reader();
   if (!db) return fail(db.error());
+  // Without ORDER BY the rows come in primary-key order, with no sort of the whole ledger.
   auto stmt = (*db)->prepare(
-      "SELECT l.uidl, l.state, l.first_seen, coalesce(b.name, ''), coalesce(m.uid, 0) "
-      "FROM ledger l LEFT JOIN mailboxes b ON b.id = l.mailbox_id "
-      "LEFT JOIN messages m ON m.mailbox_id = l.mailbox_id AND m.uid = l.uid "
-      "WHERE l.account = ? ORDER BY l.first_seen, l.uidl");
+      std::string("SELECT l.uidl, l.state, l.first_seen, coalesce(b.name, ''), coalesce(m.uid, 0) "
+                  "FROM ledger l LEFT JOIN mailboxes b ON b.id = l.mailbox_id "
+                  "LEFT JOIN messages m ON m.mailbox_id = l.mailbox_id AND m.uid = l.uid "
+                  "WHERE l.account = ?") +
+      (order == LedgerOrder::FirstSeen ? " ORDER BY l.first_seen, l.uidl" : ""));
   if (!stmt) return fail(stmt.error());
   stmt->bind(1, account);
   std::vector<LedgerEntry> out;
@@ -1544,32 +1586,37 @@ Result<void> UserStore::setLedgerState(std::string_view account, std::span<const
   return txn->commit();
 }
 
-Result<void> UserStore::forgetLedger(std::string_view account,
-                                     std::span<const std::string> listed_uidls) {
-  const std::unordered_set<std::string> listed(listed_uidls.begin(), listed_uidls.end());
+Result<std::vector<LedgerEntry>> UserStore::reconcileLedger(
+    std::string_view account, std::span<const std::string> listed_uidls) {
+  auto rows = readLedger(account, LedgerOrder::Any);
+  if (!rows) return rows;
+  const std::unordered_set<std::string_view> listed(listed_uidls.begin(), listed_uidls.end());
+  std::vector<LedgerEntry> kept;
+  kept.reserve(rows->size());
+  std::vector<std::string> gone;
+  for (LedgerEntry& entry : *rows) {
+    if (entry.state != LedgerState::Stored && listed.count(entry.uidl) == 0) {
+      gone.push_back(std::move(entry.uidl));
+    } else {
+      kept.push_back(std::move(entry));
+    }
+  }
+  if (gone.empty()) return kept;  // the common poll: no write transaction, no write lock
   std::lock_guard lock(write_mutex_);
   auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
   if (!txn) return fail(txn.error());
-  auto select = writer_->prepare("SELECT uidl FROM ledger WHERE account = ? AND state = ?");
-  if (!select) return fail(select.error());
-  select->bind(1, account).bind(2, static_cast<std::int64_t>(LedgerState::Deleted));
-  std::vector<std::string> gone;
-  while (true) {
-    auto row = select->step();
-    if (!row) return fail(row.error());
-    if (!*row) break;
-    std::string uidl = select->text(0);
-    if (listed.count(uidl) == 0) gone.push_back(std::move(uidl));
-  }
-  select = Statement();
-  auto remove = writer_->prepare("DELETE FROM ledger WHERE account = ? AND uidl = ?");
+  // The state is checked again: only this account's pull changes its rows, but a row that
+  // became Stored since the read must stay.
+  auto remove =
+      writer_->prepare("DELETE FROM ledger WHERE account = ? AND uidl = ? AND state != ?");
   if (!remove) return fail(remove.error());
   for (const auto& uidl : gone) {
     remove->reset();
-    remove->bind(1, account).bind(2, uidl);
-    if (auto done = remove->run(); !done) return done;
+    remove->bind(1, account).bind(2, uidl).bind(3, static_cast<std::int64_t>(LedgerState::Stored));
+    if (auto done = remove->run(); !done) return fail(done.error());
   }
-  return txn->commit();
+  if (auto committed = txn->commit(); !committed) return fail(committed.error());
+  return kept;
 }
 
 // ---------------------------------------------------------------- maintenance

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -106,8 +107,10 @@ class UserStore {
   // ---- Messages
   // A new, empty body in tmp/. Io on failure.
   Result<StagedMessage> stageMessage();
-  // Durable on return: every body fsynced and renamed into blobs/, the blob directories fsynced,
-  // then one SQLite transaction (synchronous=FULL) inserts the rows and the ledger rows of
+  // Durable on return: every body written and renamed into blobs/ and made durable (a single
+  // body by fsync of it and of its directory; a batch by one syncfs(2) of the store's file
+  // system, which is far cheaper than an fsync per file and directory), then one SQLite
+  // transaction (synchronous=FULL) inserts the rows and the ledger rows of
   // messages with `pop`. UIDs are assigned in batch order. Creates nothing: NotFound if the
   // mailbox is absent. On any error nothing is committed and the bodies are removed.
   Result<ChangeSet> append(std::string_view mailbox, std::vector<NewMessage> batch);
@@ -167,10 +170,13 @@ class UserStore {
   // uidl has no row.
   Result<void> setLedgerState(std::string_view account, std::span<const std::string> uidls,
                               LedgerState state);
-  // Housekeeping after a pull: `listed_uidls` is the server's current UIDL listing. Removes the
-  // account's rows that are Deleted and whose uidl the server no longer lists. Rows the server
-  // still lists are kept whatever their state, so nothing listed is downloaded twice.
-  Result<void> forgetLedger(std::string_view account, std::span<const std::string> listed_uidls);
+  // The start of a pull, in one call: `listed_uidls` is the server's current listing. Rows
+  // that are Deleted or DeletePending and whose uidl the server no longer lists are removed (a
+  // DELE whose QUIT +OK arrived but was never recorded, or mail the server expired: the message
+  // is in the store and off the server either way); the account's other rows are returned, in
+  // no particular order. Reads only, without taking the write lock, when nothing is to go.
+  Result<std::vector<LedgerEntry>> reconcileLedger(std::string_view account,
+                                                   std::span<const std::string> listed_uidls);
 
   // ---- Maintenance
   // Verifies every row's blob exists with the right size, runs SQLite's quick_check and lists
@@ -192,6 +198,12 @@ class UserStore {
                                 std::optional<std::uint64_t> unchanged_since,
                                 std::vector<std::uint32_t>* modified);
   void releaseReader(std::unique_ptr<sql::Database> db);
+  // ledger() and reconcileLedger(): the account's rows, sorted as ledger() documents if `order`.
+  enum class LedgerOrder { FirstSeen, Any };
+  Result<std::vector<LedgerEntry>> readLedger(std::string_view account, LedgerOrder order);
+  // append() of a batch: one syncfs(2) through lock_fd_, under sync_mutex_; Io if it fails or a
+  // write-back error was seen since any body of `batch` was staged.
+  Result<void> syncBatch(const std::vector<NewMessage>& batch);
   std::filesystem::path blobPath(std::string_view blob_id) const;
   // Unlinks blobs no row references any more. Caller holds write_mutex_.
   void removeUnreferencedBlobs(const std::vector<std::string>& blob_ids);
@@ -213,10 +225,15 @@ class UserStore {
                                         const std::string& destination, TransferMode mode);
 
   std::filesystem::path dir_;
-  UniqueFd lock_fd_;
+  UniqueFd lock_fd_;  // also the descriptor batches are synced through (syncfs(2))
   // The lock file is one byte long while a process has the store and emptied by the destructor,
   // so the next open() knows whether the last holder crashed. True once this one marked it.
   bool marked_open_ = false;
+
+  // syncfs(2) reports a write-back error once per descriptor: appends sync one at a time and
+  // count the errors seen, so a batch staged before an error another append saw fails too.
+  std::mutex sync_mutex_;
+  std::atomic<std::uint64_t> sync_errors_{0};
 
   std::mutex write_mutex_;  // guards writer_ and every write transaction
   std::unique_ptr<sql::Database> writer_;

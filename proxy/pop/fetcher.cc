@@ -29,6 +29,12 @@ constexpr std::size_t kMaxBuffered = 4 * 1024 * 1024;
 // while the previous commit ran goes into the next).
 constexpr std::size_t kBatchMessages = 100;
 constexpr std::uint64_t kBatchBytes = 32 * 1024 * 1024;
+// While more downloads are under way, a commit waits for at least this many messages or bytes:
+// each commit costs a sync of the file system and a SQLite commit whatever its size, so a
+// stream of one-message commits (whatever finished while the last commit ran) would spend the
+// disk's time on flushes.
+constexpr std::size_t kMinBatchMessages = 8;
+constexpr std::uint64_t kMinBatchBytes = 4 * 1024 * 1024;
 // Staged but uncommitted work above which no further RETR is sent: the disk is behind.
 constexpr std::size_t kMaxUncommitted = 2 * kBatchMessages;
 constexpr std::uint64_t kMaxUncommittedBytes = 2 * kBatchBytes;
@@ -722,11 +728,9 @@ void Fetcher::loadLedger() {
   for (const KeyedMessage& message : keyed_) listed.push_back(message.key);
   user_.read<store::Result<std::vector<store::LedgerEntry>>>(
       [account = account_.name, listed = std::move(listed)](store::UserStore& s) {
-        // Rows of messages the server has deleted and no longer lists are done with.
-        if (auto forgotten = s.forgetLedger(account, listed); !forgotten) {
-          return store::Result<std::vector<store::LedgerEntry>>(fail(forgotten.error()));
-        }
-        return s.ledger(account);
+        // Rows of messages deleted from the server (confirmed or not) that it no longer lists
+        // are done with; with nothing to remove this only reads.
+        return s.reconcileLedger(account, listed);
       },
       [this, alive](store::Result<std::vector<store::LedgerEntry>> ledger) {
         if (alive.expired() || step_ == Step::Finished) return;
@@ -885,6 +889,9 @@ void Fetcher::onMessageWritten(const std::shared_ptr<Download>& download) {
 
 void Fetcher::commitBatch() {
   if (commit_in_flight_ || batch_.empty()) return;
+  if (downloads_open_ > 0 && batch_.size() < kMinBatchMessages && batch_bytes_ < kMinBatchBytes) {
+    return;  // the next download to finish calls again
+  }
   commit_in_flight_ = true;
   // Take what is staged, up to one batch's worth.
   std::size_t take = 0;

@@ -87,6 +87,27 @@ void printAccount(const control::Message& account, std::int64_t now) {
     std::printf("  last poll:  %s (%s), failed: %s\n", utcTime(last).c_str(),
                 ago(last, now).c_str(), std::string(error).c_str());
   }
+  const std::int64_t oversize = account.numberOr("oversize_skipped", 0);
+  const std::int64_t deferred = account.numberOr("deferred", 0);
+  if (oversize > 0 || deferred > 0) {
+    std::string left;
+    if (oversize > 0) left = std::to_string(oversize) + " over max_message_size";
+    if (deferred > 0) {
+      if (!left.empty()) left += ", ";
+      left += std::to_string(deferred) + " for the next polls (per-session limits)";
+    }
+    std::printf("  left:       %s\n", left.c_str());
+  }
+  if (account.flag("expire_conflict").value_or(false)) {
+    const std::int64_t days = account.numberOr("expire_days", -1);
+    const std::string when = days == 0  ? std::string("as soon as it is retrieved (EXPIRE 0)")
+                             : days > 0 ? "after " + std::to_string(days) + " days (EXPIRE)"
+                                        : std::string("per its EXPIRE");
+    std::printf(
+        "  warning:    the server deletes retrieved mail %s, earlier than the retention "
+        "asks\n",
+        when.c_str());
+  }
   if (next > 0) {
     std::printf("  next poll:  %s (%s)\n", utcTime(next).c_str(), in(next, now).c_str());
   } else if (state == "pulling") {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -203,7 +204,15 @@ class Services {
         message.set("fetched", account.last_stats->fetched)
             .set("listed", account.last_stats->listed)
             .set("bytes", account.last_stats->bytes)
-            .set("deleted", account.last_stats->deleted);
+            .set("deleted", account.last_stats->deleted)
+            .set("oversize_skipped", account.last_stats->oversize_skipped)
+            .set("deferred", account.last_stats->deferred)
+            .set("expire_conflict", account.last_stats->expire_conflict);
+        // RFC 2449 6.7: the server's EXPIRE in days; absent when not announced or NEVER.
+        const auto& expire = account.last_stats->expire_days;
+        if (expire && *expire != std::numeric_limits<std::uint32_t>::max()) {
+          message.set("expire_days", *expire);
+        }
       }
       message.set("next_poll", account.next_poll ? unixSeconds(*account.next_poll) : 0);
       std::int64_t messages = -1;

@@ -8,6 +8,9 @@ Kill points (the fault proxy sits between popbridge and Dovecot, plain POP3 so i
   never sees it) and the test SIGKILLs popbridge while it is held. By the durability contract the
   messages are already committed, so after the restart they must not be fetched again, and the
   pending deletes must be carried out.
+- after the server's +OK to QUIT, before popbridge hears it: Dovecot has deleted the messages,
+  popbridge's ledger still says delete-pending. The next session finds those UIDLs gone from the
+  server and forgets the rows.
 
 A few trials by default; POPBRIDGE_LONG_TESTS=1 runs at least 50 (both kinds together).
 POPBRIDGE_KILL_SEED=<seed printed by a run> replays its offsets and message shapes."""
@@ -15,13 +18,14 @@ POPBRIDGE_KILL_SEED=<seed printed by a run> replays its offsets and message shap
 import os
 import random
 import re
+import sqlite3
 import time
 import unittest
 
 import harness  # noqa: F401  (first: puts tests/fakes on sys.path)
 from fault_proxy import Action, Direction, FaultProxy
 from harness import corpus, imap
-from harness.case import PopbridgeCase, long_tests
+from harness.case import IMAP_USER, PopbridgeCase, long_tests
 from harness import util
 from harness.util import wait_until
 
@@ -150,6 +154,47 @@ class KillTest(PopbridgeCase):
         if deleted and not any(d for _, d in sessions):
             return None
         return sessions
+
+    def ledger_states(self, pb, account):
+        """{state: row count} of `account`'s ledger rows (0 stored, 1 delete-pending, 2 deleted)."""
+        db = os.path.join(pb.data_dir, "users", IMAP_USER, "meta.sqlite")
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+            rows = con.execute("SELECT state, count(*) FROM ledger WHERE account = ? "
+                               "GROUP BY state", (account,)).fetchall()
+        return dict(rows)
+
+    def test_kill_after_quit_answered(self):
+        user = "kq"
+        self.dovecot.add_user(user, "pw-kq")
+        msgs = corpus.small_corpus(f"{self.tag()}-q", 5, seed=self.rng.getrandbits(32),
+                                   attachment_size=4096)
+        self.dovecot.deliver_all(user, msgs)
+        ref = self.dovecot.retrieve_all(user)
+        proxy = FaultProxy("127.0.0.1", self.dovecot.pop3_port).start()
+        self.addCleanup(proxy.stop)
+        # A long interval: no second session before the kill, whatever the cut looks like.
+        pb = self.new_popbridge([self.account(tls="none", port=proxy.port, user=user,
+                                              retention="delete", poll_interval="60s")],
+                                start=False)
+        # Dovecot answers QUIT only after it has expunged the DELE'd messages (RFC 1939 6).
+        hold = proxy.hold_line(Direction.DOWNSTREAM, rb"^\+OK Logging out")
+        pb.start(wait_ready=False)
+        wait_until(hold.held.is_set, 60, "Dovecot's answer to QUIT", details=pb.logs)
+        pb.kill_now()
+        pb.kill()
+        hold.drop()
+        wait_until(lambda: self.dovecot.maildrop_file_count(user) == 0, 30,
+                   "the deletions on the server")
+        self.assertEqual(self.ledger_states(pb, "dovecot"), {1: len(ref)})
+
+        pb.start()
+        wait_until(lambda: "nothing new (0 on server)" in pb.logs(400), 60,
+                   "a session on the empty maildrop", details=pb.logs)
+        self.assertEqual(self.ledger_states(pb, "dovecot"), {})
+        conn = self.imap_login(pb)
+        self.assert_store_matches(conn, ref)
+        self.assert_clean_stop(pb)
+        proxy.stop()
 
     def test_kill_while_retr_data_flows(self):
         for n in range(RETR_TRIALS):

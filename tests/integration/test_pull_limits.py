@@ -2,14 +2,23 @@
 (tests/fakes/pop3_peer.py): max_message_size with oversize skip (left on the server, logged once,
 fetched once the limit is raised) and fetch, max_messages_per_session and max_bytes_per_session
 over three polls (oldest first), and EXPIRE (RFC 2449 6.7) 0, 5 and a per-user value shown after
-login, warned about once per session when it contradicts the retention."""
+login, warned about once per session when it contradicts the retention. `popbridge status` (text
+and --json) shows the last poll's skipped and deferred counts and the EXPIRE conflict."""
 
 import re
 import unittest
 
 import harness  # noqa: F401  (first: puts tests/fakes on sys.path)
 from harness.util import wait_until
+from test_control import account_state
 from test_pull_quirks import QuirksCase, message
+
+
+def status_text(pb):
+    r = pb.run("status", "-c", pb.config_file, timeout=30)
+    if r.returncode != 0:
+        raise AssertionError(f"status exited {r.returncode}: {r.stderr}")
+    return r.stdout
 
 
 def retr_numbers(session):
@@ -38,6 +47,10 @@ class OversizeTest(QuirksCase):
         log = self.full_log(pb)
         self.assertEqual(len(re.findall(r"over max_message_size \d+: left on the server", log)), 1,
                          log)
+        # Every poll counts it again, and status says so.
+        state = account_state(pb, "quirky")
+        self.assertEqual((state["oversize_skipped"], state["deferred"]), (1, 0), state)
+        self.assertIn("  left:       1 over max_message_size\n", status_text(pb))
         # A raised limit: the next poll fetches it (no ledger row kept it out).
         pb.stop()
         account.extra["max_message_size"] = "8K"
@@ -79,6 +92,22 @@ class SessionCapTest(QuirksCase):
     def test_message_cap_over_three_polls(self):
         self.caps_over_polls(7, [3, 3, 1], max_messages_per_session=3)
 
+    def test_status_shows_what_the_caps_left(self):
+        for n in range(5):
+            self.peer.add(message("left", n), uidl=f"l{n}")
+        account = self.peer_account(max_messages_per_session=2)
+        account.poll_interval = "1h"  # one session only
+        pb = self.start_popbridge(account)
+        conn = self.imap_login(pb)
+        self.wait_for_inbox(pb, conn, 2)
+        state = wait_until(lambda: (s := account_state(pb, "quirky")).get("last_result") == "ok"
+                           and s, 30, "the first poll in status", details=pb.logs)
+        self.assertEqual((state["oversize_skipped"], state["deferred"]), (0, 3), state)
+        self.assertFalse(state["expire_conflict"])
+        text = status_text(pb)
+        self.assertIn("  left:       3 for the next polls (per-session limits)\n", text)
+        self.assertNotIn("warning:", text)
+
     def test_byte_cap_over_three_polls(self):
         # Each message is a little over 1000 octets: two fit in 2500, a third does not.
         self.caps_over_polls(5, [2, 2, 1], max_bytes_per_session=2500)
@@ -108,6 +137,10 @@ class ExpireTest(QuirksCase):
         self.wait_sessions(2, pb)
         self.assertIn("after 5 days (EXPIRE)", self.warnings(pb))
         self.assertIn("earlier than retention delete_after asks", self.full_log(pb))
+        state = account_state(pb, "quirky")
+        self.assertEqual((state["expire_conflict"], state["expire_days"]), (True, 5), state)
+        self.assertIn("  warning:    the server deletes retrieved mail after 5 days (EXPIRE), "
+                      "earlier than the retention asks\n", status_text(pb))
 
     def test_expire_5_within_delete_after_is_quiet(self):
         self.peer.capabilities = self.CAPS + ["EXPIRE 5"]
@@ -115,6 +148,9 @@ class ExpireTest(QuirksCase):
         pb = self.start_popbridge(self.peer_account(retention="delete_after", delete_after="3d"))
         self.wait_sessions(2, pb)
         self.assertEqual(self.warnings(pb), [])
+        state = account_state(pb, "quirky")
+        self.assertEqual((state["expire_conflict"], state["expire_days"]), (False, 5), state)
+        self.assertNotIn("warning:", status_text(pb))
 
     def test_per_user_expire_after_login(self):
         # RFC 2449 6.7: "EXPIRE NEVER USER" before login, the user's own value after it.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <utility>
@@ -507,21 +508,34 @@ TEST_F(UserStoreTest, LedgerSurvivesMailboxDeletion) {
   EXPECT_EQ(rows[0].uid, 0u);
 }
 
-TEST_F(UserStoreTest, ForgetLedgerRemovesOnlyDeletedAndUnlisted) {
+TEST_F(UserStoreTest, ReconcileLedgerForgetsUnlistedDeletesOnly) {
   std::vector<NewMessage> batch;
-  for (const char* uidl : {"a", "b", "c", "d"}) {
+  for (const char* uidl : {"a", "b", "c", "d", "e", "f"}) {
     batch.push_back(newMessage(*user_, makeMessage(uidl, 10), {}, LedgerKey{"acct", uidl}));
   }
+  batch.push_back(newMessage(*user_, makeMessage("o", 10), {}, LedgerKey{"other", "a"}));
   ASSERT_TRUE(user_->append("INBOX", std::move(batch)));
   const std::vector<std::string> deleted{"a", "b"};
   ASSERT_TRUE(user_->setLedgerState("acct", deleted, LedgerState::Deleted));
-  // The server still lists b and c; a is gone from the server and Deleted; d is gone but Stored.
-  const std::vector<std::string> listed{"b", "c"};
-  ASSERT_TRUE(user_->forgetLedger("acct", listed));
+  const std::vector<std::string> pending{"e", "f"};
+  ASSERT_TRUE(user_->setLedgerState("acct", pending, LedgerState::DeletePending));
+  // The server lists b, c and f. Gone from it: a (Deleted) and e (DeletePending: a QUIT whose
+  // +OK was never recorded) are forgotten; d (Stored) stays; listed rows stay whatever state.
+  const std::vector<std::string> listed{"b", "c", "f"};
+  const auto kept = user_->reconcileLedger("acct", listed).value();
+  std::vector<std::string> returned;
+  for (const auto& row : kept) returned.push_back(row.uidl);
+  std::sort(returned.begin(), returned.end());
+  const std::vector<std::string> expected{"b", "c", "d", "f"};
+  EXPECT_EQ(returned, expected);
   std::vector<std::string> left;
   const auto rows = user_->ledger("acct").value();
   for (const auto& row : rows) left.push_back(row.uidl);
-  EXPECT_EQ(left, (std::vector<std::string>{"b", "c", "d"}));
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, expected);
+  // Another account's rows are untouched, and a second call with nothing to forget only reads.
+  EXPECT_EQ(user_->ledger("other").value().size(), 1u);
+  EXPECT_EQ(user_->reconcileLedger("acct", listed).value().size(), expected.size());
 }
 
 TEST_F(UserStoreTest, ReappendOfLedgerUidlUpdatesRow) {
