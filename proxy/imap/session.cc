@@ -315,6 +315,10 @@ void Session::finishWithStoreError(const store::Error& error) {
     case store::ErrorCode::InvalidName:
       finish(Status::No, "CANNOT", error.message);
       return;
+    case store::ErrorCode::OverQuota:
+      // RFC 9208 4.3.1: the write would exceed a quota limit; nothing was written.
+      finish(Status::No, "OVERQUOTA", "Quota exceeded; nothing was written");
+      return;
     case store::ErrorCode::Io:
     case store::ErrorCode::Corrupt:
     case store::ErrorCode::Internal:
