@@ -253,17 +253,17 @@ TEST_F(QuotaTest, RandomWritesKeepTheUsageExact) {
       return out;
     };
     const QuotaUsage now = kept();
-    const QuotaLimits limits = pick(4) == 0 ? QuotaLimits{now.bytes + 600, now.messages + 2}
-                                            : QuotaLimits{};
+    const QuotaLimits limits =
+        pick(4) == 0 ? QuotaLimits{now.bytes + 600, now.messages + 2} : QuotaLimits{};
     switch (pick(8)) {
       case 0:
       case 1: {
         std::vector<NewMessage> batch;
         const std::size_t n = 1 + pick(3);
         for (std::size_t i = 0; i < n; ++i) {
-          batch.push_back(newMessage(
-              *user_, makeMessage("r" + std::to_string(serial_++), pick(700)),
-              Flags{pick(3) == 0 ? static_cast<std::uint32_t>(kDeleted) : 0u, {}}));
+          batch.push_back(
+              newMessage(*user_, makeMessage("r" + std::to_string(serial_++), pick(700)),
+                         Flags{pick(3) == 0 ? static_cast<std::uint32_t>(kDeleted) : 0u, {}}));
         }
         auto done = user_->append(box, std::move(batch), limits);
         if (!done) {
