@@ -116,6 +116,9 @@ std::string Session::capabilities() const {
   std::string caps =
       "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE ENABLE CONDSTORE QRESYNC";
   caps += " CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE XLIST";
+  // RFC 8438 (STATUS and LIST-STATUS SIZE: the sum of RFC822.SIZE, exact); RFC 9208 with one
+  // quota root "" per user over STORAGE and MESSAGE; limits come from the config (no QUOTASET).
+  caps += " STATUS=SIZE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE";
   if (state_ == kNotAuthenticated) {
     if (!secure() && options_.tls == config::TlsMode::Starttls && options_.tls_context) {
       caps += " STARTTLS";

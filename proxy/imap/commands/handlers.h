@@ -36,6 +36,13 @@ void handleIdle(Session& session, popbridge::imap::Command& command);
 void handleCopy(Session& session, popbridge::imap::Command& command);
 void handleSearch(Session& session, popbridge::imap::Command& command);
 void handleEnable(Session& session, popbridge::imap::Command& command);
+void handleGetQuota(Session& session, popbridge::imap::Command& command);
+void handleGetQuotaRoot(Session& session, popbridge::imap::Command& command);
+void handleSetQuota(Session& session, popbridge::imap::Command& command);
+
+// The logged-in user's quota limits from the configuration in force (UserContext::quotaLimits).
+// Loop thread.
+store::QuotaLimits quotaLimitsOf(Session& session);
 
 // Appends "* STATUS name (item value ...)\r\n" for the uppercased STATUS `items` (STATUS and
 // LIST RETURN (STATUS), RFC 5819).

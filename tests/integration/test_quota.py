@@ -1,0 +1,166 @@
+"""Quotas over IMAP (RFC 9208) with a real client (imaplib): the capabilities, GETQUOTAROOT and
+GETQUOTA on the one root "" per user, SETQUOTA refused (limits come from the config), APPEND and
+COPY over a limit refused with NO [OVERQUOTA] leaving nothing behind, MOVE still allowed, and a
+POP pull that is never blocked by the quota but warns once; `popbridge store check` agrees with
+the usage. STATUS=SIZE (RFC 8438) is advertised and SIZE sums RFC822.SIZE."""
+
+import re
+import unittest
+
+from harness.case import PopbridgeCase
+
+
+def message(n, filler=0):
+    return (f"From: sender{n}@example.net\r\nTo: alice@example.net\r\n"
+            f"Subject: message {n}\r\nMessage-ID: <q{n}@example.net>\r\n\r\n"
+            f"body of message {n}\r\n" + "x" * filler + "\r\n").encode()
+
+
+def quota_of(conn):
+    """(storage usage KiB, storage limit KiB, messages, message limit) from GETQUOTA ""."""
+    typ, data = conn.getquota('""')
+    if typ != "OK":
+        raise AssertionError(f"GETQUOTA: {typ} {data}")
+    m = re.fullmatch(rb'"" \(STORAGE (\d+) (\d+) MESSAGE (\d+) (\d+)\)', data[0])
+    if m is None:
+        raise AssertionError(f"QUOTA response: {data}")
+    return tuple(int(g) for g in m.groups())
+
+
+def status(conn, mailbox, items="(MESSAGES UIDNEXT SIZE)"):
+    typ, data = conn.status(mailbox, items)
+    if typ != "OK":
+        raise AssertionError(f"STATUS: {typ} {data}")
+    inner = re.search(rb"\((.*)\)", data[0]).group(1).split()
+    return {inner[i].decode(): int(inner[i + 1]) for i in range(0, len(inner), 2)}
+
+
+class QuotaTest(PopbridgeCase):
+    def start(self, quota, accounts=()):
+        pb = self.new_popbridge(accounts=accounts, start=False)
+        pb.users[0].quota = quota
+        pb.start()
+        return pb
+
+    def append(self, conn, mailbox, n, filler=0):
+        typ, data = conn.append(mailbox, None, None, message(n, filler))
+        return typ, data[0]
+
+    def test_capabilities_and_quota_commands(self):
+        pb = self.start({"storage": "8K", "messages": 3})
+        conn = self.imap_login(pb)
+        for cap in ("QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "STATUS=SIZE"):
+            self.assertIn(cap, conn.capabilities)
+        self.assertNotIn("QUOTASET", conn.capabilities)
+        self.assertEqual(quota_of(conn), (0, 8, 0, 3))
+        sizes = []
+        for n in (1, 2):
+            typ, data = self.append(conn, "INBOX" if n == 1 else "Archive", n, filler=700)
+            self.assertEqual(typ, "OK", data)
+            sizes.append(len(message(n, 700)))
+        used = sum(sizes)
+        # STORAGE is in KiB, rounded up (RFC 9208 5.1).
+        self.assertEqual(quota_of(conn), (-(-used // 1024), 8, 2, 3))
+        # STATUS SIZE (RFC 8438) is the sum of RFC822.SIZE.
+        self.assertEqual(status(conn, "INBOX")["SIZE"], sizes[0])
+        self.assertEqual(status(conn, "Archive")["SIZE"], sizes[1])
+
+        # GETQUOTAROOT: the one root "" for every mailbox, then its QUOTA (RFC 9208 4.3).
+        typ, data = conn.getquotaroot("Archive")
+        self.assertEqual(typ, "OK", data)
+        self.assertEqual(data[0], [b'Archive ""'])
+        self.assertEqual(data[1], [f'"" (STORAGE {-(-used // 1024)} 8 MESSAGE 2 3)'.encode()])
+        typ, data = conn.getquotaroot("Nowhere")
+        self.assertEqual(typ, "NO")
+        typ, data = conn.getquota("other")
+        self.assertEqual(typ, "NO")
+        # SETQUOTA: the limits are the operator's.
+        typ, data = conn.setquota('""', "(STORAGE 100)")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"configuration", data[0])
+        self.assertEqual(quota_of(conn), (-(-used // 1024), 8, 2, 3))
+
+    def test_append_and_copy_over_quota_leave_nothing_behind(self):
+        pb = self.start({"storage": "4K", "messages": 3})
+        conn = self.imap_login(pb)
+        typ, data = self.append(conn, "INBOX", 1, filler=1500)
+        self.assertEqual(typ, "OK", data)
+        typ, data = self.append(conn, "INBOX", 2, filler=1500)
+        self.assertEqual(typ, "OK", data)
+        before = status(conn, "INBOX")
+        quota_before = quota_of(conn)
+
+        # Storage: a third 1.5K message would pass 4K.
+        typ, data = self.append(conn, "INBOX", 3, filler=1500)
+        self.assertEqual(typ, "NO", data)
+        self.assertIn(b"[OVERQUOTA]", data)
+        self.assertEqual(status(conn, "INBOX"), before)
+        self.assertEqual(quota_of(conn), quota_before)
+
+        # COPY of both would double the usage: refused, nothing in the target.
+        conn.select("INBOX")
+        typ, data = conn.uid("COPY", "1:*", "Archive")
+        self.assertEqual(typ, "NO", data)
+        self.assertIn(b"[OVERQUOTA]", data[0])
+        self.assertEqual(status(conn, "Archive"), {"MESSAGES": 0, "UIDNEXT": 1, "SIZE": 0})
+
+        # MOVE does not raise the usage: allowed.
+        typ, data = conn.uid("MOVE", "1", "Archive")
+        self.assertEqual(typ, "OK", data)
+        self.assertEqual(status(conn, "Archive")["MESSAGES"], 1)
+        self.assertEqual(quota_of(conn), quota_before)
+
+        # The message limit: two small ones fit (3 messages), a fourth does not.
+        typ, data = self.append(conn, "INBOX", 4)
+        self.assertEqual(typ, "OK", data)
+        typ, data = self.append(conn, "INBOX", 5)
+        self.assertEqual(typ, "NO", data)
+        self.assertIn(b"[OVERQUOTA]", data)
+        self.assertEqual(quota_of(conn)[2], 3)
+
+        # Expunging makes room again.
+        conn.select("Archive")
+        conn.uid("STORE", "1:*", "+FLAGS.SILENT", r"(\Deleted)")
+        conn.expunge()
+        typ, data = self.append(conn, "INBOX", 6)
+        self.assertEqual(typ, "OK", data)
+        conn.logout()
+        pb.stop()
+        check = pb.store_check()
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+    def test_user_without_limits_has_no_quota_root(self):
+        pb = self.start({})
+        conn = self.imap_login(pb)
+        self.assertIn("QUOTA", conn.capabilities)
+        typ, data = conn.getquotaroot("INBOX")
+        self.assertEqual(typ, "OK", data)
+        self.assertEqual(data[0], [b"INBOX"])
+        typ, _ = conn.getquota('""')
+        self.assertEqual(typ, "NO")
+        typ, data = self.append(conn, "INBOX", 1, filler=5000)
+        self.assertEqual(typ, "OK", data)
+
+    def test_pull_is_never_blocked_and_warns_once(self):
+        reference = self.seed(4, attachment_size=2000)
+        pb = self.start({"messages": 2}, accounts=[self.account()])
+        conn = self.imap_login(pb)
+        self.wait_for_inbox(pb, conn, len(reference))
+        self.assert_store_matches(conn, reference)
+        # Over the limit now: 4 messages of 2.
+        typ, data = conn.getquotaroot("INBOX")
+        self.assertEqual(typ, "OK", data)
+        self.assertEqual(data[1], [b'"" (MESSAGE 4 2)'])
+        typ, data = self.append(conn, "INBOX", 1)
+        self.assertEqual(typ, "NO", data)
+        self.assertIn(b"[OVERQUOTA]", data)
+        # More mail upstream is still pulled; the warning is not repeated.
+        more = self.seed(2, attachment_size=100, tag=self.tag() + "-more")
+        self.wait_for_inbox(pb, conn, len(more))
+        with open(pb.log_file, errors="replace") as f:
+            log = f.read()
+        self.assertEqual(log.count("over quota after a POP pull"), 1, pb.logs())
+
+
+if __name__ == "__main__":
+    unittest.main()
