@@ -5,6 +5,7 @@
 
 #include "proxy/core/worker.h"
 #include "proxy/imap/command_table.h"
+#include "proxy/imap/commands/handlers.h"
 #include "proxy/imap/fetch_job.h"
 #include "proxy/imap/flags.h"
 #include "proxy/imap/server.h"
@@ -119,6 +120,8 @@ std::string Session::capabilities() const {
   // RFC 8438 (STATUS and LIST-STATUS SIZE: the sum of RFC822.SIZE, exact); RFC 9208 with one
   // quota root "" per user over STORAGE and MESSAGE; limits come from the config (no QUOTASET).
   caps += " STATUS=SIZE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE";
+  // RFC 7889 3.1: one limit for every mailbox, the command reader's literal limit.
+  caps += " APPENDLIMIT=" + std::to_string(appendLimit());
   if (state_ == kNotAuthenticated) {
     if (!secure() && options_.tls == config::TlsMode::Starttls && options_.tls_context) {
       caps += " STARTTLS";
@@ -199,7 +202,12 @@ void Session::processInput() {
         hangUpAfterWrite();
         return;
       }
-      if (error->tag.empty()) {
+      if (error->kind == popbridge::imap::ParseError::Kind::TooBig && !error->tag.empty()) {
+        // RFC 7889 / RFC 4469: a message (or any literal) over the limit; the reader skipped it.
+        popbridge::imap::appendTagged(
+            out, error->tag, Status::No, "TOOBIG",
+            "Literal larger than " + std::to_string(appendLimit()) + " bytes (APPENDLIMIT)");
+      } else if (error->tag.empty()) {
         popbridge::imap::appendUntaggedStatus(out, Status::Bad, "", error->message);
       } else {
         popbridge::imap::appendTagged(out, error->tag, Status::Bad, "", error->message);

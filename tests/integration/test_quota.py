@@ -141,6 +141,38 @@ class QuotaTest(PopbridgeCase):
         typ, data = self.append(conn, "INBOX", 1, filler=5000)
         self.assertEqual(typ, "OK", data)
 
+    def test_appendlimit_and_toobig(self):
+        pb = self.start({})
+        conn = self.imap_login(pb)
+        limits = [c for c in conn.capabilities if c.startswith("APPENDLIMIT=")]
+        self.assertEqual(len(limits), 1, conn.capabilities)
+        limit = int(limits[0].split("=")[1])
+        self.assertGreaterEqual(limit, 1 << 20)
+        # RFC 7889 4: STATUS and LIST-STATUS give the same limit for every mailbox.
+        self.assertEqual(status(conn, "Archive", "(APPENDLIMIT)"), {"APPENDLIMIT": limit})
+        typ, data = conn._simple_command("LIST", '""', "INBOX", "RETURN", "(STATUS (APPENDLIMIT))")
+        self.assertEqual(typ, "OK", data)
+        self.assertIn(f"(APPENDLIMIT {limit})".encode(), b" ".join(
+            conn.untagged_responses.pop("STATUS", [])))
+
+        head = b"Subject: big\r\n\r\n"
+        exact = head + b"x" * (limit - len(head))
+        typ, data = conn.append("INBOX", None, None, exact)
+        self.assertEqual(typ, "OK", data)
+        before = status(conn, "INBOX")
+        # A synchronizing literal over the limit: NO [TOOBIG] instead of the continuation.
+        typ, data = conn.append("INBOX", None, None, exact + b"y")
+        self.assertEqual(typ, "NO", data)
+        self.assertIn(b"[TOOBIG]", data[0])
+        # A LITERAL+ one is read and thrown away (RFC 7888 4), then the session goes on.
+        body = exact + b"z"
+        conn.send(b"big1 APPEND INBOX {%d+}\r\n" % len(body) + body + b"\r\n")
+        line = conn.readline()
+        self.assertTrue(line.startswith(b"big1 NO [TOOBIG]"), line)
+        typ, data = conn.noop()
+        self.assertEqual(typ, "OK", data)
+        self.assertEqual(status(conn, "INBOX"), before)
+
     def test_pull_is_never_blocked_and_warns_once(self):
         reference = self.seed(4, attachment_size=2000)
         pb = self.start({"messages": 2}, accounts=[self.account()])
