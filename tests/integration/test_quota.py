@@ -4,9 +4,13 @@ COPY over a limit refused with NO [OVERQUOTA] leaving nothing behind, MOVE still
 POP pull that is never blocked by the quota but warns once; `popbridge store check` agrees with
 the usage. STATUS=SIZE (RFC 8438) is advertised and SIZE sums RFC822.SIZE."""
 
+import imaplib
+import os
 import re
+import shutil
 import unittest
 
+from harness import dovecot
 from harness.case import PopbridgeCase
 
 
@@ -192,6 +196,86 @@ class QuotaTest(PopbridgeCase):
         with open(pb.log_file, errors="replace") as f:
             log = f.read()
         self.assertEqual(log.count("over quota after a POP pull"), 1, pb.logs())
+
+
+# Dovecot's quota plugin with the same limits: one root over all mailboxes, counting what is
+# stored (quota_vsizes: RFC822.SIZE, as popbridge counts).
+DOVECOT_QUOTA = """
+mail_plugins = $mail_plugins quota
+protocol imap {
+  mail_plugins = $mail_plugins imap_quota
+}
+plugin {
+  quota = count:User quota
+  quota_vsizes = yes
+  quota_rule = *:storage=8K:messages=3
+}
+"""
+
+
+def quota_shape(untagged):
+    """QUOTA responses with the root name replaced (it is the server's choice, RFC 9208 3.2)."""
+    out = []
+    for line in untagged:
+        m = re.fullmatch(rb'(?:"[^"]*"|\S+) \((.*)\)', line)
+        assert m, line
+        out.append(m.group(1).decode())
+    return out
+
+
+class QuotaDovecotTest(PopbridgeCase):
+    """The same appends against popbridge and Dovecot's quota plugin give the same QUOTA
+    resources, usage and limits, and the same refusals."""
+
+    def test_same_answers_as_dovecot(self):
+        if shutil.which("dovecot") is None or not os.path.exists("/usr/lib/dovecot/imap"):
+            self.skipTest("dovecot-imapd is not installed (scripts/deps.sh)")
+        if not os.path.exists("/usr/lib/dovecot/modules/lib11_imap_quota_plugin.so"):
+            self.skipTest("Dovecot's imap_quota plugin is not installed")
+        reference = dovecot.Dovecot(os.path.join(self.dir, "dovecot-imap"), self.certs, imap=True,
+                                    imap_conf=DOVECOT_QUOTA)
+        reference.add_user("quota", "quota-secret")
+        reference.start()
+        self.addCleanup(reference.stop)
+        theirs = imaplib.IMAP4("127.0.0.1", reference.imap_port)
+        self.addCleanup(theirs.logout)
+        theirs.login("quota", "quota-secret")
+        theirs.create("Archive")
+        pb = self.new_popbridge(start=False)
+        pb.users[0].quota = {"storage": "8K", "messages": 3}
+        pb.start()
+        ours = self.imap_login(pb)
+
+        typ, caps = theirs.capability()
+        self.assertIn(b"QUOTA", caps[0].split())  # the plugin is loaded
+
+        def both(step):
+            return {"dovecot": step(theirs), "popbridge": step(ours)}
+
+        def getquotaroot(conn):
+            typ, data = conn.getquotaroot("INBOX")
+            # The mailbox and how many roots (RFC 9208 7.2), then the QUOTA of each.
+            return typ, len(re.findall(rb'"[^"]*"|\S+', data[0][0])), quota_shape(data[1])
+
+        def append(n, filler, mailbox="INBOX"):
+            def run(conn):
+                typ, data = conn.append(mailbox, None, None, message(n, filler))
+                code = re.match(rb"\[(\w+)", data[0] or b"")
+                return typ, code.group(1) if code and typ != "OK" else None
+            return run
+
+        steps = [("empty", getquotaroot)]
+        steps.append(("append 1", append(1, 2000)))
+        steps.append(("append 2 to Archive", append(2, 3000, "Archive")))
+        steps.append(("after two", getquotaroot))
+        steps.append(("append over storage", append(3, 4000)))
+        steps.append(("after refusal", getquotaroot))
+        steps.append(("append 3", append(4, 10)))
+        steps.append(("append over messages", append(5, 10)))
+        steps.append(("at the limit", getquotaroot))
+        for name, step in steps:
+            answers = both(step)
+            self.assertEqual(answers["popbridge"], answers["dovecot"], name)
 
 
 if __name__ == "__main__":
