@@ -59,7 +59,8 @@ class QuotaTest : public ::testing::Test {
   // What a recount over every mailbox finds.
   QuotaUsage recount() {
     QuotaUsage usage;
-    for (const auto& box : user_->listMailboxes().value()) {
+    const auto boxes = user_->listMailboxes().value();
+    for (const auto& box : boxes) {
       usage.bytes += box.total_bytes;
       usage.messages += box.messages;
     }
@@ -247,7 +248,8 @@ TEST_F(QuotaTest, RandomWritesKeepTheUsageExact) {
     const auto id = user_->mailbox(box).value().id;
     auto uids = [&] {
       std::vector<std::uint32_t> out;
-      for (const auto& m : user_->listMessages(id).value()) {
+      const auto messages = user_->listMessages(id).value();
+      for (const auto& m : messages) {
         if (pick(2) == 0) out.push_back(m.uid);
       }
       return out;
