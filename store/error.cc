@@ -16,6 +16,8 @@ std::string_view errorCodeName(ErrorCode code) {
       return "corrupt";
     case ErrorCode::Internal:
       return "internal";
+    case ErrorCode::OverQuota:
+      return "over-quota";
   }
   return "unknown";
 }

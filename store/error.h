@@ -8,7 +8,8 @@
 namespace popbridge::store {
 
 // The store's one error type (STYLE.md 7.2). The proxy maps it to an IMAP response in one place.
-enum class ErrorCode { NotFound, AlreadyExists, InvalidName, Io, Corrupt, Internal };
+// OverQuota: a write would take the user past a QuotaLimits value (nothing was written).
+enum class ErrorCode { NotFound, AlreadyExists, InvalidName, Io, Corrupt, Internal, OverQuota };
 
 struct Error {
   ErrorCode code;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,23 @@ struct ChangeSet {
   std::vector<MessageInfo> flag_changes;  // uid, new flags, new modseq (only messages that changed)
   std::vector<std::uint32_t> expunged;    // ascending uid
   std::uint64_t highestmodseq = 0;
+};
+
+// What one user's store holds, for quotas (RFC 9208 5): the sum of every message's RFC822.SIZE
+// over all mailboxes (STORAGE counts bytes; the proxy shows KiB) and the number of messages.
+// A body copied into two mailboxes counts twice, as RFC 9208 5.1 asks.
+struct QuotaUsage {
+  std::uint64_t bytes = 0;
+  std::uint64_t messages = 0;
+  bool operator==(const QuotaUsage&) const = default;
+};
+
+// Limits a write must respect; nullopt means no limit. A write that would leave a resource above
+// its limit fails with ErrorCode::OverQuota unless it does not raise that resource's usage (a
+// MOVE, or an expunge, stays possible for a user already over the limit).
+struct QuotaLimits {
+  std::optional<std::uint64_t> bytes;
+  std::optional<std::uint64_t> messages;
 };
 
 // Result of an integrity check of one user's store (see Store::check).

@@ -32,7 +32,7 @@ using sql::Transaction;
 
 // PRAGMA user_version of the schema below. A later version migrates forward in initialize(),
 // keeping every mailbox id, UID, UIDVALIDITY, modseq and flag.
-constexpr std::int64_t kSchemaVersion = 4;
+constexpr std::int64_t kSchemaVersion = 5;
 
 constexpr std::string_view kSchemaV1 = R"sql(
 CREATE TABLE meta(
@@ -131,6 +131,30 @@ CREATE TABLE IF NOT EXISTS subscriptions(
 )sql";
 constexpr std::string_view kSchemaV4Column =
     "ALTER TABLE mailboxes ADD COLUMN special_use INTEGER NOT NULL DEFAULT 0";
+
+// Version 5: the user's quota usage (RFC 9208 5), one row, kept exact by triggers on messages so
+// that every statement adding or removing a message row (including ON DELETE CASCADE from a
+// deleted mailbox) updates it in its own transaction; no write path can forget it. The migration
+// counts what is there. bytes is the sum of RFC822.SIZE, a copied body counting once per row.
+// Written so that running it again (a version number set back) recounts and changes nothing else.
+constexpr std::string_view kSchemaV5 = R"sql(
+CREATE TABLE IF NOT EXISTS quota_usage(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  bytes INTEGER NOT NULL,
+  messages INTEGER NOT NULL
+);
+INSERT OR REPLACE INTO quota_usage(id, bytes, messages)
+  SELECT 1, coalesce(sum(size), 0), count(*) FROM messages;
+CREATE TRIGGER IF NOT EXISTS quota_usage_insert AFTER INSERT ON messages BEGIN
+  UPDATE quota_usage SET bytes = bytes + new.size, messages = messages + 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS quota_usage_delete AFTER DELETE ON messages BEGIN
+  UPDATE quota_usage SET bytes = bytes - old.size, messages = messages - 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS quota_usage_update AFTER UPDATE OF size ON messages BEGIN
+  UPDATE quota_usage SET bytes = bytes - old.size + new.size WHERE id = 1;
+END;
+)sql";
 
 // The mailboxes every user has from the start (RFC 6154 2), subscribed like INBOX.
 struct DefaultMailbox {
@@ -382,6 +406,36 @@ Result<void> migrateToV4(Database& db) {
   return {};
 }
 
+Result<QuotaUsage> readQuotaUsage(Database& db) {
+  auto stmt = db.prepare("SELECT bytes, messages FROM quota_usage WHERE id = 1");
+  if (!stmt) return fail(stmt.error());
+  auto row = stmt->step();
+  if (!row) return fail(row.error());
+  if (!*row) return fail(Error{ErrorCode::Corrupt, "quota usage row missing"});
+  return QuotaUsage{static_cast<std::uint64_t>(stmt->int64(0)),
+                    static_cast<std::uint64_t>(stmt->int64(1))};
+}
+
+// Inside a write transaction, after its changes: OverQuota if a resource went up and now exceeds
+// its limit. A write that does not raise a resource (a move, an expunge) is never refused, so a
+// user already over the limit (the POP pull is never blocked) can still clean up.
+Result<void> enforceQuota(Database& db, const QuotaUsage& before, const QuotaLimits& limits) {
+  if (!limits.bytes && !limits.messages) return {};
+  auto after = readQuotaUsage(db);
+  if (!after) return fail(after.error());
+  if (limits.bytes && after->bytes > *limits.bytes && after->bytes > before.bytes) {
+    return fail(
+        Error{ErrorCode::OverQuota, "storage quota exceeded: " + std::to_string(after->bytes) +
+                                        " bytes of " + std::to_string(*limits.bytes) + " allowed"});
+  }
+  if (limits.messages && after->messages > *limits.messages && after->messages > before.messages) {
+    return fail(Error{ErrorCode::OverQuota,
+                      "message quota exceeded: " + std::to_string(after->messages) +
+                          " messages of " + std::to_string(*limits.messages) + " allowed"});
+  }
+  return {};
+}
+
 }  // namespace
 
 // A reader connection borrowed from the pool; returned on destruction.
@@ -512,6 +566,9 @@ Result<void> UserStore::initialize() {
   }
   if (version < 4) {
     if (auto migrated = migrateToV4(*writer_); !migrated) return migrated;
+  }
+  if (version < 5) {
+    if (auto created = writer_->exec(kSchemaV5); !created) return created;
   }
   if (version < kSchemaVersion) {
     if (auto set = writer_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !set) {
@@ -904,7 +961,8 @@ Result<void> UserStore::syncBatch(const std::vector<NewMessage>& batch) {
   return {};
 }
 
-Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<NewMessage> batch) {
+Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<NewMessage> batch,
+                                    const QuotaLimits& limits) {
   auto canonical = canonicalMailboxName(mailbox_name);
   if (!canonical) return fail(canonical.error());
   std::vector<Flags> flags;
@@ -976,6 +1034,8 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
     if (!txn) return fail(txn.error());
     auto target = mailboxStateByName(*writer_, *canonical);
     if (!target) return fail(target.error());
+    auto usage_before = readQuotaUsage(*writer_);
+    if (!usage_before) return fail(usage_before.error());
     ChangeSet changes;
     changes.mailbox_id = target->id;
     changes.mailbox = *canonical;
@@ -1055,6 +1115,9 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
         .bind(2, static_cast<std::int64_t>(modseq))
         .bind(3, changes.mailbox_id);
     if (auto done = update->run(); !done) return fail(done.error());
+    if (auto within = enforceQuota(*writer_, *usage_before, limits); !within) {
+      return fail(within.error());
+    }
     if (auto committed = txn->commit(); !committed) return fail(committed.error());
     changes.highestmodseq = modseq;
     return changes;
@@ -1341,7 +1404,8 @@ Result<mime::Message> UserStore::mimeStructure(std::int64_t mailbox_id, std::uin
 
 Result<TransferResult> UserStore::transfer(std::int64_t source_mailbox_id,
                                            std::span<const std::uint32_t> uids,
-                                           std::string_view destination, TransferMode mode) {
+                                           std::string_view destination, TransferMode mode,
+                                           const QuotaLimits& limits) {
   auto canonical = canonicalMailboxName(destination);
   if (!canonical) return fail(canonical.error());
   std::vector<std::uint32_t> sorted(uids.begin(), uids.end());
@@ -1350,10 +1414,15 @@ Result<TransferResult> UserStore::transfer(std::int64_t source_mailbox_id,
   std::lock_guard lock(write_mutex_);
   auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
   if (!txn) return fail(txn.error());
+  auto usage_before = readQuotaUsage(*writer_);
+  if (!usage_before) return fail(usage_before.error());
   auto result =
       transferLocked(source_mailbox_id, std::optional(std::move(sorted)), *canonical, mode);
   if (!result) return result;
   if (result->source_uids.empty()) return result;
+  if (auto within = enforceQuota(*writer_, *usage_before, limits); !within) {
+    return fail(within.error());
+  }
   if (auto committed = txn->commit(); !committed) return fail(committed.error());
   return result;
 }
@@ -1619,6 +1688,14 @@ Result<std::vector<LedgerEntry>> UserStore::reconcileLedger(
   return kept;
 }
 
+// ---------------------------------------------------------------- quota
+
+Result<QuotaUsage> UserStore::quotaUsage() {
+  auto db = reader();
+  if (!db) return fail(db.error());
+  return readQuotaUsage(**db);
+}
+
 // ---------------------------------------------------------------- maintenance
 
 Result<IntegrityReport> UserStore::check() {
@@ -1636,6 +1713,26 @@ Result<IntegrityReport> UserStore::check() {
       std::string line = quick->text(0);
       if (line != "ok") report.problems.push_back("sqlite: " + line);
     }
+    quick = Statement();
+    // The kept usage against a recount, in one read snapshot.
+    auto snapshot = Transaction::begin(**db, Transaction::Kind::Read);
+    if (!snapshot) return fail(snapshot.error());
+    auto kept = readQuotaUsage(**db);
+    if (!kept) return fail(kept.error());
+    auto recount = (*db)->prepare("SELECT coalesce(sum(size), 0), count(*) FROM messages");
+    if (!recount) return fail(recount.error());
+    auto counted = recount->step();
+    if (!counted) return fail(counted.error());
+    const QuotaUsage actual{static_cast<std::uint64_t>(recount->int64(0)),
+                            static_cast<std::uint64_t>(recount->int64(1))};
+    recount = Statement();
+    if (*kept != actual) {
+      report.problems.push_back("quota usage says " + std::to_string(kept->bytes) + " bytes in " +
+                                std::to_string(kept->messages) + " messages, a recount finds " +
+                                std::to_string(actual.bytes) + " bytes in " +
+                                std::to_string(actual.messages));
+    }
+    if (auto ended = snapshot->commit(); !ended) return fail(ended.error());
     auto stmt = (*db)->prepare(
         "SELECT b.name, m.uid, m.blob, m.size FROM messages m JOIN mailboxes b "
         "ON b.id = m.mailbox_id ORDER BY b.name, m.uid");

@@ -112,8 +112,11 @@ class UserStore {
   // system, which is far cheaper than an fsync per file and directory), then one SQLite
   // transaction (synchronous=FULL) inserts the rows and the ledger rows of
   // messages with `pop`. UIDs are assigned in batch order. Creates nothing: NotFound if the
-  // mailbox is absent. On any error nothing is committed and the bodies are removed.
-  Result<ChangeSet> append(std::string_view mailbox, std::vector<NewMessage> batch);
+  // mailbox is absent. OverQuota if the batch would take the user past `limits` (checked in the
+  // write transaction, so concurrent writers cannot both slip under it). On any error nothing is
+  // committed and the bodies are removed.
+  Result<ChangeSet> append(std::string_view mailbox, std::vector<NewMessage> batch,
+                           const QuotaLimits& limits = {});
   // Every message of the mailbox, ascending uid. NotFound if the mailbox does not exist.
   Result<std::vector<MessageInfo>> listMessages(std::int64_t mailbox_id);
   // Changes flags of the given uids (absent uids are skipped). Messages whose flags change get a
@@ -134,10 +137,11 @@ class UserStore {
   // Copies or moves the given uids (absent ones skipped) into `destination`, preserving flags
   // and INTERNALDATE (RFC 9051 6.4.7). Bodies are shared, not rewritten, so this is one SQLite
   // transaction. A moved message's POP ledger row follows it. NotFound if either mailbox is
-  // absent.
+  // absent. OverQuota (nothing changed) if a copy would take the user past `limits`; a move
+  // never changes the usage.
   Result<TransferResult> transfer(std::int64_t source_mailbox_id,
                                   std::span<const std::uint32_t> uids, std::string_view destination,
-                                  TransferMode mode);
+                                  TransferMode mode, const QuotaLimits& limits = {});
   // UIDs expunged with a modseq greater than `modseq`, ascending (for QRESYNC VANISHED,
   // RFC 7162 3.2.5.1). NotFound if the mailbox does not exist.
   Result<std::vector<std::uint32_t>> expungedSince(std::int64_t mailbox_id, std::uint64_t modseq);
@@ -178,9 +182,16 @@ class UserStore {
   Result<std::vector<LedgerEntry>> reconcileLedger(std::string_view account,
                                                    std::span<const std::string> listed_uidls);
 
+  // ---- Quota (RFC 9208)
+  // The user's usage as committed: kept by the schema's triggers in the transaction of every
+  // write that adds or removes a message row (append, copy, move, expunge, mailbox delete,
+  // renaming INBOX, import), so it is exact at every commit.
+  Result<QuotaUsage> quotaUsage();
+
   // ---- Maintenance
-  // Verifies every row's blob exists with the right size, runs SQLite's quick_check and lists
-  // blob files no row references. Deletes nothing.
+  // Verifies every row's blob exists with the right size, runs SQLite's quick_check, compares
+  // the kept quota usage with a recount (a difference is a problem) and lists blob files no row
+  // references. Deletes nothing.
   Result<IntegrityReport> check();
 
   // The user directory.

@@ -61,7 +61,7 @@ struct CommandEntry {
 
 constexpr ArgsParser kNoArgs = wrap<NoArgs, parseNoArgs>;
 
-constexpr std::array<CommandEntry, 31> kCommands = {{
+constexpr std::array<CommandEntry, 34> kCommands = {{
     {"CAPABILITY", kNoArgs, false},
     {"NOOP", kNoArgs, false},
     {"LOGOUT", kNoArgs, false},
@@ -93,6 +93,9 @@ constexpr std::array<CommandEntry, 31> kCommands = {{
     {"ID", wrap<IdArgs, parseIdArgs>, false},
     {"APPEND", wrap<AppendArgs, parseAppendArgs>, false},
     {"SEARCH", wrapSearch, true},
+    {"GETQUOTA", wrap<QuotaArgs, parseGetQuotaArgs>, false},
+    {"GETQUOTAROOT", wrap<QuotaArgs, parseGetQuotaRootArgs>, false},
+    {"SETQUOTA", wrap<QuotaArgs, parseSetQuotaArgs>, false},
 }};
 
 const CommandEntry* findEntry(std::string_view name) {
@@ -218,6 +221,13 @@ struct RedactVisitor {
       out += " (USE ";
       appendWords(out, args.use);
       out += ')';
+    }
+  }
+  void operator()(const QuotaArgs& args) const {
+    out += ' ';
+    appendLogString(out, args.name);
+    for (const auto& [resource, limit] : args.limits) {
+      out += ' ' + resource + ' ' + std::to_string(limit);
     }
   }
   void operator()(const RenameArgs& args) const {

@@ -15,6 +15,7 @@
 #include "protocols/imap/commands/id.h"
 #include "protocols/imap/commands/list.h"
 #include "protocols/imap/commands/login.h"
+#include "protocols/imap/commands/quota.h"
 #include "protocols/imap/commands/rename.h"
 #include "protocols/imap/commands/search.h"
 #include "protocols/imap/commands/select.h"
@@ -32,10 +33,12 @@ namespace popbridge::imap {
 //   ListArgs         LIST LSUB XLIST
 //   CreateArgs       CREATE DELETE SUBSCRIBE UNSUBSCRIBE
 //   CopyArgs         COPY MOVE
+//   QuotaArgs        GETQUOTA GETQUOTAROOT SETQUOTA
 //   the others       the command of the same name
-using CommandArgs = std::variant<NoArgs, LoginArgs, AuthenticateArgs, SelectArgs, ListArgs,
-                                 StatusArgs, CreateArgs, RenameArgs, FetchArgs, StoreArgs, CopyArgs,
-                                 ExpungeArgs, EnableArgs, IdArgs, AppendArgs, SearchArgs>;
+using CommandArgs =
+    std::variant<NoArgs, LoginArgs, AuthenticateArgs, SelectArgs, ListArgs, StatusArgs, CreateArgs,
+                 RenameArgs, FetchArgs, StoreArgs, CopyArgs, ExpungeArgs, EnableArgs, IdArgs,
+                 AppendArgs, SearchArgs, QuotaArgs>;
 
 struct Command {
   std::string tag;

@@ -300,6 +300,7 @@ ReadResult CommandReader::next() {
     if (announcement->size > limits_.max_literal ||
         announcement->size > limits_.max_command - total_bytes_) {
       ParseError error = limitError("Literal too large");
+      error.kind = ParseError::Kind::TooBig;
       skipLiteralOrEnd(line);
       return error;
     }

@@ -44,7 +44,8 @@ class CommandReader {
   // The next event. After a ParseError the reader has skipped the rest of the bad command and
   // continues with the next line: a synchronizing literal that was refused is not expected (the
   // client must not send it after the BAD, RFC 3501 7.5), a LITERAL+ literal is read and thrown
-  // away (RFC 7888 4). Limit errors are ParseError{TooLong}; the session may close instead of
+  // away (RFC 7888 4). A literal over the limits is ParseError{TooBig}, after which reading on
+  // is safe; other limit errors are ParseError{TooLong}, and the session may close instead of
   // relying on that recovery. NeedContinuation is reported once per synchronizing literal.
   ReadResult next();
 

@@ -8,9 +8,13 @@ namespace popbridge::imap {
 // Why a client command could not be turned into a Command (STYLE.md 7.2).
 struct ParseError {
   enum class Kind {
-    Bad,            // syntax: the session answers "tag BAD message"
-    TooLong,        // a Limits bound was exceeded; the session answers BAD and may close
-    UnknownCommand  // well-formed start, but a command popbridge does not know
+    Bad,             // syntax: the session answers "tag BAD message"
+    TooLong,         // a Limits bound was exceeded; the session answers BAD and may close
+    UnknownCommand,  // well-formed start, but a command popbridge does not know
+    // A literal larger than Limits allows. The reader has framed the command's end (a refused
+    // synchronizing literal is not expected, a LITERAL+ one is read and discarded), so the
+    // session answers "tag NO [TOOBIG]" (RFC 7889, RFC 7888 4) and reads on.
+    TooBig
   };
   Kind kind = Kind::Bad;
   std::string tag;  // the command's tag when it could be read, else empty (session answers "* BAD")

@@ -413,6 +413,24 @@ std::uint64_t positiveSize(const Context& ctx, const Field& field) {
   return *parsed;
 }
 
+// A `quota` mapping: storage (a size) and messages (a count), each a positive value or
+// "unlimited" (which lifts a default). Keys left out keep `base`'s value.
+Quota readQuota(const Context& ctx, const Field& field, Quota base) {
+  const MapReader map(ctx, field, {"storage", "messages"});
+  const auto unlimited = [&](const Field& value) {
+    return value.value.IsScalar() && value.value.Scalar() == "unlimited";
+  };
+  if (auto storage = map.optional("storage")) {
+    base.storage = unlimited(*storage) ? std::nullopt : std::optional(positiveSize(ctx, *storage));
+  }
+  if (auto messages = map.optional("messages")) {
+    base.messages = unlimited(*messages)
+                        ? std::nullopt
+                        : std::optional<std::uint64_t>(positiveCount(ctx, *messages));
+  }
+  return base;
+}
+
 PopAccount readAccount(const Context& ctx, const Field& field) {
   const MapReader map(ctx, field,
                       {"name",
@@ -615,9 +633,13 @@ PopAccount readAccount(const Context& ctx, const Field& field) {
   return account;
 }
 
-User readUser(const Context& ctx, const Field& field) {
-  const MapReader map(ctx, field, {"name", "password_hash", "password", "accounts"});
+User readUser(const Context& ctx, const Field& field, const Quota& default_quota) {
+  const MapReader map(ctx, field, {"name", "password_hash", "password", "accounts", "quota"});
   User user;
+  user.quota = default_quota;
+  if (auto quota = map.optional("quota")) {
+    user.quota = readQuota(ctx, *quota, default_quota);
+  }
   const Field name = map.required("name");
   user.name = nonEmptyString(ctx, name);
   checkName(ctx, name, user.name);
@@ -722,7 +744,8 @@ Config readConfig(const Context& ctx, const YAML::Node& root) {
           "the file is empty; expected a mapping with data_dir, imap and users");
   }
   const Field top{root, root.Mark(), ""};
-  const MapReader map(ctx, top, {"data_dir", "log_level", "control_socket", "imap", "users"});
+  const MapReader map(ctx, top,
+                      {"data_dir", "log_level", "control_socket", "imap", "quota", "users"});
   Config config;
   const Field data_dir = map.required("data_dir");
   config.data_dir = pathValue(ctx, data_dir);
@@ -751,11 +774,14 @@ Config readConfig(const Context& ctx, const YAML::Node& root) {
                                         {"error", LogLevel::Error}});
   }
   readImap(ctx, map.required("imap"), config);
+  if (auto quota = map.optional("quota")) {
+    config.default_quota = readQuota(ctx, *quota, {});
+  }
 
   const Field users = map.required("users");
   if (!users.value.IsNull()) {
     for (const Field& entry : sequence(ctx, users)) {
-      User user = readUser(ctx, entry);
+      User user = readUser(ctx, entry, config.default_quota);
       // Each user gets a store directory named after it; names differing only in case would
       // collide on case-insensitive file systems and confuse operators.
       for (std::size_t i = 0; i < config.users.size(); ++i) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,11 +69,22 @@ struct PopAccount {
   friend bool operator==(const PopAccount&, const PopAccount&) = default;
 };
 
+// Quota limits of one user's store (RFC 9208 resources STORAGE and MESSAGE); nullopt = none.
+// APPEND, COPY and MOVE over a limit are refused; the POP pull never is.
+struct Quota {
+  std::optional<std::uint64_t> storage;   // bytes: the sum of RFC822.SIZE over all mailboxes
+  std::optional<std::uint64_t> messages;  // messages in all mailboxes
+  friend bool operator==(const Quota&, const Quota&) = default;
+};
+
 // A local user: logs in over IMAP with a password checked against password_hash.
 struct User {
   std::string name;
   std::string password_hash;  // crypt(3) hash, checked by auth::isSupportedHash at load time
   std::vector<PopAccount> accounts;
+  // The limits in force: each key of the user's own `quota` mapping, else the top-level
+  // `quota`'s, else none.
+  Quota quota;
 };
 
 struct Config {
@@ -84,6 +96,7 @@ struct Config {
   std::vector<Listener> listeners;
   std::string tls_cert, tls_key;  // empty when no TLS listener
   PlaintextAuth plaintext_auth = PlaintextAuth::Loopback;
+  Quota default_quota;  // the top-level `quota`, already folded into each User::quota
   std::vector<User> users;
 
   // The user with exactly this name (names compare byte for byte), or nullptr. The pointer

@@ -45,6 +45,9 @@ constexpr std::array kCommands{
     CommandSpec{"SEARCH", handleSearch, kSelected, SequenceUse::Uses, true},
     CommandSpec{"IDLE", handleIdle, kAuthed, SequenceUse::None, false},
     CommandSpec{"ENABLE", handleEnable, kAuthed, SequenceUse::None, false},
+    CommandSpec{"GETQUOTA", handleGetQuota, kAuthed, SequenceUse::None, false},
+    CommandSpec{"GETQUOTAROOT", handleGetQuotaRoot, kAuthed, SequenceUse::None, false},
+    CommandSpec{"SETQUOTA", handleSetQuota, kAuthed, SequenceUse::None, false},
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "proxy/core/worker.h"
 #include "proxy/imap/command_table.h"
+#include "proxy/imap/commands/handlers.h"
 #include "proxy/imap/fetch_job.h"
 #include "proxy/imap/flags.h"
 #include "proxy/imap/server.h"
@@ -116,6 +117,11 @@ std::string Session::capabilities() const {
   std::string caps =
       "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE ENABLE CONDSTORE QRESYNC";
   caps += " CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE XLIST";
+  // RFC 8438 (STATUS and LIST-STATUS SIZE: the sum of RFC822.SIZE, exact); RFC 9208 with one
+  // quota root "" per user over STORAGE and MESSAGE; limits come from the config (no QUOTASET).
+  caps += " STATUS=SIZE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE";
+  // RFC 7889 3.1: one limit for every mailbox, the command reader's literal limit.
+  caps += " APPENDLIMIT=" + std::to_string(appendLimit());
   if (state_ == kNotAuthenticated) {
     if (!secure() && options_.tls == config::TlsMode::Starttls && options_.tls_context) {
       caps += " STARTTLS";
@@ -196,7 +202,12 @@ void Session::processInput() {
         hangUpAfterWrite();
         return;
       }
-      if (error->tag.empty()) {
+      if (error->kind == popbridge::imap::ParseError::Kind::TooBig && !error->tag.empty()) {
+        // RFC 7889 / RFC 4469: a message (or any literal) over the limit; the reader skipped it.
+        popbridge::imap::appendTagged(
+            out, error->tag, Status::No, "TOOBIG",
+            "Literal larger than " + std::to_string(appendLimit()) + " bytes (APPENDLIMIT)");
+      } else if (error->tag.empty()) {
         popbridge::imap::appendUntaggedStatus(out, Status::Bad, "", error->message);
       } else {
         popbridge::imap::appendTagged(out, error->tag, Status::Bad, "", error->message);
@@ -314,6 +325,10 @@ void Session::finishWithStoreError(const store::Error& error) {
       return;
     case store::ErrorCode::InvalidName:
       finish(Status::No, "CANNOT", error.message);
+      return;
+    case store::ErrorCode::OverQuota:
+      // RFC 9208 4.3.1: the write would exceed a quota limit; nothing was written.
+      finish(Status::No, "OVERQUOTA", "Quota exceeded; nothing was written");
       return;
     case store::ErrorCode::Io:
     case store::ErrorCode::Corrupt:

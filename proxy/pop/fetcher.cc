@@ -906,9 +906,11 @@ void Fetcher::commitBatch() {
   batch_bytes_ -= bytes;
   std::weak_ptr<bool> alive = alive_;
   const store::LedgerState state = stateOnCommit(policy_);
+  // Filled on the worker after the commit, read on the loop after the worker finished.
+  auto usage = std::make_shared<std::optional<store::QuotaUsage>>();
   user_.write(
-      [batch, state, account = account_.name,
-       folder = account_.folder](store::UserStore& s) -> store::Result<store::ChangeSet> {
+      [batch, state, account = account_.name, folder = account_.folder,
+       usage](store::UserStore& s) -> store::Result<store::ChangeSet> {
         if (auto box = s.mailbox(folder); !box) {
           if (box.error().code != store::ErrorCode::NotFound) return fail(box.error());
           if (auto created = s.createMailbox(folder); !created) return fail(created.error());
@@ -921,9 +923,14 @@ void Fetcher::commitBatch() {
                                                store::LedgerKey{account, download->key, state}});
         }
         // Durable on return: blobs fsynced and the rows with their ledger entries committed.
-        return s.append(folder, std::move(messages));
+        // No quota limits: a pull is never refused for quota (the mail would stay upstream).
+        auto committed = s.append(folder, std::move(messages));
+        if (committed) {
+          if (auto now_used = s.quotaUsage()) *usage = *now_used;
+        }
+        return committed;
       },
-      [this, alive, batch, state](store::Result<store::ChangeSet> changes) {
+      [this, alive, batch, state, usage](store::Result<store::ChangeSet> changes) {
         if (alive.expired()) return;
         commit_in_flight_ = false;
         uncommitted_ -= batch->size();
@@ -939,6 +946,7 @@ void Fetcher::commitBatch() {
         if (!changes) return failWith("cannot store messages: " + changes.error().message);
         std::uint64_t bytes_committed = 0;
         for (const store::MessageInfo& message : changes->appended) bytes_committed += message.size;
+        if (*usage) user_.notePulledUsage(**usage);
         stats_.fetched += static_cast<std::uint32_t>(changes->appended.size());
         stats_.bytes += bytes_committed;
         log(LogSeverity::Debug, log_name_, "committed ", changes->appended.size(), " messages to ",

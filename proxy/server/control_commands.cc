@@ -384,6 +384,10 @@ int syncInProcess(const config::Config& config, const std::vector<AccountRef>& a
       }
       users.emplace(ref.user,
                     std::make_unique<UserContext>(&loop, ref.user, std::move(*user_store), hub));
+      if (const config::User* configured = config.findUser(ref.user)) {
+        users.at(ref.user)->setQuotaLimits(
+            store::QuotaLimits{configured->quota.storage, configured->quota.messages});
+      }
     }
     if (code == cli::kExitOk) {
       LocalPull pull(&loop, config, accounts, users, printer);

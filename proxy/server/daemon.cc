@@ -427,6 +427,12 @@ class Services {
       it = users.erase(it);
     }
     config_ = std::move(next);
+    for (const config::User& configured : config_.users) {
+      if (UserContext* context = user(configured.name)) {
+        context->setQuotaLimits(
+            store::QuotaLimits{configured.quota.storage, configured.quota.messages});
+      }
+    }
     setLogThreshold(severityOf(config_.log_level));
     std::string message =
         "reloaded " + config_.source.string() + ": POP accounts " + std::to_string(applied->added) +
@@ -510,6 +516,8 @@ int serve(const config::Config& initial_config) {
       services.users.emplace(
           user.name,
           std::make_unique<UserContext>(&loop, user.name, std::move(*user_store), services.hub));
+      services.users.at(user.name)->setQuotaLimits(
+          store::QuotaLimits{user.quota.storage, user.quota.messages});
     }
     if (exit_code == 0) {
       // Before anything starts a worker thread (ControlServer::start narrows the umask).

@@ -1,6 +1,7 @@
 #include "proxy/server/user_context.h"
 
 #include <chrono>
+#include <string>
 
 #include "proxy/server/log.h"
 #include "proxy/server/mailbox_hub.h"
@@ -14,6 +15,24 @@ UserContext::UserContext(uv_loop_t* loop, std::string name, std::shared_ptr<stor
       store_(std::move(store)),
       hub_(hub),
       index_batch_(index_batch) {}
+
+void UserContext::notePulledUsage(const store::QuotaUsage& usage) {
+  const bool over_bytes = quota_limits_.bytes && usage.bytes > *quota_limits_.bytes;
+  const bool over_messages = quota_limits_.messages && usage.messages > *quota_limits_.messages;
+  if (!over_bytes && !over_messages) {
+    over_quota_warned_ = false;
+    return;
+  }
+  if (over_quota_warned_) return;
+  over_quota_warned_ = true;
+  log(LogSeverity::Warn, name_, "over quota after a POP pull (", usage.bytes, " bytes in ",
+      usage.messages, " messages; limits ",
+      quota_limits_.bytes ? std::to_string(*quota_limits_.bytes) + " bytes" : "no storage limit",
+      ", ",
+      quota_limits_.messages ? std::to_string(*quota_limits_.messages) + " messages"
+                             : "no message limit",
+      "): mail is still pulled, but IMAP APPEND and COPY are refused");
+}
 
 void UserContext::enqueue(Job job) {
   queue_.push_back(std::move(job));

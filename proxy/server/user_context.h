@@ -70,6 +70,14 @@ class UserContext {
   // one already running finishes).
   void indexSoon();
   void stopIndexing();
+  // The user's quota limits from the configuration in force; the daemon sets them at start and
+  // on every reload. IMAP writes are refused over them; a POP pull never is.
+  void setQuotaLimits(const store::QuotaLimits& limits) { quota_limits_ = limits; }
+  const store::QuotaLimits& quotaLimits() const { return quota_limits_; }
+  // After a pull's commit: logs a warning when `usage` is over a limit, once until the usage is
+  // under every limit again (mail is never left upstream because of a quota).
+  void notePulledUsage(const store::QuotaUsage& usage);
+
   // Runs on the loop thread after each index job with how many bodies it took (0 after an
   // error as well).
   void setIndexObserver(std::function<void(std::size_t)> observer) {
@@ -96,6 +104,8 @@ class UserContext {
   bool index_wanted_ = false;  // bodies may be pending
   bool index_stopped_ = false;
   std::function<void(std::size_t)> index_observer_;
+  store::QuotaLimits quota_limits_;
+  bool over_quota_warned_ = false;
 };
 
 template <class T>

@@ -86,7 +86,7 @@ TEST(MigrationTest, VersionTwoStoreGainsSubscriptionsAndSpecialUseKeepingEveryUi
 
   auto store = Store::open(dir.path()).value();
   auto alice = store->user("alice").value();
-  EXPECT_EQ(userVersion(db_path), 4);
+  EXPECT_EQ(userVersion(db_path), 5);
 
   auto inbox = alice->mailbox("INBOX").value();
   EXPECT_EQ(inbox.id, 1);
@@ -170,7 +170,7 @@ TEST(MigrationTest, RunningTheVersionFourStepAgainChangesNothing) {
     EXPECT_EQ(after[i].uidvalidity, before[i].uidvalidity);
     EXPECT_EQ(after[i].special_use, before[i].special_use);
   }
-  EXPECT_EQ(userVersion(db_path), 4);
+  EXPECT_EQ(userVersion(db_path), 5);
 }
 
 }  // namespace

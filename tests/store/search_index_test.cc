@@ -335,7 +335,7 @@ TEST_F(SearchIndexTest, VersionTwoStoreIsIndexedByTheMigration) {
           "DROP TABLE search_text; DROP TABLE search_docs; DROP TABLE search_pending; "
           "PRAGMA user_version = 2;");
   open();
-  EXPECT_EQ(sqlCount(userDir(), "PRAGMA user_version"), 4);
+  EXPECT_EQ(sqlCount(userDir(), "PRAGMA user_version"), 5);
   // The migration only lists the old bodies (one per blob); indexing them comes later.
   EXPECT_EQ(docs(), 0);
   EXPECT_EQ(pending(), 2);

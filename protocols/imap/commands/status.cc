@@ -6,8 +6,9 @@
 namespace popbridge::imap {
 namespace {
 
-constexpr std::array<std::string_view, 7> kStatusItems = {
-    "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "RECENT", "SIZE", "HIGHESTMODSEQ"};
+constexpr std::array<std::string_view, 8> kStatusItems = {
+    "MESSAGES", "UIDNEXT", "UIDVALIDITY",   "UNSEEN",
+    "RECENT",   "SIZE",    "HIGHESTMODSEQ", "APPENDLIMIT"};
 
 }  // namespace
 

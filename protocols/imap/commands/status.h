@@ -13,7 +13,8 @@ namespace popbridge::imap {
 // STATUS mailbox (items) (RFC 3501 6.3.10, RFC 9051 6.3.11, RFC 7162 3.1.6 HIGHESTMODSEQ).
 struct StatusArgs {
   std::string mailbox;
-  // Uppercased, in the order sent: MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT SIZE HIGHESTMODSEQ.
+  // Uppercased, in the order sent: MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT SIZE HIGHESTMODSEQ
+  // APPENDLIMIT (RFC 7889 4).
   std::vector<std::string> items;
 };
 

@@ -35,7 +35,8 @@ void handleAppend(Session& session, popbridge::imap::Command& command) {
   auto uidvalidity = std::make_shared<std::uint32_t>(0);
   session.user()->write(
       [mailbox = std::move(args.mailbox), message = std::move(args.message), flags = *flags, date,
-       offset, uidvalidity](store::UserStore& store) -> store::Result<store::ChangeSet> {
+       offset, uidvalidity, limits = quotaLimitsOf(session)](
+          store::UserStore& store) -> store::Result<store::ChangeSet> {
         auto target = store.mailbox(mailbox);
         if (!target) return fail(target.error());
         *uidvalidity = target->uidvalidity;
@@ -44,7 +45,8 @@ void handleAppend(Session& session, popbridge::imap::Command& command) {
         if (auto written = staged->write(message); !written) return fail(written.error());
         std::vector<store::NewMessage> batch;
         batch.push_back(store::NewMessage{std::move(*staged), date, offset, flags, std::nullopt});
-        return store.append(mailbox, std::move(batch));
+        // RFC 9208 4.3.1: over the quota, NO [OVERQUOTA] and nothing is stored.
+        return store.append(mailbox, std::move(batch), limits);
       },
       [server, id = session.id(), uidvalidity](store::Result<store::ChangeSet> changes) {
         Session* s = server->find(id);

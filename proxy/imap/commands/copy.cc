@@ -51,13 +51,14 @@ void handleCopy(Session& session, popbridge::imap::Command& command) {
   }
   ImapServer* server = &session.server();
   session.user()->writeWith<Copied>(
-      [source = box.id, uids, destination = std::move(args.mailbox),
-       move](store::UserStore& store) -> store::Result<Copied> {
+      [source = box.id, uids, destination = std::move(args.mailbox), move,
+       limits = quotaLimitsOf(session)](store::UserStore& store) -> store::Result<Copied> {
         auto target = store.mailbox(destination);
         if (!target) return fail(target.error());
+        // RFC 9208 4.3.1: over the quota the copy fails with OVERQUOTA and nothing is copied.
         auto transfer =
             store.transfer(source, uids, target->name,
-                           move ? store::TransferMode::Move : store::TransferMode::Copy);
+                           move ? store::TransferMode::Move : store::TransferMode::Copy, limits);
         if (!transfer) return fail(transfer.error());
         return Copied{std::move(*transfer), target->uidvalidity};
       },

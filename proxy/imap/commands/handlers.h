@@ -1,9 +1,11 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "protocols/imap/command.h"
+#include "protocols/imap/limits.h"
 #include "store/types.h"
 
 namespace popbridge::proxy::imap {
@@ -36,6 +38,17 @@ void handleIdle(Session& session, popbridge::imap::Command& command);
 void handleCopy(Session& session, popbridge::imap::Command& command);
 void handleSearch(Session& session, popbridge::imap::Command& command);
 void handleEnable(Session& session, popbridge::imap::Command& command);
+void handleGetQuota(Session& session, popbridge::imap::Command& command);
+void handleGetQuotaRoot(Session& session, popbridge::imap::Command& command);
+void handleSetQuota(Session& session, popbridge::imap::Command& command);
+
+// The logged-in user's quota limits from the configuration in force (UserContext::quotaLimits).
+// Loop thread.
+store::QuotaLimits quotaLimitsOf(Session& session);
+
+// The largest message APPEND accepts, in bytes (RFC 7889 APPENDLIMIT): the literal limit of the
+// session's command reader; a larger literal is refused with NO [TOOBIG] before it is read.
+inline std::uint64_t appendLimit() { return popbridge::imap::Limits{}.max_literal; }
 
 // Appends "* STATUS name (item value ...)\r\n" for the uppercased STATUS `items` (STATUS and
 // LIST RETURN (STATUS), RFC 5819).

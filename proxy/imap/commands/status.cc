@@ -22,6 +22,7 @@ void appendStatusResponse(std::string& out, const store::MailboxInfo& info,
     if (item == "UNSEEN") value = info.unseen;
     if (item == "SIZE") value = info.total_bytes;
     if (item == "HIGHESTMODSEQ") value = info.highestmodseq;
+    if (item == "APPENDLIMIT") value = appendLimit();  // RFC 7889 4: the same for every mailbox
     out += item + " " + std::to_string(value);
   }
   out += ")\r\n";

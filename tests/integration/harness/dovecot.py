@@ -64,14 +64,16 @@ class Dovecot:
     kills the master and waits for it. Thread-safe for deliver()/add_user() from test threads."""
 
     def __init__(self, root, certs, disable_plaintext_auth=False, imap=False,
-                 auth_mechanisms="plain login"):
+                 auth_mechanisms="plain login", imap_conf=""):
         """`root`: a directory owned by this instance (created if needed). `certs`: a CertSet whose
         server cert Dovecot presents on POP3S and after STLS. `imap`: also serve IMAP (plain, with
         STARTTLS offered) on `imap_port`, from Debian's dovecot-imapd, e.g. as a reference for
         ENVELOPE and BODYSTRUCTURE. `auth_mechanisms`: Dovecot's setting of that name; with
         "apop" in it the POP3 greeting carries an APOP timestamp (RFC 1939 7), which works since
-        the passdb holds plaintext passwords."""
+        the passdb holds plaintext passwords. `imap_conf`: more settings, written at the top
+        level when IMAP is served (e.g. the quota plugin's)."""
         self.auth_mechanisms = auth_mechanisms
+        self.imap_conf = imap_conf
         self.root = os.path.abspath(root)
         self.certs = certs
         self.disable_plaintext_auth = disable_plaintext_auth
@@ -184,6 +186,7 @@ service imap-login {{
 protocol imap {{
   mail_max_userip_connections = 1000
 }}
+{self.imap_conf}
 """
         conf = f"""# Private Dovecot for one popbridge integration test. Generated; do not edit.
 protocols = {"pop3 imap" if self.imap else "pop3"}

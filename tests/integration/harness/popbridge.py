@@ -59,6 +59,7 @@ class User:
     name: str
     password: str  # the IMAP login password (hashed into the config)
     accounts: list = field(default_factory=list)
+    quota: dict = field(default_factory=dict)  # users[].quota, e.g. {"storage": "10K"}
 
 
 class Popbridge:
@@ -126,6 +127,9 @@ class Popbridge:
         for user in self.users:
             lines += [f"  - name: {_q(user.name)}",
                       f"    password_hash: {_q(self.hash_password(user.password))}"]
+            if user.quota:
+                lines.append("    quota: { " +
+                             ", ".join(f"{k}: {v}" for k, v in user.quota.items()) + " }")
             if not user.accounts:
                 lines.append("    accounts: []")
                 continue

@@ -111,6 +111,13 @@ inline std::string dumpArgs(const CommandArgs& args) {
       return "Append<" + a.mailbox + ">" + dumpStrings(a.flags) + "<" +
              a.internal_date.value_or("-") + "><" + a.message + ">" + (a.binary ? " binary" : "");
     }
+    std::string operator()(const QuotaArgs& a) const {
+      std::string out = "Quota <" + a.name + ">";
+      for (const auto& [resource, limit] : a.limits) {
+        out += " " + resource + "=" + std::to_string(limit);
+      }
+      return out;
+    }
     std::string operator()(const SearchArgs& a) const {
       std::string out = "Search charset=<" + a.charset.value_or("-") + ">";
       for (const auto& key : a.keys) {

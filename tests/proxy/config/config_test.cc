@@ -185,7 +185,10 @@ TEST(ConfigExampleTest, DocumentsEveryKey) {
                           "max_message_size:",
                           "oversize:",
                           "max_messages_per_session:",
-                          "max_bytes_per_session:"}) {
+                          "max_bytes_per_session:",
+                          "quota:",
+                          "storage:",
+                          "messages:"}) {
     EXPECT_NE(text.find(key), std::string::npos) << key;
   }
   for (const char* value : {"debug", "info", "warn", "error", "starttls", "implicit", "none",
