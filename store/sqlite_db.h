@@ -42,6 +42,8 @@ class Statement {
 
   std::int64_t int64(int column) const;
   std::string text(int column) const;
+  // The column's text without a copy; valid until the next step(), reset() or destruction.
+  std::string_view textView(int column) const;
   std::string blob(int column) const;
   bool isNull(int column) const;
 
