@@ -53,11 +53,17 @@ constexpr std::size_t kMaxDocLookups = 200;
 // The trigram index is asked for at most this many distinct trigrams of a needle: each one more
 // narrows the candidates less and costs a doclist; the check of each candidate is exact anyway.
 constexpr std::size_t kMaxTrigrams = 12;
+// Rows whose documents are looked up one by one cost about as much per row as this many entries
+// of a sequential index scan: below (documents / kSeeksPerScan) rows, seeks; above, the merge of
+// resolveDocuments.
+constexpr std::int64_t kSeeksPerScan = 8;
 // Subtrees nested deeper than this stay out of SQL (SQLite bounds expression depth at 1000).
 constexpr int kMaxSqlDepth = 24;
 // UID sets with more ranges than this are checked in C++ only.
 constexpr std::size_t kMaxSqlRanges = 64;
 constexpr std::int64_t kSecondsPerDay = 86400;
+// The memory map a search reads the database through (see searchHits).
+constexpr std::int64_t kSearchMmapBytes = std::int64_t{1} << 34;
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -236,7 +242,7 @@ struct Row {
   std::uint64_t header_size = 0;
   std::int64_t internaldate = 0;
   std::int64_t tz_offset = 0;
-  std::string blob;                      // empty unless the blob is to be read
+  std::string blob;                      // set for the rows whose content is looked at
   std::int64_t doc = 0;                  // search_text rowid, 0 when the body has no document
   std::optional<std::string> structure;  // serialised MIME structure, only when doc is 0
   std::uint64_t modseq = 0;
@@ -638,24 +644,52 @@ class LoweredFinder {
   explicit LoweredFinder(std::string_view needle) : needle_(needle) {}
 
   bool foundIn(std::string_view haystack) {
-    if (needle_.empty()) return true;
-    if (haystack.size() < needle_.size()) return false;
-    const std::size_t overlap = needle_.size() - 1;
-    std::size_t pos = 0;
-    while (true) {
-      const std::size_t take = std::min(haystack.size() - pos, kChunk + overlap);
-      buffer_.resize(take);
-      for (std::size_t i = 0; i < take; ++i) buffer_[i] = lower(haystack[pos + i]);
-      if (buffer_.find(needle_) != std::string::npos) return true;
-      if (pos + take >= haystack.size()) return false;
-      pos += take - overlap;  // take > overlap: what is left is at least the needle's length
-    }
+    return search(haystack.size(), [&](std::size_t pos, std::size_t take) {
+      return std::optional<std::string_view>(haystack.substr(pos, take));
+    });
+  }
+
+  // The value `reader` is on, read a chunk at a time: a needle found early spares reading the
+  // rest. Nullopt when the value cannot be read.
+  std::optional<bool> foundIn(sql::ColumnReader& reader) {
+    bool failed = false;
+    const bool found = search(reader.size(), [&](std::size_t pos, std::size_t take) {
+      raw_.resize(take);
+      if (!reader.read(pos, std::span<char>(raw_.data(), take))) {
+        failed = true;
+        return std::optional<std::string_view>();
+      }
+      return std::optional<std::string_view>(raw_);
+    });
+    if (failed) return std::nullopt;
+    return found;
   }
 
  private:
   static constexpr std::size_t kChunk = 4096;
+
+  // `piece(pos, take)` gives `take` bytes of the haystack from `pos`, or nullopt to give up.
+  template <class Piece>
+  bool search(std::size_t size, const Piece& piece) {
+    if (needle_.empty()) return true;
+    if (size < needle_.size()) return false;
+    const std::size_t overlap = needle_.size() - 1;
+    std::size_t pos = 0;
+    while (true) {
+      const std::size_t take = std::min(size - pos, kChunk + overlap);
+      const std::optional<std::string_view> bytes = piece(pos, take);
+      if (!bytes) return false;
+      buffer_.resize(take);
+      for (std::size_t i = 0; i < take; ++i) buffer_[i] = lower((*bytes)[i]);
+      if (buffer_.find(needle_) != std::string::npos) return true;
+      if (pos + take >= size) return false;
+      pos += take - overlap;  // take > overlap: what is left is at least the needle's length
+    }
+  }
+
   std::string_view needle_;
   std::string buffer_;
+  std::string raw_;
 };
 
 // The FTS5 query that selects the documents holding every trigram of `needle` (lowered, valid
@@ -745,32 +779,88 @@ Result<std::vector<std::int64_t>> indexMatches(Database& db, const std::string& 
     }
     return out;
   }
-  // The header first (short, and a TEXT match there spares reading the body), then the body.
+  // The header first (short, and a TEXT match there spares reading the body), then the body,
+  // read in chunks up to the first match.
   auto header = db.prepare("SELECT c0 FROM search_text_content WHERE id = ?");
   if (!header) return fail(header.error());
-  auto body = db.prepare("SELECT c1 FROM search_text_content WHERE id = ?");
-  if (!body) return fail(body.error());
-  const auto contains = [&](Statement& stmt, std::int64_t doc) -> Result<bool> {
-    stmt.reset();
-    stmt.bind(1, doc);
-    auto row = stmt.step();
-    if (!row) return fail(row.error());
-    return *row && finder.foundIn(stmt.textView(0));
-  };
+  sql::ColumnReader body = db.columnReader("search_text_content", "c1");
   for (const std::int64_t doc : candidates) {
     if (columns == TextColumns::HeaderAndBody) {
-      auto found = contains(*header, doc);
-      if (!found) return fail(found.error());
-      if (*found) {
+      header->reset();
+      header->bind(1, doc);
+      auto row = header->step();
+      if (!row) return fail(row.error());
+      if (*row && finder.foundIn(header->textView(0))) {
         out.push_back(doc);
         continue;
       }
     }
-    auto found = contains(*body, doc);
-    if (!found) return fail(found.error());
+    if (!body.moveTo(doc)) continue;  // no such document
+    const std::optional<bool> found = finder.foundIn(body);
+    if (!found) return fail(db.lastError("cannot read indexed text"));
     if (*found) out.push_back(doc);
   }
   return out;
+}
+
+// Sets `doc` of each row (ascending uids, of mailbox `mailbox_id`) to its body's document, 0 when
+// the body has none. A few rows look theirs up one by one (a seek on search_docs by blob name
+// each); many rows would spend most of the search on those seeks and string compares, so the
+// mailbox's messages and all documents are then read in blob order (two index scans, no sort)
+// and merged.
+Result<void> resolveDocuments(Database& db, std::int64_t mailbox_id, std::vector<Row>& rows) {
+  std::int64_t documents = 0;  // an estimate: the highest document id
+  {
+    auto stmt = db.prepare("SELECT coalesce(max(id), 0) FROM search_docs");
+    if (!stmt) return fail(stmt.error());
+    auto row = stmt->step();
+    if (!row) return fail(row.error());
+    if (*row) documents = stmt->int64(0);
+  }
+  if (static_cast<std::int64_t>(rows.size()) * kSeeksPerScan < documents) {
+    auto stmt = db.prepare("SELECT id FROM search_docs WHERE blob = ?");
+    if (!stmt) return fail(stmt.error());
+    for (Row& row : rows) {
+      stmt->reset();
+      stmt->bind(1, row.blob);
+      auto found = stmt->step();
+      if (!found) return fail(found.error());
+      row.doc = *found ? stmt->int64(0) : 0;
+    }
+    return {};
+  }
+  auto messages = db.prepare(
+      "SELECT blob, uid FROM messages INDEXED BY messages_blob WHERE mailbox_id = ? "
+      "ORDER BY blob");
+  if (!messages) return fail(messages.error());
+  messages->bind(1, mailbox_id);
+  auto documents_by_blob = db.prepare("SELECT blob, id FROM search_docs ORDER BY blob");
+  if (!documents_by_blob) return fail(documents_by_blob.error());
+  std::vector<std::pair<std::uint32_t, std::int64_t>> found;  // uid, document
+  auto doc_row = documents_by_blob->step();
+  if (!doc_row) return fail(doc_row.error());
+  while (true) {
+    auto message_row = messages->step();
+    if (!message_row) return fail(message_row.error());
+    if (!*message_row) break;
+    const std::string_view blob = messages->textView(0);
+    // Both in BINARY collation order, which is std::string_view's (memcmp, then length).
+    while (*doc_row && documents_by_blob->textView(0) < blob) {
+      doc_row = documents_by_blob->step();
+      if (!doc_row) return fail(doc_row.error());
+    }
+    if (*doc_row && documents_by_blob->textView(0) == blob) {
+      found.emplace_back(static_cast<std::uint32_t>(messages->int64(1)),
+                         documents_by_blob->int64(1));
+    }
+  }
+  std::sort(found.begin(), found.end());
+  auto next = found.begin();
+  for (Row& row : rows) {
+    while (next != found.end() && next->first < row.uid) ++next;
+    row.doc = next != found.end() && next->first == row.uid ? next->second : 0;
+  }
+  return {};
 }
 
 }  // namespace
@@ -808,6 +898,13 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
     if (!opened) return fail(opened.error());
     db = std::move(*opened);
   }
+  // A search walks the messages, search_docs and the index's doclists, far more pages than the
+  // connection's page cache keeps (and a write elsewhere empties it): read them through a memory
+  // map of the database file instead of one pread() each (SQLite caps the size, 2 GiB here).
+  if (auto mapped = db->exec("PRAGMA mmap_size = " + std::to_string(kSearchMmapBytes)); !mapped) {
+    releaseReader(std::move(db));
+    return fail(mapped.error());
+  }
   // Rows still Unknown after the metadata keys, and per Body/Text needle the documents whose
   // body / header text contains it. All from one read snapshot.
   std::vector<SearchHit> out;
@@ -826,22 +923,18 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
         return fail(Error{ErrorCode::NotFound, "no mailbox with id " + std::to_string(mailbox_id)});
       }
     }
-    // Keywords and the blob name are copied only where they are needed: keywords for keyword
-    // keys, the blob for reading it (header keys, or a body without a document).
-    std::string text = "SELECT m.uid, m.flags, ";
-    text += evaluator.needsKeywords() ? "m.keywords" : "''";
+    // Keywords are copied only for keyword keys. Which document a row's body has is learnt
+    // afterwards, for the rows still undecided only (see resolveDocuments).
+    std::string text = "SELECT uid, flags, ";
+    text += evaluator.needsKeywords() ? "keywords" : "''";
     text +=
-        ", m.size, m.header_size, m.internaldate, m.tz_offset, "
-        "m.blob, coalesce(d.id, 0), "
-        "CASE WHEN d.id IS NULL THEN (SELECT structure FROM mime WHERE blob = m.blob) END, "
-        "m.modseq "
-        "FROM messages m LEFT JOIN search_docs d ON d.blob = m.blob WHERE m.mailbox_id = ?";
+        ", size, header_size, internaldate, tz_offset, blob, modseq FROM messages "
+        "WHERE mailbox_id = ?";
     if (!narrowing.empty()) text += " AND (" + narrowing + ")";
-    text += " ORDER BY m.uid";
+    text += " ORDER BY uid";
     auto stmt = db->prepare(text);
     if (!stmt) return fail(stmt.error());
     stmt->bind(1, mailbox_id);
-    std::vector<std::int64_t> docs;  // of the pending rows, while few
     Row candidate;
     while (true) {
       auto row = stmt->step();
@@ -854,19 +947,34 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
       candidate.header_size = static_cast<std::uint64_t>(stmt->int64(4));
       candidate.internaldate = stmt->int64(5);
       candidate.tz_offset = stmt->int64(6);
-      candidate.doc = stmt->int64(8);
-      candidate.modseq = static_cast<std::uint64_t>(stmt->int64(10));
+      candidate.modseq = static_cast<std::uint64_t>(stmt->int64(8));
       const Truth answer = evaluator.evaluate(candidate, nullptr);
       if (answer == Truth::True) out.push_back(SearchHit{candidate.uid, candidate.modseq});
       if (answer != Truth::Unknown) continue;
-      const bool reads_blob = evaluator.needsHeader() || candidate.doc == 0;
-      candidate.blob = reads_blob ? stmt->textView(7) : std::string_view();
-      candidate.structure.reset();
-      if (!stmt->isNull(9)) candidate.structure = stmt->blob(9);
-      if (candidate.doc != 0) docs.push_back(candidate.doc);
+      candidate.blob = stmt->textView(7);
       pending.push_back(candidate);
     }
     stmt = Statement();
+    std::vector<std::int64_t> docs;  // of the pending rows
+    if (!needles.empty() && !pending.empty()) {
+      if (auto resolved = resolveDocuments(*db, mailbox_id, pending); !resolved) {
+        return fail(resolved.error());
+      }
+      auto structure = db->prepare("SELECT structure FROM mime WHERE blob = ?");
+      if (!structure) return fail(structure.error());
+      for (Row& row : pending) {
+        if (row.doc != 0) {
+          docs.push_back(row.doc);
+          continue;
+        }
+        // Searched from its blob: its MIME structure, where stored, spares parsing it.
+        structure->reset();
+        structure->bind(1, row.blob);
+        auto found = structure->step();
+        if (!found) return fail(found.error());
+        if (*found) row.structure = structure->blob(0);
+      }
+    }
     if (!docs.empty()) {
       std::sort(docs.begin(), docs.end());
       docs.erase(std::unique(docs.begin(), docs.end()), docs.end());
