@@ -666,24 +666,34 @@ class LoweredFinder {
   }
 
  private:
-  static constexpr std::size_t kChunk = 4096;
+  static constexpr std::size_t kFirstChunk = 512;
+  static constexpr std::size_t kMaxChunk = 16384;
 
   // `piece(pos, take)` gives `take` bytes of the haystack from `pos`, or nullopt to give up.
+  // Chunks grow from kFirstChunk to kMaxChunk: a common word is usually found in the first.
   template <class Piece>
   bool search(std::size_t size, const Piece& piece) {
     if (needle_.empty()) return true;
     if (size < needle_.size()) return false;
     const std::size_t overlap = needle_.size() - 1;
+    std::size_t chunk = kFirstChunk;
     std::size_t pos = 0;
     while (true) {
-      const std::size_t take = std::min(size - pos, kChunk + overlap);
+      const std::size_t take = std::min(size - pos, chunk + overlap);
       const std::optional<std::string_view> bytes = piece(pos, take);
       if (!bytes) return false;
       buffer_.resize(take);
-      for (std::size_t i = 0; i < take; ++i) buffer_[i] = lower((*bytes)[i]);
+      // Plain pointers and an unsigned range test: the compiler turns this into vector code.
+      const char* from = bytes->data();
+      char* to = buffer_.data();
+      for (std::size_t i = 0; i < take; ++i) {
+        const auto c = static_cast<unsigned char>(from[i]);
+        to[i] = static_cast<char>(static_cast<unsigned char>(c - 'A') < 26 ? c + ('a' - 'A') : c);
+      }
       if (buffer_.find(needle_) != std::string::npos) return true;
       if (pos + take >= size) return false;
       pos += take - overlap;  // take > overlap: what is left is at least the needle's length
+      chunk = std::min(chunk * 2, kMaxChunk);
     }
   }
 
