@@ -336,6 +336,20 @@ TEST_F(SearchIndexTest, TrigramCandidatesAreChecked) {
   check();
   EXPECT_EQ(run(Kind::Text, "filler 209").size(), 1u);
   EXPECT_EQ(run(Kind::Body, "lorem").size(), 210u);
+  // A small mailbox in the larger store learns its rows' documents one by one; a body not yet
+  // indexed is read from its blob beside them.
+  ASSERT_TRUE(user_->createMailbox("Small"));
+  const std::int64_t small = user_->mailbox("Small").value().id;
+  ASSERT_TRUE(user_->transfer(inbox_, U{fox, apart}, "Small", TransferMode::Copy).has_value());
+  std::vector<NewMessage> unindexed;
+  unindexed.push_back(
+      testing::newMessage(*user_, "Subject: five\r\n\r\nquick brown fox, not indexed\r\n"));
+  ASSERT_TRUE(user_->append("Small", std::move(unindexed)).has_value());
+  EXPECT_EQ(pending(), 1);
+  EXPECT_EQ(run(Kind::Body, "quick brown fox", small), (U{1, 2, 3}));
+  EXPECT_EQ(run(Kind::Body, "jumps over", small), U{2});  // copied in UID order
+  EXPECT_EQ(run(Kind::Text, "five", small), U{3});
+  EXPECT_EQ(run(Kind::Body, "lorem", small), U{});
 }
 
 TEST_F(SearchIndexTest, PendingBodiesSurviveReopenAndFollowExpunge) {
