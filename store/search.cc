@@ -773,21 +773,15 @@ Result<std::vector<std::int64_t>> indexMatches(Database& db, const std::string& 
   LoweredFinder finder(needle);
   std::vector<std::int64_t> out;
   if (all) {
-    // One pass over the content table, in rowid order.
-    auto stmt = db.prepare(columns == TextColumns::HeaderAndBody
-                               ? "SELECT id, c1, c0 FROM search_text_content"
-                               : "SELECT id, c1 FROM search_text_content");
+    // Every document: search_docs holds their ids (search_text's rowids) in a small table.
+    auto stmt = db.prepare("SELECT id FROM search_docs ORDER BY id");
     if (!stmt) return fail(stmt.error());
     while (true) {
       auto row = stmt->step();
       if (!row) return fail(row.error());
       if (!*row) break;
-      if (finder.foundIn(stmt->textView(1)) ||
-          (columns == TextColumns::HeaderAndBody && finder.foundIn(stmt->textView(2)))) {
-        out.push_back(stmt->int64(0));
-      }
+      candidates.push_back(stmt->int64(0));
     }
-    return out;
   }
   // The header first (short, and a TEXT match there spares reading the body), then the body,
   // read in chunks up to the first match.
