@@ -14,7 +14,8 @@
 // (a small mailbox in a large store), those are checked directly. Bodies without a document (not
 // indexed yet: indexing is deferred, see UserStore::indexPending; text above the index limit; or
 // a blob unreadable when it was indexed) are searched by extracting their text again from the
-// blob; the messages' rows learn their document by one join.
+// blob. The rows learn their documents after the metadata keys, by a seek each when few, else by
+// one merge in blob order (resolveDocuments).
 // HEADER and SENT* keys read the message header from the blob.
 //
 // Case folding is ASCII only (as SQLite's LIKE without ICU does, and as HEADER here): "É" does
@@ -734,7 +735,8 @@ std::string trigramQuery(std::string_view needle) {
 }
 
 // The documents (search_text rowids, ascending) whose text contains `needle` (already lowered),
-// ASCII case-insensitively: in the body column, or with `text` in the header or the body (TEXT).
+// ASCII case-insensitively: in the body column (Body), or in the header or the body
+// (HeaderAndBody, for TEXT).
 // Among all documents, or, when `only` is given (ascending), among those.
 //
 // The trigram index (detail=none: no positions, no columns) gives candidates only: a document
