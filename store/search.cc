@@ -2,23 +2,25 @@
 // row with three-valued logic so that content is looked at only when a content key can still
 // change the answer.
 //
-// TEXT and BODY are answered from the full-text index (schema version 3, store/search_text.h):
-// one query per key, `column LIKE '%needle%'` on the FTS5 trigram table, gives the documents
-// (blobs) that contain the needle (over the whole index, or by rowid for at most
-// kMaxDocLookups candidates). The trigram index finds the candidates of any needle of 3 or
-// more characters; SQLite then checks LIKE on each candidate's stored text, so the answer is
-// exactly LIKE's: substring with ASCII case folding, as RFC 3501 6.4.4 and HEADER here. Needles
-// shorter than 3 characters cannot use the index: LIKE then scans the stored text of every
-// document (still no blob is read). A needle with LIKE's wildcards ("%", "_"), bytes that are not
-// UTF-8, or too long for a LIKE pattern is matched in C++ against the text of the documents the
-// wildcard-widened pattern selects. Bodies without a document (not indexed yet: indexing is
-// deferred, see UserStore::indexPending; text above the index limit; or a blob unreadable when it
-// was indexed) are searched by extracting their text again from the blob.
+// TEXT and BODY are answered from the full-text index (schema version 3, store/search_text.h),
+// once per key for the whole mailbox: the trigram index (FTS5, detail=none) gives the documents
+// (blobs) holding every trigram of the needle, a superset; each candidate's stored text is then
+// checked for the needle in C++, the header column before the body for TEXT, so the answer is
+// exact: substring with ASCII case folding, as RFC 3501 6.4.4 and HEADER here. The check cannot
+// be skipped: without positions the trigrams may lie apart or in the other column, and the
+// index folds Unicode case (the Kelvin sign is a "k" to it), which this match does not. Needles
+// shorter than 3 characters (no trigram) or not valid UTF-8 are checked against the stored text
+// of every document (still no blob is read). When a mailbox's candidate rows have few documents
+// (a small mailbox in a large store), those are checked directly. Bodies without a document (not
+// indexed yet: indexing is deferred, see UserStore::indexPending; text above the index limit; or
+// a blob unreadable when it was indexed) are searched by extracting their text again from the
+// blob. The rows learn their documents after the metadata keys, by a seek each when few, else by
+// one merge in blob order (resolveDocuments).
 // HEADER and SENT* keys read the message header from the blob.
 //
 // Case folding is ASCII only (as SQLite's LIKE without ICU does, and as HEADER here): "É" does
 // not match "é", where Dovecot's i;unicode-casemap would. The trigram index itself folds Unicode,
-// so its candidates are a superset and a Unicode-folding check could replace LIKE's later.
+// so its candidates are a superset and a Unicode-folding check could replace the ASCII one later.
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -29,7 +31,6 @@
 #include <cerrno>
 #include <optional>
 #include <string_view>
-#include <unordered_set>
 
 #include "protocols/mime/decode.h"
 #include "protocols/mime/serialize.h"
@@ -47,17 +48,23 @@ using sql::Transaction;
 
 // Header bytes read per message for header keys; a longer header is matched on this prefix.
 constexpr std::size_t kMaxHeaderBytes = 256 * 1024;
-// Up to this many candidate documents are checked one by one (rowid lookups); more, and one
-// query over the whole index answers for all of them.
+// Up to this many candidate documents are checked one by one without asking the trigram index
+// (a small mailbox searched in a large store); more, and the index selects the candidates.
 constexpr std::size_t kMaxDocLookups = 200;
-// Longest needle put into a LIKE pattern (SQLite refuses patterns above 50,000 bytes); a longer
-// one selects candidates by its first bytes and is checked in C++.
-constexpr std::size_t kMaxLikeNeedle = 10000;
+// The trigram index is asked for at most this many distinct trigrams of a needle: each one more
+// narrows the candidates less and costs a doclist; the check of each candidate is exact anyway.
+constexpr std::size_t kMaxTrigrams = 12;
+// Rows whose documents are looked up one by one cost about as much per row as this many entries
+// of a sequential index scan: below (documents / kSeeksPerScan) rows, seeks; above, the merge of
+// resolveDocuments.
+constexpr std::int64_t kSeeksPerScan = 8;
 // Subtrees nested deeper than this stay out of SQL (SQLite bounds expression depth at 1000).
 constexpr int kMaxSqlDepth = 24;
 // UID sets with more ranges than this are checked in C++ only.
 constexpr std::size_t kMaxSqlRanges = 64;
 constexpr std::int64_t kSecondsPerDay = 86400;
+// The memory map a search reads the database through (see searchHits).
+constexpr std::int64_t kSearchMmapBytes = std::int64_t{1} << 34;
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -225,18 +232,21 @@ std::string narrowingSql(const SearchQuery& query) {
 
 // ---- per-message evaluation
 
+// Which text columns of a document a Body (body) or Text (header or body) needle looks at.
+enum class TextColumns : std::uint8_t { Body, HeaderAndBody };
+
 struct Row {
-  std::uint32_t uid;
-  std::uint32_t flags;
-  std::string keywords;  // space-separated
-  std::uint64_t size;
-  std::uint64_t header_size;
-  std::int64_t internaldate;
-  std::int64_t tz_offset;
-  std::string blob;
-  std::int64_t doc;                      // search_text rowid, 0 when the body has no document
+  std::uint32_t uid = 0;
+  std::uint32_t flags = 0;
+  std::string keywords;  // space-separated; empty unless the query has keyword keys
+  std::uint64_t size = 0;
+  std::uint64_t header_size = 0;
+  std::int64_t internaldate = 0;
+  std::int64_t tz_offset = 0;
+  std::string blob;                      // set for the rows whose content is looked at
+  std::int64_t doc = 0;                  // search_text rowid, 0 when the body has no document
   std::optional<std::string> structure;  // serialised MIME structure, only when doc is 0
-  std::uint64_t modseq;
+  std::uint64_t modseq = 0;
 };
 
 // Three-valued: a content key is Unknown until the message's content is loaded.
@@ -399,6 +409,7 @@ class Evaluator {
         needs_header_ = true;
       }
       if (node.kind == Kind::Header) header_needles_.push_back(lowered(node.value));
+      if (node.kind == Kind::Keyword || node.kind == Kind::NoKeyword) needs_keywords_ = true;
     }
   }
 
@@ -416,6 +427,7 @@ class Evaluator {
   }
 
   bool needsHeader() const { return needs_header_; }
+  bool needsKeywords() const { return needs_keywords_; }
   // The lowered needles of the Body and Text nodes in tree order, and which of them are Text.
   const std::vector<std::string>& bodyNeedles() const { return body_needles_; }
   bool isTextNeedle(std::size_t index) const { return text_needle_[index]; }
@@ -514,6 +526,7 @@ class Evaluator {
   std::vector<std::string> header_needles_;
   std::size_t max_needle_ = 0;
   bool needs_header_ = false;
+  bool needs_keywords_ = false;
 };
 
 Result<void> readAt(int fd, std::uint64_t offset, std::size_t wanted, std::string& out) {
@@ -561,12 +574,13 @@ class StreamMatcher {
 
 // Reads what content keys need from the blob. False when the blob cannot be read (expunged
 // meanwhile, or damaged): such a message does not match. Body and Text needles come from the
-// index sets (`body_docs` / `header_docs`, per needle; empty optional: the needle is empty) when
-// the body has a document, else from the body's text extracted again.
+// index's answers when the body has a document (`docs`, per needle: the ascending documents
+// that match it, header included for a Text needle; unused for an empty needle), else from the
+// body's text extracted again.
 bool loadContent(const std::filesystem::path& path, const Row& row, const Evaluator& evaluator,
-                 const std::vector<std::unordered_set<std::int64_t>>& body_docs,
-                 const std::vector<std::unordered_set<std::int64_t>>& header_docs,
-                 Content& content) {
+                 const std::vector<std::vector<std::int64_t>>& docs, Content& content) {
+  content.fields.clear();
+  content.sent_day.reset();
   const auto& needles = evaluator.bodyNeedles();
   const bool scan = !needles.empty() && row.doc == 0;
   UniqueFd fd;
@@ -586,8 +600,8 @@ bool loadContent(const std::filesystem::path& path, const Row& row, const Evalua
     content.body_found.assign(needles.size(), false);
     content.header_found.assign(needles.size(), false);
     for (std::size_t i = 0; i < needles.size(); ++i) {
-      content.body_found[i] = needles[i].empty() || body_docs[i].count(row.doc) > 0;
-      content.header_found[i] = needles[i].empty() || header_docs[i].count(row.doc) > 0;
+      content.body_found[i] =
+          needles[i].empty() || std::binary_search(docs[i].begin(), docs[i].end(), row.doc);
     }
     return true;
   }
@@ -623,67 +637,236 @@ std::size_t utf8Length(std::string_view text) {
   }));
 }
 
-// The documents whose `column` contains `needle` (already lowered), ASCII case-insensitively:
-// among all documents, or, when `only` is given, among those (one rowid lookup each, cheaper
-// than a pass over the whole index when a small mailbox is searched in a large store).
-Result<std::unordered_set<std::int64_t>> indexMatches(Database& db, const std::string& needle,
-                                                      TextColumn column,
-                                                      const std::vector<std::int64_t>* only) {
-  const std::string name = column == TextColumn::Body ? "body" : "header";
-  enum class Plan : std::uint8_t {
-    Indexed,  // LIKE '%needle%' through the trigram index, exact
-    Scan,     // LIKE '%needle%' ESCAPE '\' over every document's text, exact
-    Checked,  // a wider LIKE pattern, then the needle checked in C++
-  };
-  Plan plan = Plan::Indexed;
-  std::string pattern = "%";
-  if (!validUtf8(needle)) {
-    plan = Plan::Checked;  // bytewise, on every document
-  } else if (utf8Length(needle) < 3) {
-    // No trigram to look up. (SQLite 3.40's FTS5 also answers an unescaped LIKE pattern of fewer
-    // than 3 characters but 3 or more bytes with nothing; the ESCAPE clause keeps FTS5 out.)
-    plan = Plan::Scan;
-    for (const char c : needle) {
-      if (c == '%' || c == '_' || c == '\\') pattern += '\\';
-      pattern += c;
-    }
-  } else if (needle.size() > kMaxLikeNeedle || needle.find_first_of("%_") != std::string::npos) {
-    // The wildcards widen the pattern (and a long needle is cut at a character boundary); the
-    // C++ check narrows it back. The index still selects the candidates.
-    plan = Plan::Checked;
-    std::size_t cut = std::min(needle.size(), kMaxLikeNeedle);
-    while (cut > 0 && cut < needle.size() &&
-           (static_cast<unsigned char>(needle[cut]) & 0xc0) == 0x80) {
-      --cut;
-    }
-    pattern += needle.substr(0, cut);
-  } else {
-    pattern += needle;
+// ASCII case-insensitive substring search of a lowered needle (RFC 3501 6.4.4), the haystack
+// lowered a chunk at a time into a buffer that std::string_view::find (memchr, memcmp) searches:
+// a needle found early stops the work early, and no per-byte comparison callback runs.
+class LoweredFinder {
+ public:
+  explicit LoweredFinder(std::string_view needle) : needle_(needle) {}
+
+  bool foundIn(std::string_view haystack) {
+    return search(haystack.size(), [&](std::size_t pos, std::size_t take) {
+      return std::optional<std::string_view>(haystack.substr(pos, take));
+    });
   }
-  if (pattern.size() > 1) pattern += '%';
-  std::string text = "SELECT rowid";
-  if (plan == Plan::Checked) text += ", " + name;
-  text += " FROM search_text WHERE " + name + " LIKE ?";
-  if (plan == Plan::Scan) text += " ESCAPE '\\'";
-  if (only != nullptr) text += " AND rowid = ?";
-  auto stmt = db.prepare(text);
-  if (!stmt) return fail(stmt.error());
-  std::unordered_set<std::int64_t> out;
-  const std::size_t runs = only != nullptr ? only->size() : 1;
-  for (std::size_t i = 0; i < runs; ++i) {
-    stmt->reset();
-    stmt->bind(1, pattern);
-    if (only != nullptr) stmt->bind(2, (*only)[i]);
+
+  // The value `reader` is on, read a chunk at a time: a needle found early spares reading the
+  // rest. Nullopt when the value cannot be read.
+  std::optional<bool> foundIn(sql::ColumnReader& reader) {
+    bool failed = false;
+    const bool found = search(reader.size(), [&](std::size_t pos, std::size_t take) {
+      raw_.resize(take);
+      if (!reader.read(pos, std::span<char>(raw_.data(), take))) {
+        failed = true;
+        return std::optional<std::string_view>();
+      }
+      return std::optional<std::string_view>(raw_);
+    });
+    if (failed) return std::nullopt;
+    return found;
+  }
+
+ private:
+  static constexpr std::size_t kFirstChunk = 512;
+  static constexpr std::size_t kMaxChunk = 16384;
+
+  // `piece(pos, take)` gives `take` bytes of the haystack from `pos`, or nullopt to give up.
+  // Chunks grow from kFirstChunk to kMaxChunk: a common word is usually found in the first.
+  template <class Piece>
+  bool search(std::size_t size, const Piece& piece) {
+    if (needle_.empty()) return true;
+    if (size < needle_.size()) return false;
+    const std::size_t overlap = needle_.size() - 1;
+    std::size_t chunk = kFirstChunk;
+    std::size_t pos = 0;
+    while (true) {
+      const std::size_t take = std::min(size - pos, chunk + overlap);
+      const std::optional<std::string_view> bytes = piece(pos, take);
+      if (!bytes) return false;
+      buffer_.resize(take);
+      // Plain pointers and an unsigned range test: the compiler turns this into vector code.
+      const char* from = bytes->data();
+      char* to = buffer_.data();
+      for (std::size_t i = 0; i < take; ++i) {
+        const auto c = static_cast<unsigned char>(from[i]);
+        to[i] = static_cast<char>(static_cast<unsigned char>(c - 'A') < 26 ? c + ('a' - 'A') : c);
+      }
+      if (buffer_.find(needle_) != std::string::npos) return true;
+      if (pos + take >= size) return false;
+      pos += take - overlap;  // take > overlap: what is left is at least the needle's length
+      chunk = std::min(chunk * 2, kMaxChunk);
+    }
+  }
+
+  std::string_view needle_;
+  std::string buffer_;
+  std::string raw_;
+};
+
+// The FTS5 query that selects the documents holding every trigram of `needle` (lowered, valid
+// UTF-8, 3 characters or more), up to kMaxTrigrams distinct ones: a superset of the documents
+// containing the needle. Each trigram is an FTS5 string (double quotes doubled), which the
+// trigram tokenizer turns into exactly that one token, folded as the index folds. Empty when no
+// trigram can be used (every one holds a NUL, which an FTS5 query cannot carry).
+std::string trigramQuery(std::string_view needle) {
+  std::vector<std::size_t> starts;  // byte offset of each character
+  for (std::size_t i = 0; i < needle.size(); ++i) {
+    if ((static_cast<unsigned char>(needle[i]) & 0xc0) != 0x80) starts.push_back(i);
+  }
+  starts.push_back(needle.size());
+  std::vector<std::string_view> trigrams;
+  for (std::size_t i = 0; i + 3 < starts.size() && trigrams.size() < kMaxTrigrams; ++i) {
+    const std::string_view trigram = needle.substr(starts[i], starts[i + 3] - starts[i]);
+    if (trigram.find('\0') != std::string_view::npos) continue;
+    if (std::find(trigrams.begin(), trigrams.end(), trigram) != trigrams.end()) continue;
+    trigrams.push_back(trigram);
+  }
+  std::string query;
+  for (const std::string_view trigram : trigrams) {
+    if (!query.empty()) query += " AND ";
+    query += '"';
+    for (const char c : trigram) {
+      query += c;
+      if (c == '"') query += '"';
+    }
+    query += '"';
+  }
+  return query;
+}
+
+// The documents (search_text rowids, ascending) whose text contains `needle` (already lowered),
+// ASCII case-insensitively: in the body column (Body), or in the header or the body
+// (HeaderAndBody, for TEXT).
+// Among all documents, or, when `only` is given (ascending), among those.
+//
+// The trigram index (detail=none: no positions, no columns) gives candidates only: a document
+// holding every trigram of the needle, anywhere, in either column. Each candidate's text is then
+// read from the FTS5 content table (search_text_content: id, c0 = header, c1 = body; the shadow
+// table FTS5 documents for tables with their own content) and checked in C++; a column that is
+// not needed is not read. A needle of fewer than 3 characters, or not valid UTF-8, has no
+// trigrams: every document (or every one of `only`) is checked. The check is the C++ one for
+// every needle, so LIKE's wildcards and pattern length limits play no part.
+Result<std::vector<std::int64_t>> indexMatches(Database& db, const std::string& needle,
+                                               TextColumns columns,
+                                               const std::vector<std::int64_t>* only) {
+  std::vector<std::int64_t> candidates;
+  bool all = false;  // every document is a candidate
+  if (only != nullptr) {
+    candidates = *only;
+  } else {
+    const std::string query =
+        validUtf8(needle) && utf8Length(needle) >= 3 ? trigramQuery(needle) : std::string();
+    if (query.empty()) {
+      all = true;
+    } else {
+      auto stmt = db.prepare("SELECT rowid FROM search_text WHERE search_text MATCH ?");
+      if (!stmt) return fail(stmt.error());
+      stmt->bind(1, query);
+      while (true) {
+        auto row = stmt->step();
+        if (!row) return fail(row.error());
+        if (!*row) break;
+        candidates.push_back(stmt->int64(0));
+      }
+      std::sort(candidates.begin(), candidates.end());
+    }
+  }
+
+  LoweredFinder finder(needle);
+  std::vector<std::int64_t> out;
+  if (all) {
+    // Every document: search_docs holds their ids (search_text's rowids) in a small table.
+    auto stmt = db.prepare("SELECT id FROM search_docs ORDER BY id");
+    if (!stmt) return fail(stmt.error());
     while (true) {
       auto row = stmt->step();
       if (!row) return fail(row.error());
       if (!*row) break;
-      if (plan != Plan::Checked || containsLowered(stmt->text(1), needle)) {
-        out.insert(stmt->int64(0));
-      }
+      candidates.push_back(stmt->int64(0));
     }
   }
+  // The header first (short, and a TEXT match there spares reading the body), then the body,
+  // read in chunks up to the first match.
+  auto header = db.prepare("SELECT c0 FROM search_text_content WHERE id = ?");
+  if (!header) return fail(header.error());
+  sql::ColumnReader body = db.columnReader("search_text_content", "c1");
+  for (const std::int64_t doc : candidates) {
+    if (columns == TextColumns::HeaderAndBody) {
+      header->reset();
+      header->bind(1, doc);
+      auto row = header->step();
+      if (!row) return fail(row.error());
+      if (*row && finder.foundIn(header->textView(0))) {
+        out.push_back(doc);
+        continue;
+      }
+    }
+    if (!body.moveTo(doc)) continue;  // no such document
+    const std::optional<bool> found = finder.foundIn(body);
+    if (!found) return fail(db.lastError("cannot read indexed text"));
+    if (*found) out.push_back(doc);
+  }
   return out;
+}
+
+// Sets `doc` of each row (ascending uids, of mailbox `mailbox_id`) to its body's document, 0 when
+// the body has none. A few rows look theirs up one by one (a seek on search_docs by blob name
+// each); many rows would spend most of the search on those seeks and string compares, so the
+// mailbox's messages and all documents are then read in blob order (two index scans, no sort)
+// and merged.
+Result<void> resolveDocuments(Database& db, std::int64_t mailbox_id, std::vector<Row>& rows) {
+  std::int64_t documents = 0;  // an estimate: the highest document id
+  {
+    auto stmt = db.prepare("SELECT coalesce(max(id), 0) FROM search_docs");
+    if (!stmt) return fail(stmt.error());
+    auto row = stmt->step();
+    if (!row) return fail(row.error());
+    if (*row) documents = stmt->int64(0);
+  }
+  if (static_cast<std::int64_t>(rows.size()) * kSeeksPerScan < documents) {
+    auto stmt = db.prepare("SELECT id FROM search_docs WHERE blob = ?");
+    if (!stmt) return fail(stmt.error());
+    for (Row& row : rows) {
+      stmt->reset();
+      stmt->bind(1, row.blob);
+      auto found = stmt->step();
+      if (!found) return fail(found.error());
+      row.doc = *found ? stmt->int64(0) : 0;
+    }
+    return {};
+  }
+  auto messages = db.prepare(
+      "SELECT blob, uid FROM messages INDEXED BY messages_blob WHERE mailbox_id = ? "
+      "ORDER BY blob");
+  if (!messages) return fail(messages.error());
+  messages->bind(1, mailbox_id);
+  auto documents_by_blob = db.prepare("SELECT blob, id FROM search_docs ORDER BY blob");
+  if (!documents_by_blob) return fail(documents_by_blob.error());
+  std::vector<std::pair<std::uint32_t, std::int64_t>> found;  // uid, document
+  auto doc_row = documents_by_blob->step();
+  if (!doc_row) return fail(doc_row.error());
+  while (true) {
+    auto message_row = messages->step();
+    if (!message_row) return fail(message_row.error());
+    if (!*message_row) break;
+    const std::string_view blob = messages->textView(0);
+    // Both in BINARY collation order, which is std::string_view's (memcmp, then length).
+    while (*doc_row && documents_by_blob->textView(0) < blob) {
+      doc_row = documents_by_blob->step();
+      if (!doc_row) return fail(doc_row.error());
+    }
+    if (*doc_row && documents_by_blob->textView(0) == blob) {
+      found.emplace_back(static_cast<std::uint32_t>(messages->int64(1)),
+                         documents_by_blob->int64(1));
+    }
+  }
+  std::sort(found.begin(), found.end());
+  auto next = found.begin();
+  for (Row& row : rows) {
+    while (next != found.end() && next->first < row.uid) ++next;
+    row.doc = next != found.end() && next->first == row.uid ? next->second : 0;
+  }
+  return {};
 }
 
 }  // namespace
@@ -721,12 +904,18 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
     if (!opened) return fail(opened.error());
     db = std::move(*opened);
   }
+  // A search walks the messages, search_docs and the index's doclists, far more pages than the
+  // connection's page cache keeps (and a write elsewhere empties it): read them through a memory
+  // map of the database file instead of one pread() each (SQLite caps the size, 2 GiB here).
+  if (auto mapped = db->exec("PRAGMA mmap_size = " + std::to_string(kSearchMmapBytes)); !mapped) {
+    releaseReader(std::move(db));
+    return fail(mapped.error());
+  }
   // Rows still Unknown after the metadata keys, and per Body/Text needle the documents whose
   // body / header text contains it. All from one read snapshot.
   std::vector<SearchHit> out;
   std::vector<Row> pending;
-  std::vector<std::unordered_set<std::int64_t>> body_docs(needles.size());
-  std::vector<std::unordered_set<std::int64_t>> header_docs(needles.size());
+  std::vector<std::vector<std::int64_t>> docs_found(needles.size());
   auto collected = [&]() -> Result<void> {
     auto txn = Transaction::begin(*db, Transaction::Kind::Read);
     if (!txn) return fail(txn.error());
@@ -740,54 +929,69 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
         return fail(Error{ErrorCode::NotFound, "no mailbox with id " + std::to_string(mailbox_id)});
       }
     }
-    std::string text =
-        "SELECT m.uid, m.flags, m.keywords, m.size, m.header_size, m.internaldate, m.tz_offset, "
-        "m.blob, coalesce(d.id, 0), "
-        "CASE WHEN d.id IS NULL THEN (SELECT structure FROM mime WHERE blob = m.blob) END, "
-        "m.modseq "
-        "FROM messages m LEFT JOIN search_docs d ON d.blob = m.blob WHERE m.mailbox_id = ?";
+    // Keywords are copied only for keyword keys. Which document a row's body has is learnt
+    // afterwards, for the rows still undecided only (see resolveDocuments).
+    std::string text = "SELECT uid, flags, ";
+    text += evaluator.needsKeywords() ? "keywords" : "''";
+    text +=
+        ", size, header_size, internaldate, tz_offset, blob, modseq FROM messages "
+        "WHERE mailbox_id = ?";
     if (!narrowing.empty()) text += " AND (" + narrowing + ")";
-    text += " ORDER BY m.uid";
+    text += " ORDER BY uid";
     auto stmt = db->prepare(text);
     if (!stmt) return fail(stmt.error());
     stmt->bind(1, mailbox_id);
-    std::vector<std::int64_t> docs;  // of the pending rows, while few
+    Row candidate;
     while (true) {
       auto row = stmt->step();
       if (!row) return fail(row.error());
       if (!*row) break;
-      Row candidate{static_cast<std::uint32_t>(stmt->int64(0)),
-                    static_cast<std::uint32_t>(stmt->int64(1)),
-                    stmt->text(2),
-                    static_cast<std::uint64_t>(stmt->int64(3)),
-                    static_cast<std::uint64_t>(stmt->int64(4)),
-                    stmt->int64(5),
-                    stmt->int64(6),
-                    stmt->text(7),
-                    stmt->int64(8),
-                    std::nullopt,
-                    static_cast<std::uint64_t>(stmt->int64(10))};
-      if (!stmt->isNull(9)) candidate.structure = stmt->blob(9);
+      candidate.uid = static_cast<std::uint32_t>(stmt->int64(0));
+      candidate.flags = static_cast<std::uint32_t>(stmt->int64(1));
+      candidate.keywords = stmt->textView(2);
+      candidate.size = static_cast<std::uint64_t>(stmt->int64(3));
+      candidate.header_size = static_cast<std::uint64_t>(stmt->int64(4));
+      candidate.internaldate = stmt->int64(5);
+      candidate.tz_offset = stmt->int64(6);
+      candidate.modseq = static_cast<std::uint64_t>(stmt->int64(8));
       const Truth answer = evaluator.evaluate(candidate, nullptr);
       if (answer == Truth::True) out.push_back(SearchHit{candidate.uid, candidate.modseq});
       if (answer != Truth::Unknown) continue;
-      if (candidate.doc != 0) docs.push_back(candidate.doc);
-      pending.push_back(std::move(candidate));
+      candidate.blob = stmt->textView(7);
+      pending.push_back(candidate);
     }
     stmt = Statement();
+    std::vector<std::int64_t> docs;  // of the pending rows
+    if (!needles.empty() && !pending.empty()) {
+      if (auto resolved = resolveDocuments(*db, mailbox_id, pending); !resolved) {
+        return fail(resolved.error());
+      }
+      auto structure = db->prepare("SELECT structure FROM mime WHERE blob = ?");
+      if (!structure) return fail(structure.error());
+      for (Row& row : pending) {
+        if (row.doc != 0) {
+          docs.push_back(row.doc);
+          continue;
+        }
+        // Searched from its blob: its MIME structure, where stored, spares parsing it.
+        structure->reset();
+        structure->bind(1, row.blob);
+        auto found = structure->step();
+        if (!found) return fail(found.error());
+        if (*found) row.structure = structure->blob(0);
+      }
+    }
     if (!docs.empty()) {
       std::sort(docs.begin(), docs.end());
       docs.erase(std::unique(docs.begin(), docs.end()), docs.end());
       const std::vector<std::int64_t>* only = docs.size() <= kMaxDocLookups ? &docs : nullptr;
       for (std::size_t i = 0; i < needles.size(); ++i) {
         if (needles[i].empty()) continue;
-        auto body = indexMatches(*db, needles[i], TextColumn::Body, only);
-        if (!body) return fail(body.error());
-        body_docs[i] = std::move(*body);
-        if (!evaluator.isTextNeedle(i)) continue;
-        auto header = indexMatches(*db, needles[i], TextColumn::Header, only);
-        if (!header) return fail(header.error());
-        header_docs[i] = std::move(*header);
+        auto found = indexMatches(
+            *db, needles[i],
+            evaluator.isTextNeedle(i) ? TextColumns::HeaderAndBody : TextColumns::Body, only);
+        if (!found) return fail(found.error());
+        docs_found[i] = std::move(*found);
       }
     }
     return txn->commit();
@@ -795,13 +999,16 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
   releaseReader(std::move(db));
   if (!collected) return fail(collected.error());
 
+  Content content;  // reused: its vectors keep their capacity from row to row
   for (const Row& row : pending) {
-    Content content;
-    if (!loadContent(blobPath(row.blob), row, evaluator, body_docs, header_docs, content)) {
+    const bool reads_blob = evaluator.needsHeader() || (!needles.empty() && row.doc == 0);
+    if (!loadContent(reads_blob ? blobPath(row.blob) : std::filesystem::path(), row, evaluator,
+                     docs_found, content)) {
       continue;
     }
-    if (evaluator.evaluate(row, &content) == Truth::True)
+    if (evaluator.evaluate(row, &content) == Truth::True) {
       out.push_back(SearchHit{row.uid, row.modseq});
+    }
   }
   std::sort(out.begin(), out.end(),
             [](const SearchHit& a, const SearchHit& b) { return a.uid < b.uid; });

@@ -69,6 +69,13 @@ std::string Statement::text(int column) const {
   return std::string(reinterpret_cast<const char*>(data), static_cast<std::size_t>(size));
 }
 
+std::string_view Statement::textView(int column) const {
+  const auto* data = sqlite3_column_text(stmt_, column);
+  const int size = sqlite3_column_bytes(stmt_, column);
+  if (data == nullptr || size <= 0) return {};
+  return {reinterpret_cast<const char*>(data), static_cast<std::size_t>(size)};
+}
+
 std::string Statement::blob(int column) const {
   const void* data = sqlite3_column_blob(stmt_, column);
   const int size = sqlite3_column_bytes(stmt_, column);
@@ -145,6 +152,43 @@ Result<Statement> Database::prepare(std::string_view sql) {
   const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return fail(lastError("sqlite prepare"));
   return Statement(stmt);
+}
+
+ColumnReader Database::columnReader(std::string table, std::string column) {
+  return ColumnReader(db_, std::move(table), std::move(column));
+}
+
+ColumnReader::~ColumnReader() {
+  if (blob_ != nullptr) sqlite3_blob_close(blob_);
+}
+
+bool ColumnReader::moveTo(std::int64_t rowid) {
+  on_row_ = false;
+  if (blob_ != nullptr) {
+    // On failure the handle is aborted but stays open; a later reopen may succeed.
+    on_row_ = sqlite3_blob_reopen(blob_, rowid) == SQLITE_OK;
+    return on_row_;
+  }
+  const int rc = sqlite3_blob_open(db_, "main", table_.c_str(), column_.c_str(), rowid, 0, &blob_);
+  if (rc != SQLITE_OK) {
+    // sqlite3_blob_open may leave a handle to release even when it fails.
+    if (blob_ != nullptr) sqlite3_blob_close(blob_);
+    blob_ = nullptr;
+    return false;
+  }
+  on_row_ = true;
+  return true;
+}
+
+std::size_t ColumnReader::size() const {
+  if (!on_row_) return 0;
+  return static_cast<std::size_t>(sqlite3_blob_bytes(blob_));
+}
+
+bool ColumnReader::read(std::size_t offset, std::span<char> out) {
+  if (!on_row_) return false;
+  return sqlite3_blob_read(blob_, out.data(), static_cast<int>(out.size()),
+                           static_cast<int>(offset)) == SQLITE_OK;
 }
 
 Error Database::lastError(std::string_view what) const {

@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "store/error.h"
 
 struct sqlite3;
+struct sqlite3_blob;
 struct sqlite3_stmt;
 
 namespace popbridge::store::sql {
@@ -42,11 +44,43 @@ class Statement {
 
   std::int64_t int64(int column) const;
   std::string text(int column) const;
+  // The column's text without a copy; valid until the next step(), reset() or destruction.
+  std::string_view textView(int column) const;
   std::string blob(int column) const;
   bool isNull(int column) const;
 
  private:
   sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Reads one TEXT or BLOB column of a rowid table in pieces (sqlite3_blob, read-only), moving from
+// row to row without a statement per row: only the pages holding the bytes read are visited, so
+// a caller that stops early does not pay for the rest of a long value.
+class ColumnReader {
+ public:
+  ColumnReader() = default;
+  ColumnReader(ColumnReader&& other) noexcept : blob_(other.blob_) { other.blob_ = nullptr; }
+  ColumnReader& operator=(ColumnReader&&) = delete;
+  ColumnReader(const ColumnReader&) = delete;
+  ColumnReader& operator=(const ColumnReader&) = delete;
+  ~ColumnReader();
+  // Points the reader at `rowid`. False when there is no such row (or it cannot be read); the
+  // reader may then be moved to another row.
+  bool moveTo(std::int64_t rowid);
+  // The value's length in bytes; 0 when not on a row.
+  std::size_t size() const;
+  // Reads `out.size()` bytes from `offset`; they must lie inside the value.
+  bool read(std::size_t offset, std::span<char> out);
+
+ private:
+  friend class Database;
+  ColumnReader(sqlite3* db, std::string table, std::string column)
+      : db_(db), table_(std::move(table)), column_(std::move(column)) {}
+  sqlite3* db_ = nullptr;
+  std::string table_;
+  std::string column_;
+  sqlite3_blob* blob_ = nullptr;
+  bool on_row_ = false;
 };
 
 enum class OpenMode { ReadWriteCreate, ReadWrite };
@@ -61,6 +95,8 @@ class Database {
 
   Result<void> exec(std::string_view sql);
   Result<Statement> prepare(std::string_view sql);
+  // A reader of `table`.`column` (in the main schema), positioned on no row yet.
+  ColumnReader columnReader(std::string table, std::string column);
   // An Error for the connection's last failure, classified by SQLite's result code.
   Error lastError(std::string_view what) const;
 

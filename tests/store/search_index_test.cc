@@ -292,6 +292,66 @@ TEST_F(SearchIndexTest, LargeTextIsNotIndexedButFound) {
   EXPECT_EQ(run(Kind::Body, "not-in-there"), U{});
 }
 
+// The trigram index only proposes candidates (no positions, no columns, Unicode case folding):
+// each is checked against its text. Asked both ways: documents checked one by one (few in the
+// mailbox) and candidates from the index (more than 200).
+TEST_F(SearchIndexTest, TrigramCandidatesAreChecked) {
+  const std::uint32_t apart = add("Subject: one\r\n\r\nthe wor and the ord, quick brown fox\r\n");
+  const std::uint32_t in_header = add("Subject: a word\r\n\r\nnothing here\r\n");
+  // U+212A KELVIN SIGN: the index folds it to "k", RFC 3501 matching (ASCII) does not.
+  const std::uint32_t kelvin =
+      add("Subject: two\r\n\r\n\xe2\x84\xaa"
+          "ab and KAC\r\n");
+  const std::uint32_t quoted = add("Subject: three\r\n\r\nthey said \"hi\" AND left\r\n");
+  const std::uint32_t fox = add("Subject: four\r\n\r\nThe quick brown fox jumps over the dog\r\n");
+  const auto check = [&] {
+    EXPECT_EQ(run(Kind::Body, "word"), U{});
+    EXPECT_EQ(run(Kind::Text, "word"), U{in_header});
+    EXPECT_EQ(run(Kind::Text, "wor"), (U{apart, in_header}));
+    EXPECT_EQ(run(Kind::Body, "kab"), U{});
+    EXPECT_EQ(run(Kind::Body, "kac"), U{kelvin});
+    EXPECT_EQ(run(Kind::Body,
+                  "\xe2\x84\xaa"
+                  "ab"),
+              U{kelvin});
+    EXPECT_EQ(run(Kind::Body, "\"hi\" and"), U{quoted});
+    EXPECT_EQ(run(Kind::Body, "\"hi\" or"), U{});
+    EXPECT_EQ(run(Kind::Body, "and"), (U{apart, kelvin, quoted}));
+    // Longer than the trigrams asked for: the end of the needle is checked too.
+    EXPECT_EQ(run(Kind::Body, "the quick brown fox jumps over the dog"), U{fox});
+    EXPECT_EQ(run(Kind::Body, "the quick brown fox jumps over the cat"), U{});
+    EXPECT_EQ(run(Kind::Body, "quick brown fox"), (U{apart, fox}));
+    EXPECT_EQ(run(Kind::Text, std::string("wo\0rd", 5)), U{});
+  };
+  ASSERT_EQ(drain(), 5u);
+  check();
+  std::vector<NewMessage> batch;
+  for (int i = 0; i < 210; ++i) {
+    batch.push_back(testing::newMessage(*user_, "Subject: filler " + std::to_string(i) +
+                                                    "\r\n\r\nlorem ipsum " + std::to_string(i) +
+                                                    "\r\n"));
+  }
+  ASSERT_TRUE(user_->append("INBOX", std::move(batch)).has_value());
+  ASSERT_EQ(drain(), 210u);
+  check();
+  EXPECT_EQ(run(Kind::Text, "filler 209").size(), 1u);
+  EXPECT_EQ(run(Kind::Body, "lorem").size(), 210u);
+  // A small mailbox in the larger store learns its rows' documents one by one; a body not yet
+  // indexed is read from its blob beside them.
+  ASSERT_TRUE(user_->createMailbox("Small"));
+  const std::int64_t small = user_->mailbox("Small").value().id;
+  ASSERT_TRUE(user_->transfer(inbox_, U{fox, apart}, "Small", TransferMode::Copy).has_value());
+  std::vector<NewMessage> unindexed;
+  unindexed.push_back(
+      testing::newMessage(*user_, "Subject: five\r\n\r\nquick brown fox, not indexed\r\n"));
+  ASSERT_TRUE(user_->append("Small", std::move(unindexed)).has_value());
+  EXPECT_EQ(pending(), 1);
+  EXPECT_EQ(run(Kind::Body, "quick brown fox", small), (U{1, 2, 3}));
+  EXPECT_EQ(run(Kind::Body, "jumps over", small), U{2});  // copied in UID order
+  EXPECT_EQ(run(Kind::Text, "five", small), U{3});
+  EXPECT_EQ(run(Kind::Body, "lorem", small), U{});
+}
+
 TEST_F(SearchIndexTest, PendingBodiesSurviveReopenAndFollowExpunge) {
   const std::uint32_t a = add(testing::makeMessage("alpha", 300) + "\r\nunique-alpha\r\n");
   const std::uint32_t b = add(testing::makeMessage("beta", 300) + "\r\nunique-beta\r\n");
