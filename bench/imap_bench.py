@@ -321,6 +321,19 @@ def proc_cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def proc_cpu_seconds(pid, children=False):
+    """utime + stime of every thread of `pid` (and of its reaped children when asked)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def wait_idle(pid, timeout, quiet_ticks=3, interval=1.0):
     """Waits until process `pid` uses less than `quiet_ticks` clock ticks of CPU in `interval`
     twice in a row (popbridge indexes new bodies for search when it has nothing else to do);
@@ -394,6 +407,9 @@ class PopbridgeServer(Server):
     def pss_kb(self):
         return proc_pss_kb(self.pid())
 
+    def cpu_seconds(self):
+        return proc_cpu_seconds(self.pid())
+
     def settle(self, timeout=600):
         return wait_idle(self.pid(), timeout)
 
@@ -422,6 +438,11 @@ class DovecotServer(Server):
     def pss_kb(self):
         return sum(proc_pss_kb(p) for p in self.dc.pids())
 
+    def cpu_seconds(self):
+        """Every live process of the instance plus what the master reaped from ended ones."""
+        master = self.dc.process.pid
+        return sum(proc_cpu_seconds(p, children=(p == master)) for p in self.dc.pids())
+
     def processes(self):
         return len(self.dc.pids())
 
@@ -439,6 +460,7 @@ class MixedStats:
         self.errors = 0
         self.error_samples = []
         self.store_checks = 0
+        self.latency = {}  # command name -> seconds per completed command
         self.store_incomplete = 0  # STOREs without a FETCH FLAGS for every message of the set
         self.store_samples = []
 
@@ -458,44 +480,49 @@ class MixedStats:
 
 
 async def mixed_session(port, user, pool, rng, stats, deadline):
-    def done(n=1):
-        if time.monotonic() < deadline:
-            stats.commands += n
+    last = [time.monotonic()]
+
+    def done(name):
+        now = time.monotonic()
+        if now < deadline:
+            stats.commands += 1
+            stats.latency.setdefault(name, []).append(now - last[0])
+        last[0] = now
 
     c = await Conn.open(port)
     try:
         await c.command(f"LOGIN {user} {PASSWORD}")
-        done()
+        done("LOGIN")
         await c.command('LIST "" "*"')
-        done()
+        done("LIST")
         await c.command("STATUS INBOX (MESSAGES UIDNEXT UNSEEN)")
-        done()
+        done("STATUS")
         untagged, _ = await c.command("SELECT INBOX")
-        done()
+        done("SELECT")
         n = exists_of(untagged) or 0
         if n > 0:
             lo = max(1, n - 2)
             untagged, _ = await c.command(f"FETCH {lo}:{n} (FLAGS ENVELOPE BODY.PEEK[])")
             if sorted(fetch_seqs(untagged, b"BODY[]")) != list(range(lo, n + 1)):
                 raise ProtocolError(f"FETCH {lo}:{n} answered {fetch_seqs(untagged, b'BODY[]')}")
-            done()
+            done("FETCH")
             flags = rng.choice(("(\\Seen)", "(\\Seen \\Flagged)", "()", "(\\Answered)"))
             untagged, _ = await c.command(f"STORE {lo}:{n} FLAGS {flags}")
             stats.check_store(f"{user}: STORE {lo}:{n} FLAGS {flags}", untagged, range(lo, n + 1))
-            done()
+            done("STORE")
             untagged, _ = await c.command("STORE 1 +FLAGS (\\Deleted)")
             stats.check_store(f"{user}: STORE 1 +FLAGS (\\Deleted)", untagged, range(1, 2))
-            done()
+            done("STORE_DELETED")
             untagged, _ = await c.command("EXPUNGE")
             if b"* 1 EXPUNGE\r\n" not in untagged:
                 raise ProtocolError(f"EXPUNGE answered {untagged[:3]}")
-            done()
+            done("EXPUNGE")
         await c.command("APPEND INBOX", literal=rng.choice(pool))
-        done()
+        done("APPEND")
         untagged, _ = await c.command("LOGOUT")
         if not any(u.startswith(b"* BYE") for u in untagged):
             raise ProtocolError("LOGOUT without BYE")
-        done()
+        done("LOGOUT")
         if time.monotonic() < deadline:
             stats.sessions += 1
     finally:
@@ -763,21 +790,30 @@ class Bench:
             s.settle()
             for n in [int(x) for x in self.a.clients.split(",")]:
                 log(f"{s.name}: mixed load, {n} clients, {self.a.duration} s")
+                cpu0, self_cpu0 = s.cpu_seconds(), time.process_time()
                 st = asyncio.run(mixed_run(s.plain_port, n, self.users, pool, self.a.duration,
                                            self.a.seed))
+                cpu, self_cpu = s.cpu_seconds() - cpu0, time.process_time() - self_cpu0
                 r = {"sessions_s": st.sessions / st.duration,
                      "commands_s": st.commands / st.duration,
                      "errors": st.errors, "error_samples": st.error_samples,
                      "store_checks": st.store_checks,
                      "store_incomplete": st.store_incomplete,
-                     "store_samples": st.store_samples}
+                     "store_samples": st.store_samples,
+                     "server_cpu_s": cpu, "client_cpu_s": self_cpu,
+                     "server_cpu_ms_per_session": 1000 * cpu / max(1, st.sessions),
+                     "latency_ms": {k: 1000 * statistics.mean(v) for k, v in st.latency.items()}}
                 self.results["mixed"].setdefault(str(n), {})[s.name] = r
                 log(f"  {r['sessions_s']:.1f} sessions/s, {r['commands_s']:.1f} commands/s, "
                     f"{st.errors} errors, {st.store_checks} STOREs checked, "
                     f"{st.store_incomplete} without a FETCH for every message")
+                log(f"  server CPU {cpu:.2f} s ({r['server_cpu_ms_per_session']:.2f} ms per "
+                    f"session), client CPU {self_cpu:.2f} s in {st.wall:.1f} s")
+                log("  mean ms: " + ", ".join(f"{k} {v:.1f}" for k, v in r["latency_ms"].items()))
                 for e in st.error_samples + st.store_samples:
                     log(f"  error: {e}")
-                s.settle()
+                waited = s.settle()
+                log(f"  {s.name} idle {waited:.1f} s after the load")
 
     def memory(self, servers):
         for s in servers:
@@ -802,6 +838,32 @@ class Bench:
                     f"({procs} processes; opened in {opened:.1f} s)")
 
     def notify(self, servers):
+        # Each of Dovecot's imap processes watches its maildir with its own inotify instance;
+        # past fs.inotify.max_user_instances (128 by default) it logs a warning and falls back
+        # to checking every mailbox_idle_check_interval (30 s). Raised for the run, as a
+        # server that holds many IDLE connections is set up; restored afterwards.
+        path = "/proc/sys/fs/inotify/max_user_instances"
+        with open(path) as f:
+            old = int(f.read())
+        need = self.a.notify_clients + 512
+        if old < need and "dovecot" in self.a.servers:
+            try:
+                with open(path, "w") as f:
+                    f.write(str(need))
+                log(f"fs.inotify.max_user_instances {old} -> {need} for Dovecot's idlers")
+            except OSError as e:
+                log(f"cannot raise fs.inotify.max_user_instances ({e}): Dovecot's idlers poll")
+        try:
+            self._notify(servers)
+        finally:
+            if old < need and "dovecot" in self.a.servers:
+                try:
+                    with open(path, "w") as f:
+                        f.write(str(old))
+                except OSError:
+                    pass
+
+    def _notify(self, servers):
         for s in servers:
             s.restart()
             s.settle()
@@ -890,6 +952,9 @@ class Bench:
                 get(by, "dovecot", "sessions_s"))
             row(f"mixed, {n} clients: commands/s", get(by, "popbridge", "commands_s"),
                 get(by, "dovecot", "commands_s"))
+            row(f"mixed, {n} clients: server CPU ms/session",
+                get(by, "popbridge", "server_cpu_ms_per_session"),
+                get(by, "dovecot", "server_cpu_ms_per_session"), "{:.2f}")
             row(f"mixed, {n} clients: protocol errors", get(by, "popbridge", "errors"),
                 get(by, "dovecot", "errors"), "{}", "")
             row(f"mixed, {n} clients: STOREs checked", get(by, "popbridge", "store_checks"),
@@ -906,12 +971,12 @@ class Bench:
             row(f"idle {mode}: kB per connection, PSS", get(p, "pss_kb_per_connection"),
                 get(d, "pss_kb_per_connection"))
         by = res["notify"]
-        for key, label in (("p50_ms", "p50"), ("p99_ms", "p99"), ("max_ms", "max")):
+        for key, label in (("p50_ms", "p50"), ("p99_ms", "p99"), ("max_ms", "max")) * bool(by):
             n = get(by, "popbridge", "clients") or get(by, "dovecot", "clients")
             row(f"notify {n} idlers, OK -> EXISTS {label} (ms)", get(by, "popbridge", key),
                 get(by, "dovecot", key))
         for key, label in (("p50_from_send_ms", "p50"), ("p99_from_send_ms", "p99"),
-                           ("max_from_send_ms", "max")):
+                           ("max_from_send_ms", "max")) * bool(by):
             row(f"notify, APPEND sent -> EXISTS {label} (ms)", get(by, "popbridge", key),
                 get(by, "dovecot", key))
         if by:
@@ -971,8 +1036,15 @@ def main(argv):
     args = parse_args(argv)
     if os.geteuid() != 0:
         raise SystemExit("run as root (Dovecot's mail user, RLIMIT_NOFILE)")
-    want = max(args.idle_connections, args.dovecot_idle_connections, args.notify_clients) * 2 + 4096
-    resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+    # The client and each server hold one descriptor per connection (plus a few hundred).
+    want = max(args.idle_connections, args.dovecot_idle_connections, args.notify_clients) + 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, soft), max(want, hard)))
+    except (ValueError, OSError):  # no CAP_SYS_RESOURCE (a container): up to the hard limit
+        if hard != resource.RLIM_INFINITY and hard < want:
+            raise SystemExit(f"RLIMIT_NOFILE hard limit {hard} < {want} descriptors needed")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if not os.access(args.popbridge, os.X_OK):
         raise SystemExit(f"no popbridge binary at {args.popbridge}: build the release preset")
     Bench(args).run()
