@@ -665,7 +665,7 @@ def write_big(count, seed, mbox_path, maildir, uid, gid):
     return total
 
 
-async def big_fetch(port, count, runs, change_fraction, seed):
+async def big_fetch(server, port, count, runs, change_fraction, seed):
     c = await Conn.open(port)
     out = {}
     try:
@@ -678,16 +678,19 @@ async def big_fetch(port, count, runs, change_fraction, seed):
             raise ProtocolError(f"{BIG_USER}: INBOX has {exists_of(untagged)} messages, "
                                 f"expected {count}")
         modseq = int(re.search(rb"HIGHESTMODSEQ (\d+)", b"".join(untagged) + tagged).group(1))
-        times = []
+        times, cpus = [], []
         for _ in range(runs + 1):  # the first is a warm-up (Dovecot fills its cache file)
+            cpu0 = server.cpu_seconds()
             t0 = time.monotonic()
             untagged, _ = await c.command("FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE)")
             times.append(time.monotonic() - t0)
+            cpus.append(server.cpu_seconds() - cpu0)
             if len(fetch_seqs(untagged, b"BODYSTRUCTURE")) != count:
                 raise ProtocolError(f"FETCH 1:* answered {len(untagged)} of {count}")
             del untagged
         out["fetch_first_s"] = times[0]
         out["fetch_s"] = statistics.median(times[1:])
+        out["fetch_cpu_s"] = statistics.median(cpus[1:])
         rng = random.Random(seed)
         changed = sorted(rng.sample(range(1, count + 1), max(1, int(count * change_fraction))))
         for i in range(0, len(changed), 500):
@@ -905,7 +908,7 @@ class Bench:
             log("popbridge: waiting for the search index to be built")
             waited = pb.settle(timeout=a.index_wait)
             log(f"  idle after {waited:.0f} s")
-            res = asyncio.run(big_fetch(pb.plain_port, a.big_messages, a.fetch_runs, 0.01,
+            res = asyncio.run(big_fetch(pb, pb.plain_port, a.big_messages, a.fetch_runs, 0.01,
                                         a.seed))
             res["index_wait_s"] = waited
             self.results["bigfetch"]["popbridge"] = res
@@ -913,7 +916,7 @@ class Bench:
             pb.stop()
         if "dovecot" in names:
             dc.start()
-            res = asyncio.run(big_fetch(dc.plain_port, a.big_messages, a.fetch_runs, 0.01,
+            res = asyncio.run(big_fetch(dc, dc.plain_port, a.big_messages, a.fetch_runs, 0.01,
                                         a.seed))
             self.results["bigfetch"]["dovecot"] = res
             log(f"  dovecot {res}")
@@ -987,6 +990,8 @@ class Bench:
             n = by["messages"]
             row(f"FETCH 1:* FLAGS ENVELOPE BODYSTRUCTURE, {n} (s)",
                 get(by, "popbridge", "fetch_s"), get(by, "dovecot", "fetch_s"), "{:.3f}")
+            row("  server CPU per FETCH 1:* (s)", get(by, "popbridge", "fetch_cpu_s"),
+                get(by, "dovecot", "fetch_cpu_s"), "{:.3f}")
             row("  first FETCH after start (s)", get(by, "popbridge", "fetch_first_s"),
                 get(by, "dovecot", "fetch_first_s"), "{:.3f}")
             row("UID FETCH 1:* (FLAGS) (CHANGEDSINCE), 1% (s)",
