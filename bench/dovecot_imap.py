@@ -37,12 +37,11 @@ class TunedDovecot:
     """One private Dovecot IMAP instance. start() / stop(); maildir(user) is where a user's mail
     lives (created on demand, owned by the mail user)."""
 
-    def __init__(self, root, certs, password, max_connections=12_000, hibernate=False):
+    def __init__(self, root, certs, password, max_connections=12_000):
         self.root = os.path.abspath(root)
         self.certs = certs
         self.password = password
         self.max_connections = max_connections
-        self.hibernate = hibernate
         self.imap_port = None
         self.imaps_port = None
         self.process = None
@@ -68,25 +67,6 @@ class TunedDovecot:
 
     def _write_config(self):
         n = self.max_connections
-        hibernate = ""
-        if self.hibernate:
-            # An IDLE that lasts longer than this moves the connection to the imap-hibernate
-            # process, which holds many of them without their imap process.
-            hibernate = f"""imap_hibernate_timeout = 5s
-service imap-hibernate {{
-  client_limit = {n}
-  unix_listener imap-hibernate {{
-    mode = 0660
-    group = {MAIL_GROUP}
-  }}
-}}
-service imap {{
-  unix_listener imap-master {{
-    user = {MAIL_USER}
-  }}
-  extra_groups = {MAIL_GROUP}
-}}
-"""
         conf = f"""# Private tuned Dovecot for bench/imap_bench.py. Generated; do not edit.
 protocols = imap
 listen = 127.0.0.1
@@ -153,7 +133,7 @@ service auth {{
 protocol imap {{
   mail_max_userip_connections = {n}
 }}
-{hibernate}"""
+"""
         with open(self.config_file, "w") as f:
             f.write(conf)
 

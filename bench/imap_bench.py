@@ -417,8 +417,8 @@ class PopbridgeServer(Server):
 class DovecotServer(Server):
     name = "dovecot"
 
-    def __init__(self, root, certs, max_connections, hibernate):
-        self.dc = dovecot_imap.TunedDovecot(root, certs, PASSWORD, max_connections, hibernate)
+    def __init__(self, root, certs, max_connections):
+        self.dc = dovecot_imap.TunedDovecot(root, certs, PASSWORD, max_connections)
 
     def start(self):
         self.dc.start()
@@ -745,8 +745,7 @@ class Bench:
                                            self.certs, self.users + [NOTIFY_USER], self.hash))
             elif name == "dovecot":
                 dc = DovecotServer(os.path.join(self.dir, "dovecot"), self.certs,
-                                   max(12_000, self.a.dovecot_idle_connections * 2 + 200),
-                                   self.a.dovecot_hibernate)
+                                   max(12_000, self.a.dovecot_idle_connections * 2 + 200))
                 for u in self.users + [NOTIFY_USER]:
                     dc.dc.maildir(u)
                 out.append(dc)
@@ -888,7 +887,7 @@ class Bench:
         root = os.path.join(self.dir, "big")
         os.makedirs(root, exist_ok=True)
         os.chmod(root, 0o711)
-        dc = DovecotServer(os.path.join(root, "dovecot"), self.certs, 1000, False)
+        dc = DovecotServer(os.path.join(root, "dovecot"), self.certs, 1000)
         maildir = dc.dc.maildir(BIG_USER)
         mbox = os.path.join(root, "big.mbox")
         log(f"writing {a.big_messages} messages as an mbox and a maildir")
@@ -1021,8 +1020,6 @@ def parse_args(argv):
                    help="popbridge idling connections, plain and TLS (default 10000)")
     p.add_argument("--dovecot-idle-connections", type=int, default=1_000,
                    help="Dovecot idling connections, plain and TLS (default 1000)")
-    p.add_argument("--dovecot-hibernate", action="store_true",
-                   help="let Dovecot hibernate idling connections (imap_hibernate_timeout 5s)")
     p.add_argument("--notify-clients", type=int, default=1_000)
     p.add_argument("--notify-rounds", type=int, default=3)
     p.add_argument("--big-messages", type=int, default=20_000,
