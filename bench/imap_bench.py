@@ -93,12 +93,13 @@ def _headers(rng, n, extra=()):
             "MIME-Version: 1.0", *extra]
 
 
-def append_pool(seed, count):
-    """`count` text/plain messages (CRLF) of random size 1-200 KB for APPEND in the mixed load."""
+def append_pool(seed, count, low=1_000, high=200_000):
+    """`count` text/plain messages (CRLF) of random size `low`-`high` bytes for APPEND in the
+    mixed load."""
     rng = random.Random(seed)
     pool = []
     for i in range(count):
-        size = rng.randint(1_000, 200_000)
+        size = rng.randint(low, high)
         head = _headers(rng, i, ["Content-Type: text/plain; charset=us-ascii"])
         body = _lines(rng, size - 400)
         pool.append(("\r\n".join(head) + "\r\n\r\n" + "\r\n".join(body) + "\r\n").encode())
@@ -785,7 +786,8 @@ class Bench:
     # ------------------------------------------------------------------ the four benchmarks
 
     def mixed(self, servers):
-        pool = append_pool(self.a.seed, 64)
+        low, high = (int(float(x) * 1000) for x in self.a.append_kb.split(","))
+        pool = append_pool(self.a.seed, 64, low, high)
         for s in servers:
             log(f"{s.name}: prefilling {len(self.users)} users with {self.a.prefill} messages")
             asyncio.run(prefill(s.plain_port, self.users, pool, self.a.prefill, self.a.seed))
@@ -1015,6 +1017,8 @@ def parse_args(argv):
                         "SHA-512-crypt, 1000 rounds; yescrypt is what hash-password makes)")
     p.add_argument("--clients", default="10,50", help="mixed load client counts (default 10,50)")
     p.add_argument("--duration", type=float, default=10, help="seconds per mixed run (default 10)")
+    p.add_argument("--append-kb", default="1,200",
+                   help="smallest and largest APPEND in the mixed load, kB (default 1,200)")
     p.add_argument("--prefill", type=int, default=5, help="messages per user before the mixed load")
     p.add_argument("--idle-connections", type=int, default=10_000,
                    help="popbridge idling connections, plain and TLS (default 10000)")
