@@ -759,6 +759,7 @@ class Bench:
         only = a.only.split(",")
         self.dir = tempfile.mkdtemp(prefix="imap-bench-", dir=a.workdir)
         os.chmod(self.dir, 0o711)
+        servers = []
         try:
             self.certs = harness_certs.make_certs(os.path.join(self.dir, "certs"))
             self.hash = self.password_hash()
@@ -777,6 +778,8 @@ class Bench:
             if "bigfetch" in only:
                 self.bigfetch()
         finally:
+            for s in servers:  # after an error too: no server outlives the benchmark
+                s.stop()
             if a.keep:
                 log(f"kept {self.dir}")
             else:
@@ -897,31 +900,39 @@ class Bench:
         self.results["bigfetch"]["messages"] = a.big_messages
         self.results["bigfetch"]["bytes"] = size
         if "popbridge" in names:
-            pb = PopbridgeServer(a.popbridge, os.path.join(root, "popbridge"), self.certs,
-                                 [BIG_USER], self.hash)
-            pb.pb.write_config()
-            t0 = time.monotonic()
-            r = pb.pb.run("import", "-c", pb.pb.config_file, BIG_USER, mbox, timeout=7200)
-            if r.returncode != 0:
-                raise SystemExit(f"popbridge import failed: {r.stderr}")
-            log(f"popbridge import: {time.monotonic() - t0:.1f} s")
-            pb.start()
+            self._big_popbridge(root, mbox)
+        if "dovecot" in names:
+            dc.start()
+            try:
+                res = asyncio.run(big_fetch(dc, dc.plain_port, a.big_messages, a.fetch_runs,
+                                            0.01, a.seed))
+            finally:
+                dc.stop()
+            self.results["bigfetch"]["dovecot"] = res
+            log(f"  dovecot {res}")
+
+    def _big_popbridge(self, root, mbox):
+        a = self.a
+        pb = PopbridgeServer(a.popbridge, os.path.join(root, "popbridge"), self.certs,
+                             [BIG_USER], self.hash)
+        pb.pb.write_config()
+        t0 = time.monotonic()
+        r = pb.pb.run("import", "-c", pb.pb.config_file, BIG_USER, mbox, timeout=7200)
+        if r.returncode != 0:
+            raise SystemExit(f"popbridge import failed: {r.stderr}")
+        log(f"popbridge import: {time.monotonic() - t0:.1f} s")
+        pb.start()
+        try:
             log("popbridge: waiting for the search index to be built")
             waited = pb.settle(timeout=a.index_wait)
             log(f"  idle after {waited:.0f} s")
             res = asyncio.run(big_fetch(pb, pb.plain_port, a.big_messages, a.fetch_runs, 0.01,
                                         a.seed))
-            res["index_wait_s"] = waited
-            self.results["bigfetch"]["popbridge"] = res
-            log(f"  {res}")
+        finally:
             pb.stop()
-        if "dovecot" in names:
-            dc.start()
-            res = asyncio.run(big_fetch(dc, dc.plain_port, a.big_messages, a.fetch_runs, 0.01,
-                                        a.seed))
-            self.results["bigfetch"]["dovecot"] = res
-            log(f"  dovecot {res}")
-            dc.stop()
+        res["index_wait_s"] = waited
+        self.results["bigfetch"]["popbridge"] = res
+        log(f"  {res}")
 
     # ------------------------------------------------------------------ report
 
