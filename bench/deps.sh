@@ -1,13 +1,14 @@
 #!/bin/sh
-# Packages the pull benchmark (bench/pull_bench.py) needs on top of the project's own
-# (scripts/deps.sh): the two fetchers popbridge is compared with, procmail as fetchmail's MDA,
-# Dovecot's POP3 server (also used by the integration tests) and openssl for its throwaway
-# certificates. Debian 12; run as root. Benchmark-only: nothing here is needed to build or test.
+# Packages the benchmarks need on top of the project's own (scripts/deps.sh): for the pull
+# benchmark (bench/pull_bench.py) the two fetchers popbridge is compared with, procmail as
+# fetchmail's MDA and Dovecot's POP3 server; for the IMAP benchmark (bench/imap_bench.py)
+# Dovecot's IMAP server, its peer; openssl for throwaway certificates. Debian 12; run as root.
+# Benchmark-only: nothing here is needed to build or test.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  fetchmail procmail getmail6 dovecot-pop3d openssl ca-certificates python3 >/dev/null
+  fetchmail procmail getmail6 dovecot-pop3d dovecot-imapd openssl ca-certificates python3 >/dev/null
 # The packaged Dovecot service is never used by the benchmark (it runs its own instance).
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet dovecot 2>/dev/null; then
   systemctl stop dovecot || true

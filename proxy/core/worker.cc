@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <utility>
 
 namespace popbridge::proxy {
@@ -41,6 +42,13 @@ void runOnWorker(uv_loop_t* loop, std::function<void()> work, std::function<void
     std::abort();
   }
   item.release();  // owned by the request until onDone
+}
+
+void configureWorkerPool(unsigned threads) {
+  const std::string value = std::to_string(threads);
+  // overwrite = 0: an UV_THREADPOOL_SIZE from the environment stays. setenv fails only without
+  // memory, and the pool then keeps libuv's default, which works, only slower under load.
+  (void)setenv("UV_THREADPOOL_SIZE", value.c_str(), 0);
 }
 
 }  // namespace popbridge::proxy

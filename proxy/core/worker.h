@@ -14,4 +14,15 @@ namespace popbridge::proxy {
 // returning. An exception escaping either function terminates the process.
 void runOnWorker(uv_loop_t* loop, std::function<void()> work, std::function<void()> done);
 
+// Threads in libuv's pool, which runs every store read and write of every user. libuv starts 4
+// unless UV_THREADPOOL_SIZE says otherwise; a durable write holds its thread through its fsyncs,
+// so four commits in flight (four busy users) left every other user's reads, even a LIST,
+// waiting behind them.
+inline constexpr unsigned kWorkerThreads = 32;
+
+// Sizes the pool to `threads` unless UV_THREADPOOL_SIZE is set already (the operator's choice
+// wins). libuv reads the variable once, when the pool starts at the first runOnWorker of the
+// process, so call this before that; and before other threads exist, since it calls setenv.
+void configureWorkerPool(unsigned threads = kWorkerThreads);
+
 }  // namespace popbridge::proxy

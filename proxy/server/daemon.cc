@@ -482,6 +482,7 @@ int serve(const config::Config& initial_config) {
   setLogThreshold(severityOf(initial_config.log_level));
   // A client that hangs up mid-write must not kill the daemon.
   std::signal(SIGPIPE, SIG_IGN);
+  configureWorkerPool();  // before the first store job starts libuv's pool
 
   auto store = store::Store::open(initial_config.data_dir);
   if (!store) {
