@@ -116,6 +116,7 @@ std::string Session::capabilities() const {
   std::string caps =
       "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE ENABLE CONDSTORE QRESYNC";
   caps += " CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE XLIST";
+  caps += " ESEARCH SEARCHRES WITHIN";  // RFC 4731, RFC 5182, RFC 5032
   if (state_ == kNotAuthenticated) {
     if (!secure() && options_.tls == config::TlsMode::Starttls && options_.tls_context) {
       caps += " STARTTLS";
@@ -196,6 +197,8 @@ void Session::processInput() {
         hangUpAfterWrite();
         return;
       }
+      // RFC 5182 2.1: a SEARCH RETURN (SAVE) answered BAD leaves "$" empty.
+      if (error->clears_saved_result && selected_) selected_->saved_uids.clear();
       if (error->tag.empty()) {
         popbridge::imap::appendUntaggedStatus(out, Status::Bad, "", error->message);
       } else {
