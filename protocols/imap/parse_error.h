@@ -15,9 +15,6 @@ struct ParseError {
   Kind kind = Kind::Bad;
   std::string tag;  // the command's tag when it could be read, else empty (session answers "* BAD")
   std::string message;  // human text for the BAD response
-  // A SEARCH whose RETURN (SAVE) was read before the error: RFC 5182 2.1 says the saved
-  // result ("$") becomes empty when such a command fails, even with BAD.
-  bool clears_saved_result = false;
 };
 
 // A syntax error with the given message and no tag (the reader fills the tag in).

@@ -197,8 +197,6 @@ void Session::processInput() {
         hangUpAfterWrite();
         return;
       }
-      // RFC 5182 2.1: a SEARCH RETURN (SAVE) answered BAD leaves "$" empty.
-      if (error->clears_saved_result && selected_) selected_->saved_uids.clear();
       if (error->tag.empty()) {
         popbridge::imap::appendUntaggedStatus(out, Status::Bad, "", error->message);
       } else {

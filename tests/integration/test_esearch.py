@@ -1,7 +1,8 @@
 """ESEARCH (RFC 4731), SEARCHRES (RFC 5182) and WITHIN (RFC 5032) through the daemon, with
 Python's imaplib: SEARCH and UID SEARCH RETURN (MIN MAX ALL COUNT) against answers computed
 here, MODSEQ in ESEARCH (RFC 7162 3.1.5), RETURN (SAVE) and "$" in FETCH, STORE, COPY, MOVE,
-SEARCH and UID EXPUNGE, "$" kept across expunges and reset by SELECT, failed saves emptying it,
+SEARCH and UID EXPUNGE, "$" kept across expunges and reset by SELECT, emptied by a save
+answered NO and left alone by one answered BAD,
 and OLDER / YOUNGER against INTERNALDATEs set relative to now."""
 
 import re
@@ -251,19 +252,20 @@ class EsearchTest(PopbridgeCase):
         self.assertEqual(self.saved(), [])
         other.logout()
 
-    def test_failed_save_empties_the_saved_result(self):
-        for failing in (("SEARCH", "RETURN", "(SAVE)", "CHARSET", "X-NOPE", "ALL"),
-                        ("SEARCH", "RETURN", "(SAVE)", "NOSUCHKEY"),
-                        ("UID", "SEARCH", "RETURN", "(SAVE MIN)", "OLDER", "0")):
-            self.ok("SEARCH", "RETURN", "(SAVE)", "1:3")
-            self.assertEqual(len(self.saved()), 3)
-            typ, text = attempt(self.conn, *failing)
-            self.assertEqual(typ, "NO" if "X-NOPE" in failing else "BAD", (failing, text))
-            self.assertEqual(self.saved(), [], failing)
-        # A failing SEARCH without SAVE leaves "$" alone.
+    def test_failed_save_no_empties_bad_keeps(self):
+        # RFC 5182 2.1: a SEARCH RETURN (SAVE) answered NO empties "$"; one answered BAD must
+        # not change it.
         self.ok("SEARCH", "RETURN", "(SAVE)", "1:3")
-        self.assertEqual(attempt(self.conn, "SEARCH", "RETURN", "(MIN)", "NOSUCHKEY")[0], "BAD")
-        self.assertEqual(len(self.saved()), 3)
+        typ, text = attempt(self.conn, "SEARCH", "RETURN", "(SAVE)", "CHARSET", "X-NOPE", "ALL")
+        self.assertEqual(typ, "NO", text)
+        self.assertEqual(self.saved(), [])
+        for failing in (("SEARCH", "RETURN", "(SAVE)", "NOSUCHKEY"),
+                        ("UID", "SEARCH", "RETURN", "(SAVE MIN)", "OLDER", "0"),
+                        ("SEARCH", "RETURN", "(SAVE FOO)", "ALL")):
+            self.ok("SEARCH", "RETURN", "(SAVE)", "1:3")
+            typ, text = attempt(self.conn, *failing)
+            self.assertEqual(typ, "BAD", (failing, text))
+            self.assertEqual(self.saved(), self.uids[:3], failing)
         # "$" cannot join other numbers.
         self.assertEqual(attempt(self.conn, "FETCH", "1,$", "(UID)")[0], "BAD")
 

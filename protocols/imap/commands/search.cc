@@ -345,21 +345,13 @@ Result<SearchArgs, ParseError> parseSearchArgs(ArgParser& in, const Limits& limi
       if (!returns) return fail(returns.error());
       args.returns = *returns;
       ok = in.sp();
-      if (!ok) {
-        ParseError error = ok.error();
-        error.clears_saved_result = args.returns->save;
-        return fail(std::move(error));
-      }
+      if (!ok) return fail(ok.error());
     } else {
       in.rewindTo(start);  // an atom was read at most: no literal was crossed
     }
   }
   auto program = parseSearchProgram(in, limits, args);
-  if (!program) {
-    ParseError error = program.error();
-    error.clears_saved_result = args.returns && args.returns->save;
-    return fail(std::move(error));
-  }
+  if (!program) return fail(program.error());
   return args;
 }
 

@@ -93,12 +93,12 @@ struct SearchArgs {
 
 // Parses " [RETURN SP "(" [option *(SP option)] ")" SP] [CHARSET SP astring SP] search-key
 // *(SP search-key)"; `in` is positioned right after the command name. Return options are MIN,
-// MAX, ALL, COUNT and SAVE, any case, each at most once; others are a syntax error. An error
-// after RETURN (SAVE) was read has clears_saved_result set (RFC 5182 2.1). The key tree is built
-// with an explicit stack; parenthesis nesting deeper than `limits.max_depth` is ParseError{TooLong}
-// (the CommandReader counts parentheses while framing too). NOT and OR chains are bounded only by
-// the line length: nothing here or in the evaluators recurses over them. The charset is not checked
-// here: an unknown one must be answered NO [BADCHARSET] (RFC 3501 6.4.4), which the handler does.
+// MAX, ALL, COUNT and SAVE, any case, each at most once; others are a syntax error. The key tree is
+// built with an explicit stack; parenthesis nesting deeper than `limits.max_depth` is
+// ParseError{TooLong} (the CommandReader counts parentheses while framing too). NOT and OR chains
+// are bounded only by the line length: nothing here or in the evaluators recurses over them. The
+// charset is not checked here: an unknown one must be answered NO [BADCHARSET] (RFC 3501 6.4.4),
+// which the handler does.
 // "$" (RFC 5182) may stand as a key or after UID; OLDER and YOUNGER (RFC 5032) take a non-zero
 // 32-bit number of seconds. Pure; any thread.
 Result<SearchArgs, ParseError> parseSearchArgs(ArgParser& in, const Limits& limits);

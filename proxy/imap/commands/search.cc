@@ -288,10 +288,11 @@ void answerExtended(Session& s, const popbridge::imap::SearchReturn& r, const Ma
   s.send(std::move(out));
 }
 
-// The failed SEARCH RETURN (SAVE) leaves "$" empty (RFC 5182 2.1), then the tagged answer.
+// RFC 5182 2.1: a SEARCH RETURN (SAVE) answered NO leaves "$" empty; one answered BAD must
+// not change it.
 void failSearch(Session& s, bool saving, Status status, std::string_view code,
                 std::string_view text) {
-  if (saving) s.selected()->saved_uids.clear();
+  if (saving && status == Status::No) s.selected()->saved_uids.clear();
   s.finish(status, code, text);
 }
 
@@ -325,12 +326,12 @@ void handleSearch(Session& session, popbridge::imap::Command& command) {
   for (SearchKey& key : args.keys) {
     auto node = translate(box, key, now);
     if (!node) {
-      failSearch(session, saving, Status::Bad, "", node.error());
+      session.finish(Status::Bad, "", node.error());  // BAD leaves "$" as it was
       return;
     }
     query.nodes.push_back(std::move(*node));
   }
-  // "$" in the keys has been read; from here a failure leaves it empty.
+  // "$" in the keys has been read; from here a failure (NO, from the store) leaves it empty.
   if (saving) box.saved_uids.clear();
   ImapServer* server = &session.server();
   session.user()->read<store::Result<std::vector<store::SearchHit>>>(

@@ -175,16 +175,6 @@ TEST(SearchTest, ReturnOptions) {
   EXPECT_FALSE(args.returns->all);
 }
 
-TEST(SearchTest, FailedSaveClearsTheSavedResult) {
-  // RFC 5182 2.1: a SEARCH RETURN (SAVE) that fails, even with BAD, empties "$".
-  EXPECT_TRUE(readOneError("s SEARCH RETURN (SAVE) FOO\r\n").clears_saved_result);
-  EXPECT_TRUE(readOneError("s SEARCH RETURN (MIN SAVE) OLDER 0\r\n").clears_saved_result);
-  EXPECT_TRUE(readOneError("s UID SEARCH RETURN (SAVE)\r\n").clears_saved_result);
-  EXPECT_FALSE(readOneError("s SEARCH RETURN (MIN) FOO\r\n").clears_saved_result);
-  EXPECT_FALSE(readOneError("s SEARCH FOO\r\n").clears_saved_result);
-  EXPECT_FALSE(readOneError("s SEARCH RETURN (SAVE SAVE) ALL\r\n").clears_saved_result);
-}
-
 TEST(SearchTest, EsearchResponse) {
   std::string out;
   EsearchResponse response;
