@@ -288,12 +288,11 @@ void answerExtended(Session& s, const popbridge::imap::SearchReturn& r, const Ma
   s.send(std::move(out));
 }
 
-// RFC 5182 2.1: a SEARCH RETURN (SAVE) answered NO leaves "$" empty; one answered BAD must
-// not change it.
-void failSearch(Session& s, bool saving, Status status, std::string_view code,
-                std::string_view text) {
-  if (saving && status == Status::No) s.selected()->saved_uids.clear();
-  s.finish(status, code, text);
+// Answers NO. RFC 5182 2.1: a SEARCH RETURN (SAVE) answered NO leaves "$" empty (one answered
+// BAD must not change it, so BADs go straight to finish()).
+void refuseSearch(Session& s, bool saving, std::string_view code, std::string_view text) {
+  if (saving) s.selected()->saved_uids.clear();
+  s.finish(Status::No, code, text);
 }
 
 }  // namespace
@@ -307,9 +306,9 @@ void handleSearch(Session& session, popbridge::imap::Command& command) {
   auto& args = std::get<popbridge::imap::SearchArgs>(command.args);
   const bool saving = args.returns && args.returns->save;
   if (args.charset && !popbridge::imap::searchCharsetSupported(*args.charset)) {
-    failSearch(session, saving, Status::No,
-               std::string("BADCHARSET (") + popbridge::imap::kSearchCharsets + ")",
-               "Unsupported charset");
+    refuseSearch(session, saving,
+                 std::string("BADCHARSET (") + popbridge::imap::kSearchCharsets + ")",
+                 "Unsupported charset");
     return;
   }
   SelectedMailbox& box = *session.selected();
