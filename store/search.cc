@@ -171,6 +171,10 @@ std::optional<std::string> leafSql(const SearchNode& node) {
       return local + " >= " + std::to_string(start);
     case Kind::ModseqAtLeast:
       return "modseq >= " + std::to_string(static_cast<std::int64_t>(node.modseq));
+    case Kind::ArrivedBefore:
+      return "internaldate < " + std::to_string(node.seconds);
+    case Kind::ArrivedSince:
+      return "internaldate >= " + std::to_string(node.seconds);
     case Kind::Uids: {
       if (node.uids.empty()) return "0";
       if (node.uids.size() > kMaxSqlRanges) return std::nullopt;
@@ -493,6 +497,10 @@ class Evaluator {
         return truth(inRanges(node.uids, row.uid));
       case Kind::ModseqAtLeast:
         return truth(row.modseq >= node.modseq);
+      case Kind::ArrivedBefore:
+        return truth(row.internaldate < node.seconds);
+      case Kind::ArrivedSince:
+        return truth(row.internaldate >= node.seconds);
       case Kind::SentBefore:
       case Kind::SentOn:
       case Kind::SentSince:

@@ -42,6 +42,8 @@ struct SearchNode {
     Text,           // the header text or the body's text contains `value`
     Uids,           // uid lies in `uids`
     ModseqAtLeast,  // the message's modseq >= modseq (RFC 7162 3.1.5)
+    ArrivedBefore,  // INTERNALDATE, as an instant, < seconds (RFC 5032 OLDER)
+    ArrivedSince,   // INTERNALDATE, as an instant, >= seconds (RFC 5032 YOUNGER)
   };
   Kind kind = Kind::All;
   std::uint32_t end = 0;       // index one past this node's subtree
@@ -49,6 +51,7 @@ struct SearchNode {
   std::uint64_t size = 0;      // Larger / Smaller
   std::uint64_t modseq = 0;    // ModseqAtLeast
   std::int64_t day = 0;        // date kinds: days since 1970-01-01
+  std::int64_t seconds = 0;    // ArrivedBefore / ArrivedSince: seconds since 1970-01-01 UTC
   std::string field;           // Header: the field name
   std::string value;           // Keyword / NoKeyword / Header / Body / Text
   std::vector<UidRange> uids;  // Uids: ascending, not overlapping

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <string_view>
+#include <utility>
 
 namespace popbridge::imap {
 namespace {
@@ -321,6 +322,18 @@ struct RedactVisitor {
   // Search strings may quote message content or addresses (STYLE.md 7.6): keys, numbers and
   // sets are shown, every string argument as ***. Walks the flat key tree without recursion.
   void operator()(const SearchArgs& args) const {
+    if (args.returns) {
+      const SearchReturn& r = *args.returns;
+      out += " RETURN (";
+      for (const auto& [set, name] :
+           {std::pair{r.min, "MIN"}, std::pair{r.max, "MAX"}, std::pair{r.all, "ALL"},
+            std::pair{r.count, "COUNT"}, std::pair{r.save, "SAVE"}}) {
+        if (!set) continue;
+        if (out.back() != '(') out += ' ';
+        out += name;
+      }
+      out += ')';
+    }
     if (args.charset) {
       out += " CHARSET ";
       appendLogString(out, *args.charset);
@@ -369,6 +382,8 @@ struct RedactVisitor {
         case SearchKey::Kind::Larger:
         case SearchKey::Kind::Smaller:
         case SearchKey::Kind::Modseq:
+        case SearchKey::Kind::Older:
+        case SearchKey::Kind::Younger:
           out += ' ' + std::to_string(key.number);
           break;
         case SearchKey::Kind::Uid:

@@ -50,6 +50,7 @@ bool SequenceSet::contains(std::uint32_t n, std::uint32_t largest) const {
 }
 
 std::string SequenceSet::toString() const {
+  if (saved) return "$";
   std::string out;
   for (const SeqRange& range : ranges) {
     if (!out.empty()) {
@@ -68,10 +69,14 @@ Result<SequenceSet, ParseError> SequenceSet::parse(std::string_view text) {
   if (text.empty()) {
     return fail(badSyntax("Invalid sequence set: empty"));
   }
-  if (text.find('$') != std::string_view::npos) {
-    return fail(badSyntax("Invalid sequence set: '$' (SEARCHRES) is not supported"));
-  }
   SequenceSet set;
+  if (text == "$") {
+    set.saved = true;
+    return set;
+  }
+  if (text.find('$') != std::string_view::npos) {
+    return fail(badSyntax("Invalid sequence set: '$' must stand alone"));
+  }
   std::size_t pos = 0;
   while (true) {
     auto first = parseSeqNumber(text, pos);

@@ -23,16 +23,21 @@ struct SeqRange {
 
 struct SequenceSet {
   std::vector<SeqRange> ranges;  // as written by the client (first may be > last)
+  // "$" (RFC 5182 SEARCHRES): the saved result of the last SEARCH RETURN (SAVE); `ranges` is
+  // empty. "$" stands alone: RFC 5182 3 adds it as a whole sequence-set, never inside one.
+  // The session resolves it against its saved result before anything else reads the set.
+  bool saved = false;
 
   // True when n lies in the set; '*' means `largest` (the highest seq number or UID in the
-  // mailbox). A range a:b covers both a:b and b:a (RFC 3501 9, seq-range). Pure; any thread.
+  // mailbox). A range a:b covers both a:b and b:a (RFC 3501 9, seq-range). False for "$",
+  // whose members only the session knows. Pure; any thread.
   bool contains(std::uint32_t n, std::uint32_t largest) const;
 
-  // The set written back in IMAP syntax ("1,3:5,7:*"), for logs and responses.
+  // The set written back in IMAP syntax ("1,3:5,7:*", or "$"), for logs and responses.
   std::string toString() const;
 
-  // Parse "1,3:5,7:*"; error (ParseError::Kind::Bad, empty tag) on 0, empty parts, numbers
-  // above 4294967295 and any other character. "$" (RFC 5182 SEARCHRES) is rejected.
+  // Parse "1,3:5,7:*" or "$"; error (ParseError::Kind::Bad, empty tag) on 0, empty parts,
+  // numbers above 4294967295, "$" next to anything else, and any other character.
   static Result<SequenceSet, ParseError> parse(std::string_view text);
 };
 

@@ -8,6 +8,12 @@ Result<std::vector<std::size_t>, std::string> resolveSet(const SelectedMailbox& 
                                                          const popbridge::imap::SequenceSet& set,
                                                          SetKind kind) {
   std::vector<std::size_t> indices;
+  if (set.saved) {
+    for (const std::uint32_t uid : box.saved_uids) {
+      if (auto index = box.indexOf(uid)) indices.push_back(*index);
+    }
+    return indices;  // ascending: UIDs ascend with sequence numbers
+  }
   const auto count = static_cast<std::uint32_t>(box.messages.size());
   if (kind == SetKind::SequenceNumbers) {
     for (const popbridge::imap::SeqRange& range : set.ranges) {

@@ -64,6 +64,10 @@ struct SelectedMailbox {
   bool loaded = false;                   // the initial snapshot arrived
   std::deque<store::ChangeSet> pending;  // published, not yet applied
   std::set<std::uint32_t> expunge_held;  // expunged in the store, still in the client's view
+  // RFC 5182 "$": the UIDs the last SEARCH RETURN (SAVE) found, ascending. Kept as UIDs, so a
+  // message leaves "$" when it leaves this client's view (expunged) and new ones never join;
+  // a new SELECT/EXAMINE starts with a fresh, empty one.
+  std::vector<std::uint32_t> saved_uids;
 
   // Index of `uid` in messages, or nullopt.
   std::optional<std::size_t> indexOf(std::uint32_t uid) const;

@@ -217,6 +217,28 @@ TEST_F(SearchTest, InternalDateUsesItsOwnZone) {
   EXPECT_EQ(run(only(day(Kind::Before, kMarch10 + 100))), (U{1, 2, 3, 4}));
 }
 
+TEST_F(SearchTest, ArrivalInstantsIgnoreTheZone) {
+  // RFC 5032 OLDER / YOUNGER compare instants: uid 1 arrived (kMarch10 + 1) 04:30 UTC.
+  SearchNode before = node(Kind::ArrivedBefore);
+  before.seconds = (kMarch10 + 1) * kDay + 4 * kDay / 24 + 30 * 60;
+  EXPECT_EQ(run(only(before)), (U{2, 4}));
+  before.seconds += 1;
+  EXPECT_EQ(run(only(before)), (U{1, 2, 4}));
+  SearchNode since = node(Kind::ArrivedSince);
+  since.seconds = kMarch10 * kDay + 10;
+  EXPECT_EQ(run(only(since)), (U{1, 3, 4}));
+  since.seconds += 1;
+  EXPECT_EQ(run(only(since)), (U{1, 3}));
+  // Also where SQL cannot narrow (under NOT with a body key), by the per-message evaluator.
+  EXPECT_EQ(run(QueryBuilder()
+                    .open(Kind::And)
+                    .open(Kind::Not)
+                    .leaf(since)
+                    .leaf(text(Kind::Text, "e"))
+                    .build()),
+            (U{2, 4}));
+}
+
 TEST_F(SearchTest, SentDatesUseTheDateHeaderAsWritten) {
   EXPECT_EQ(run(only(day(Kind::SentOn, kMarch10))), (U{1}));
   EXPECT_EQ(run(only(day(Kind::SentBefore, kMarch10))), (U{2}));

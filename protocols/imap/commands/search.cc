@@ -4,13 +4,25 @@
 #include <cctype>
 #include <string_view>
 
+#include "protocols/imap/encoder.h"
+
 namespace popbridge::imap {
 namespace {
 
 using Kind = SearchKey::Kind;
 
 // What follows a search-key name (RFC 3501 9, search-key).
-enum class Arg : std::uint8_t { None, String, Keyword, Date, Number, HeaderField, Set, Modseq };
+enum class Arg : std::uint8_t {
+  None,
+  String,
+  Keyword,
+  Date,
+  Number,
+  HeaderField,
+  Set,
+  Modseq,
+  Interval,
+};
 
 struct KeyName {
   std::string_view name;
@@ -18,7 +30,7 @@ struct KeyName {
   Arg arg;
 };
 
-constexpr std::array<KeyName, 38> kKeyNames = {{
+constexpr std::array<KeyName, 40> kKeyNames = {{
     {"ALL", Kind::All, Arg::None},
     {"ANSWERED", Kind::Answered, Arg::None},
     {"BCC", Kind::Bcc, Arg::String},
@@ -36,6 +48,7 @@ constexpr std::array<KeyName, 38> kKeyNames = {{
     {"NEW", Kind::New, Arg::None},
     {"NOT", Kind::Not, Arg::None},
     {"OLD", Kind::Old, Arg::None},
+    {"OLDER", Kind::Older, Arg::Interval},
     {"ON", Kind::On, Arg::Date},
     {"OR", Kind::Or, Arg::None},
     {"RECENT", Kind::Recent, Arg::None},
@@ -55,6 +68,7 @@ constexpr std::array<KeyName, 38> kKeyNames = {{
     {"UNFLAGGED", Kind::Unflagged, Arg::None},
     {"UNKEYWORD", Kind::Unkeyword, Arg::Keyword},
     {"UNSEEN", Kind::Unseen, Arg::None},
+    {"YOUNGER", Kind::Younger, Arg::Interval},
     // Accepted so the handler can refuse them with a clear message rather than a syntax error.
     {"RETURN", Kind::All, Arg::None},
     {"CHARSET", Kind::All, Arg::None},
@@ -189,6 +203,15 @@ Result<void, ParseError> parseKeyArgument(ArgParser& in, Arg arg, SearchKey& key
       key.set = std::move(*set);
       return {};
     }
+    case Arg::Interval: {
+      // RFC 5032 4: interval = nz-number (32 bit), in seconds.
+      auto seconds = in.number();
+      if (!seconds || *seconds == 0) {
+        return fail(badSyntax("Expected a number of seconds from 1 to 4294967295"));
+      }
+      key.number = *seconds;
+      return {};
+    }
     case Arg::Modseq: {
       // RFC 7162 3.1.5: "MODSEQ" [SP entry-name SP entry-type-req] SP mod-sequence-valzer.
       if (in.peek() == '"' || in.atLiteral()) {
@@ -266,12 +289,76 @@ Result<std::int64_t, ParseError> parseSearchDate(std::string_view text) {
   return daysFromCivil(year, month, day);
 }
 
+namespace {
+
+// search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"
+// (RFC 4466 2.6, RFC 4731 3.1, RFC 5182 2); `in` is right after "RETURN". Leaves `in` after
+// the ")".
+Result<SearchReturn, ParseError> parseReturnOptions(ArgParser& in) {
+  SearchReturn returns;
+  auto ok = in.sp();
+  if (!ok) return fail(ok.error());
+  if (!in.consumeIf('(')) return fail(badSyntax("Expected '(' after RETURN"));
+  bool any = false;
+  while (!in.consumeIf(')')) {
+    if (any) {
+      ok = in.sp();
+      if (!ok) return fail(badSyntax("Expected ')' or another return option"));
+    }
+    auto name = in.keyword();
+    if (!name) return fail(badSyntax("Expected a SEARCH return option"));
+    bool* option = *name == "MIN"     ? &returns.min
+                   : *name == "MAX"   ? &returns.max
+                   : *name == "ALL"   ? &returns.all
+                   : *name == "COUNT" ? &returns.count
+                   : *name == "SAVE"  ? &returns.save
+                                      : nullptr;
+    if (option == nullptr) {
+      return fail(badSyntax("Unknown SEARCH return option " + name->substr(0, 40)));
+    }
+    if (*option) return fail(badSyntax("Repeated SEARCH return option " + *name));
+    *option = true;
+    any = true;
+  }
+  // RFC 4731 3.1: "RETURN ()" is the same as "RETURN (ALL)".
+  if (!any) returns.all = true;
+  return returns;
+}
+
+Result<void, ParseError> parseSearchProgram(ArgParser& in, const Limits& limits, SearchArgs& args);
+
+}  // namespace
+
 Result<SearchArgs, ParseError> parseSearchArgs(ArgParser& in, const Limits& limits) {
   SearchArgs args;
   auto ok = in.sp();
   if (!ok) {
     return fail(ok.error());
   }
+  // RETURN comes before CHARSET (RFC 4466 2.6: "SEARCH" [search-return-opts] SP
+  // search-program).
+  {
+    const std::size_t start = in.position();
+    auto word = in.keyword();
+    if (word && *word == "RETURN") {
+      auto returns = parseReturnOptions(in);
+      if (!returns) return fail(returns.error());
+      args.returns = *returns;
+      ok = in.sp();
+      if (!ok) return fail(ok.error());
+    } else {
+      in.rewindTo(start);  // an atom was read at most: no literal was crossed
+    }
+  }
+  auto program = parseSearchProgram(in, limits, args);
+  if (!program) return fail(program.error());
+  return args;
+}
+
+namespace {
+
+Result<void, ParseError> parseSearchProgram(ArgParser& in, const Limits& limits, SearchArgs& args) {
+  Result<void, ParseError> ok;
   // CHARSET comes first if at all (RFC 3501 9: search = "SEARCH" [SP "CHARSET" SP astring] ...).
   {
     const std::size_t start = in.position();
@@ -332,7 +419,7 @@ Result<SearchArgs, ParseError> parseSearchArgs(ArgParser& in, const Limits& limi
         return fail(badSyntax("Unknown search key " + name->substr(0, 40)));
       }
       if (known->name == "RETURN") {
-        return fail(badSyntax("SEARCH RETURN (ESEARCH) is not supported"));
+        return fail(badSyntax("RETURN must come before CHARSET and the search keys"));
       }
       if (known->name == "CHARSET") {
         return fail(badSyntax("CHARSET must come before the search keys"));
@@ -389,11 +476,7 @@ Result<SearchArgs, ParseError> parseSearchArgs(ArgParser& in, const Limits& limi
       // Root: the command ends or another top-level key follows.
       if (in.atEnd()) {
         args.keys[0].end = size;
-        ok = in.end();
-        if (!ok) {
-          return fail(ok.error());
-        }
-        return args;
+        return in.end();
       }
       ok = in.sp();
       if (!ok) {
@@ -403,6 +486,8 @@ Result<SearchArgs, ParseError> parseSearchArgs(ArgParser& in, const Limits& limi
     }
   }
 }
+
+}  // namespace
 
 void appendSearchResponse(std::string& out, const std::vector<std::uint32_t>& numbers,
                           std::optional<std::uint64_t> modseq) {
@@ -415,6 +500,49 @@ void appendSearchResponse(std::string& out, const std::vector<std::uint32_t>& nu
     out += " (MODSEQ ";
     out += std::to_string(*modseq);
     out += ')';
+  }
+  out += "\r\n";
+}
+
+void appendCompactSet(std::string& out, const std::vector<std::uint32_t>& ascending) {
+  for (std::size_t i = 0; i < ascending.size();) {
+    std::size_t j = i;
+    while (j + 1 < ascending.size() && ascending[j + 1] == ascending[j] + 1) ++j;
+    if (i > 0) out += ',';
+    out += std::to_string(ascending[i]);
+    if (j > i) {
+      out += ':';
+      out += std::to_string(ascending[j]);
+    }
+    i = j + 1;
+  }
+}
+
+void appendEsearchResponse(std::string& out, const EsearchResponse& response) {
+  out += "* ESEARCH (TAG ";
+  appendString(out, response.tag);
+  out += ')';
+  if (response.uid) out += " UID";
+  if (response.min) {
+    out += " MIN ";
+    out += std::to_string(*response.min);
+  }
+  if (response.max) {
+    out += " MAX ";
+    out += std::to_string(*response.max);
+  }
+  // RFC 4731 3.1: ALL's value is a non-empty sequence-set; with no match it is left out.
+  if (response.all && !response.all->empty()) {
+    out += " ALL ";
+    appendCompactSet(out, *response.all);
+  }
+  if (response.count) {
+    out += " COUNT ";
+    out += std::to_string(*response.count);
+  }
+  if (response.modseq) {
+    out += " MODSEQ ";
+    out += std::to_string(*response.modseq);
   }
   out += "\r\n";
 }

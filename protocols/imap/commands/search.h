@@ -57,31 +57,50 @@ struct SearchKey {
     Larger,      // number
     Smaller,     // number
     Modseq,      // number (RFC 7162 3.1.5; the optional entry name and type are dropped)
-    Uid,         // set of UIDs
-    Sequence,    // set of message sequence numbers
+    Uid,         // set of UIDs ("$" allowed: RFC 5182)
+    Sequence,    // set of message sequence numbers ("$" allowed: RFC 5182)
+    Older,       // number: seconds; INTERNALDATE at least that long before now (RFC 5032)
+    Younger,     // number: seconds; INTERNALDATE at most that long before now (RFC 5032)
   };
   Kind kind = Kind::All;
   std::uint32_t end = 0;     // index in SearchArgs::keys one past this key's subtree
   std::string field;         // HEADER field name as sent
   std::string value;         // string or flag-keyword argument as sent (astring, literals allowed)
-  std::uint64_t number = 0;  // LARGER / SMALLER octets, MODSEQ value
+  std::uint64_t number = 0;  // LARGER / SMALLER octets, MODSEQ value, OLDER / YOUNGER seconds
   std::int64_t day = 0;      // date keys: days since 1970-01-01 of the date given (no time/zone)
   SequenceSet set;           // Uid / Sequence
 };
 
-// SEARCH [CHARSET astring] 1*(SP search-key) (RFC 3501 6.4.4) and UID SEARCH (6.4.8).
+// The RETURN options of an extended SEARCH (RFC 4731 3.1, RFC 5182 2): what the ESEARCH
+// response carries, and whether the result is saved as "$". RETURN () means ALL.
+struct SearchReturn {
+  bool min = false;
+  bool max = false;
+  bool all = false;
+  bool count = false;
+  bool save = false;  // SEARCHRES
+};
+
+// SEARCH [RETURN (...)] [CHARSET astring] 1*(SP search-key) (RFC 3501 6.4.4, RFC 4466 2.6,
+// RFC 4731) and UID SEARCH (RFC 3501 6.4.8).
 struct SearchArgs {
   std::optional<std::string> charset;  // as sent, uppercased; nullopt when not given
   std::vector<SearchKey> keys;         // pre-order; keys[0] is Kind::And over the top-level keys
+  // Set when the command had RETURN (...): the answer is then ESEARCH (or nothing for SAVE
+  // alone), never SEARCH. RETURN () arrives here as {all = true}.
+  std::optional<SearchReturn> returns;
 };
 
-// Parses " [CHARSET astring SP] search-key *(SP search-key)"; `in` is positioned right after the
-// command name. The key tree is built with an explicit stack; parenthesis nesting deeper than
-// `limits.max_depth` is ParseError{TooLong} (the CommandReader counts parentheses while framing
-// too). NOT and OR chains are bounded only by the line length: nothing here or in the
-// evaluators recurses over them. The charset is not checked here: an unknown one must be
-// answered NO [BADCHARSET] (RFC 3501 6.4.4), which the handler does. RETURN (ESEARCH, RFC 4731)
-// and "$" (SEARCHRES, RFC 5182) are syntax errors for now. Pure; any thread.
+// Parses " [RETURN SP "(" [option *(SP option)] ")" SP] [CHARSET SP astring SP] search-key
+// *(SP search-key)"; `in` is positioned right after the command name. Return options are MIN,
+// MAX, ALL, COUNT and SAVE, any case, each at most once; others are a syntax error. The key tree is
+// built with an explicit stack; parenthesis nesting deeper than `limits.max_depth` is
+// ParseError{TooLong} (the CommandReader counts parentheses while framing too). NOT and OR chains
+// are bounded only by the line length: nothing here or in the evaluators recurses over them. The
+// charset is not checked here: an unknown one must be answered NO [BADCHARSET] (RFC 3501 6.4.4),
+// which the handler does.
+// "$" (RFC 5182) may stand as a key or after UID; OLDER and YOUNGER (RFC 5032) take a non-zero
+// 32-bit number of seconds. Pure; any thread.
 Result<SearchArgs, ParseError> parseSearchArgs(ArgParser& in, const Limits& limits);
 
 // Parses an IMAP date (RFC 3501 9: date-day "-" date-month "-" date-year, date-day 1 or 2
@@ -94,6 +113,27 @@ Result<std::int64_t, ParseError> parseSearchDate(std::string_view text);
 // 3.1.5), left out when nothing matched. Appends to `out`. Pure; any thread.
 void appendSearchResponse(std::string& out, const std::vector<std::uint32_t>& numbers,
                           std::optional<std::uint64_t> modseq = std::nullopt);
+
+// The ESEARCH response (RFC 4731 3.1, RFC 4466 2.6.2):
+//   * ESEARCH (TAG "a1") UID MIN 2 MAX 47 ALL 2:5,7,47 COUNT 6 MODSEQ 917
+// Fields are written in that order when set; `all` holds ascending numbers, written as a
+// sequence-set with runs collapsed ("2:5,7").
+struct EsearchResponse {
+  std::string tag;  // the command's tag (tag chars need no escaping; written quoted)
+  bool uid = false;
+  std::optional<std::uint32_t> min;
+  std::optional<std::uint32_t> max;
+  std::optional<std::vector<std::uint32_t>> all;
+  std::optional<std::uint32_t> count;
+  std::optional<std::uint64_t> modseq;  // RFC 7162 3.1.5
+};
+
+// Appends `response` with CRLF to `out`. Pure; any thread.
+void appendEsearchResponse(std::string& out, const EsearchResponse& response);
+
+// Ascending numbers as a sequence-set with runs collapsed: {1,2,3,5} -> "1:3,5". Appends to
+// `out`; nothing for an empty list. Pure; any thread.
+void appendCompactSet(std::string& out, const std::vector<std::uint32_t>& ascending);
 
 // The key's name as a client writes it ("UNSEEN", "HEADER"); empty for And and Sequence, which
 // have none. Pure; any thread.

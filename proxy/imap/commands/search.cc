@@ -1,6 +1,9 @@
 #include "protocols/imap/commands/search.h"
 
 #include <algorithm>
+#include <chrono>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -65,6 +68,16 @@ std::vector<store::UidRange> sequenceRanges(const SelectedMailbox& box, const Se
   return normalized(std::move(ranges));
 }
 
+// "$" (RFC 5182): the saved result's messages still in this client's view, as UID ranges. The
+// same whether written as a key (sequence numbers) or after UID: both name those messages.
+std::vector<store::UidRange> savedRanges(const SelectedMailbox& box) {
+  std::vector<store::UidRange> ranges;
+  for (const std::uint32_t uid : box.saved_uids) {
+    if (box.indexOf(uid)) ranges.push_back({uid, uid});
+  }
+  return normalized(std::move(ranges));
+}
+
 Node flagNode(Node::Kind kind, std::uint32_t bits) {
   Node node;
   node.kind = kind;
@@ -81,8 +94,9 @@ Node headerNode(std::string field, std::string value) {
 }
 
 // One IMAP key as a store node (same position and subtree end, so the tree shape carries over
-// without walking it). Returns an error text for keys popbridge refuses.
-Result<Node, std::string> translate(const SelectedMailbox& box, SearchKey& key) {
+// without walking it). `now` is the time OLDER and YOUNGER count back from. Returns an error
+// text for keys popbridge refuses.
+Result<Node, std::string> translate(const SelectedMailbox& box, SearchKey& key, std::int64_t now) {
   using K = SearchKey::Kind;
   Node node;
   switch (key.kind) {
@@ -203,11 +217,21 @@ Result<Node, std::string> translate(const SelectedMailbox& box, SearchKey& key) 
       break;
     case K::Uid:
       node.kind = Node::Kind::Uids;
-      node.uids = uidRanges(box, key.set);
+      node.uids = key.set.saved ? savedRanges(box) : uidRanges(box, key.set);
       break;
     case K::Sequence:
       node.kind = Node::Kind::Uids;
-      node.uids = sequenceRanges(box, key.set);
+      node.uids = key.set.saved ? savedRanges(box) : sequenceRanges(box, key.set);
+      break;
+    // RFC 5032 3: OLDER n matches INTERNALDATE at least n seconds before now, YOUNGER n at most
+    // n seconds before now; both compare instants, unlike the date keys.
+    case K::Older:
+      node.kind = Node::Kind::ArrivedBefore;
+      node.seconds = now - static_cast<std::int64_t>(key.number) + 1;
+      break;
+    case K::Younger:
+      node.kind = Node::Kind::ArrivedSince;
+      node.seconds = now - static_cast<std::int64_t>(key.number);
       break;
     case K::Modseq:
       node.kind = Node::Kind::ModseqAtLeast;
@@ -218,20 +242,76 @@ Result<Node, std::string> translate(const SelectedMailbox& box, SearchKey& key) 
   return node;
 }
 
+// What a SEARCH answers, from the matches in this client's view (ascending).
+struct Matches {
+  std::vector<std::uint32_t> numbers;  // sequence numbers, or UIDs for UID SEARCH
+  std::vector<std::uint32_t> uids;
+  std::vector<std::uint64_t> modseqs;
+};
+
+// RFC 4731 (ESEARCH), RFC 5182 (SAVE) and RFC 7162 3.1.5 (MODSEQ): writes the ESEARCH response,
+// if any, and updates "$". With MIN and/or MAX and neither ALL nor COUNT, only the minimum
+// and maximum messages are saved and give the MODSEQ (RFC 5182 2.1, as Dovecot does); otherwise
+// every match. SAVE alone writes no ESEARCH response (RFC 5182 2.1).
+void answerExtended(Session& s, const popbridge::imap::SearchReturn& r, const Matches& matches,
+                    bool with_modseq) {
+  const std::size_t size = matches.numbers.size();
+  std::vector<std::size_t> picked;
+  if ((r.min || r.max) && !r.all && !r.count) {
+    if (size > 0 && r.min) picked.push_back(0);
+    if (size > 0 && r.max && (size > 1 || !r.min)) picked.push_back(size - 1);
+  } else {
+    for (std::size_t i = 0; i < size; ++i) picked.push_back(i);
+  }
+  if (r.save) {
+    std::vector<std::uint32_t>& saved = s.selected()->saved_uids;
+    saved.clear();
+    for (const std::size_t i : picked) saved.push_back(matches.uids[i]);
+  }
+  if (!r.min && !r.max && !r.all && !r.count) return;
+  popbridge::imap::EsearchResponse response;
+  response.tag = s.current().tag;
+  response.uid = s.current().uid;
+  if (size > 0) {
+    if (r.min) response.min = matches.numbers.front();
+    if (r.max) response.max = matches.numbers.back();
+    if (with_modseq) {
+      std::uint64_t highest = 0;
+      for (const std::size_t i : picked) highest = std::max(highest, matches.modseqs[i]);
+      response.modseq = highest;
+    }
+  }
+  if (r.all) response.all = matches.numbers;
+  if (r.count) response.count = static_cast<std::uint32_t>(size);
+  std::string out;
+  popbridge::imap::appendEsearchResponse(out, response);
+  s.send(std::move(out));
+}
+
+// Answers NO. RFC 5182 2.1: a SEARCH RETURN (SAVE) answered NO leaves "$" empty (one answered
+// BAD must not change it, so BADs go straight to finish()).
+void refuseSearch(Session& s, bool saving, std::string_view code, std::string_view text) {
+  if (saving) s.selected()->saved_uids.clear();
+  s.finish(Status::No, code, text);
+}
+
 }  // namespace
 
-// RFC 3501 6.4.4 and 6.4.8 (UID SEARCH). The store evaluates the query on a worker; the answer
-// lists only messages this client knows, by its own sequence numbers (or UIDs), ascending.
-// The command table marks SEARCH as using sequence numbers, so no EXPUNGE is sent while a
-// sequence-number SEARCH runs (RFC 3501 7.4.1).
+// RFC 3501 6.4.4 and 6.4.8 (UID SEARCH), with RFC 4731 RETURN options answered by ESEARCH and
+// RFC 5182 SAVE. The store evaluates the query on a worker; the answer lists only messages this
+// client knows, by its own sequence numbers (or UIDs), ascending. The command table marks
+// SEARCH as using sequence numbers, so no EXPUNGE is sent while a sequence-number SEARCH runs
+// (RFC 3501 7.4.1); "$" is therefore read and written against the same view.
 void handleSearch(Session& session, popbridge::imap::Command& command) {
   auto& args = std::get<popbridge::imap::SearchArgs>(command.args);
+  const bool saving = args.returns && args.returns->save;
   if (args.charset && !popbridge::imap::searchCharsetSupported(*args.charset)) {
-    session.finish(Status::No, std::string("BADCHARSET (") + popbridge::imap::kSearchCharsets + ")",
-                   "Unsupported charset");
+    refuseSearch(session, saving,
+                 std::string("BADCHARSET (") + popbridge::imap::kSearchCharsets + ")",
+                 "Unsupported charset");
     return;
   }
-  const SelectedMailbox& box = *session.selected();
+  SelectedMailbox& box = *session.selected();
   store::SearchQuery query;
   query.nodes.reserve(args.keys.size());
   // RFC 7162 3.1.5: MODSEQ makes this a CONDSTORE enabling command and adds (MODSEQ n).
@@ -239,20 +319,26 @@ void handleSearch(Session& session, popbridge::imap::Command& command) {
       std::any_of(args.keys.begin(), args.keys.end(),
                   [](const SearchKey& key) { return key.kind == SearchKey::Kind::Modseq; });
   if (with_modseq) session.enableCondstore();
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
   for (SearchKey& key : args.keys) {
-    auto node = translate(box, key);
+    auto node = translate(box, key, now);
     if (!node) {
-      session.finish(Status::Bad, "", node.error());
+      session.finish(Status::Bad, "", node.error());  // BAD leaves "$" as it was
       return;
     }
     query.nodes.push_back(std::move(*node));
   }
+  // "$" in the keys has been read; from here a failure (NO, from the store) leaves it empty.
+  if (saving) box.saved_uids.clear();
   ImapServer* server = &session.server();
   session.user()->read<store::Result<std::vector<store::SearchHit>>>(
       [mailbox_id = box.id, query = std::move(query)](store::UserStore& store) {
         return store.searchHits(mailbox_id, query);
       },
-      [server, id = session.id(), with_modseq](store::Result<std::vector<store::SearchHit>> found) {
+      [server, id = session.id(), with_modseq,
+       returns = args.returns](store::Result<std::vector<store::SearchHit>> found) {
         Session* s = server->find(id);
         if (s == nullptr || s->selected() == nullptr) return;
         if (!found) {
@@ -264,19 +350,26 @@ void handleSearch(Session& session, popbridge::imap::Command& command) {
         // ascending UIDs give ascending numbers either way.
         const SelectedMailbox& view = *s->selected();
         const bool by_uid = s->current().uid;
-        std::vector<std::uint32_t> numbers;
-        numbers.reserve(found->size());
-        std::uint64_t highest = 0;
+        Matches matches;
+        matches.numbers.reserve(found->size());
         for (const store::SearchHit& hit : *found) {
           const auto index = view.indexOf(hit.uid);
           if (!index) continue;  // appended after this client's view: not announced yet
-          numbers.push_back(by_uid ? hit.uid : static_cast<std::uint32_t>(*index + 1));
-          highest = std::max(highest, hit.modseq);
+          matches.numbers.push_back(by_uid ? hit.uid : static_cast<std::uint32_t>(*index + 1));
+          matches.uids.push_back(hit.uid);
+          matches.modseqs.push_back(hit.modseq);
         }
-        std::string out;
-        popbridge::imap::appendSearchResponse(
-            out, numbers, with_modseq ? std::optional<std::uint64_t>(highest) : std::nullopt);
-        s->send(std::move(out));
+        if (returns) {
+          answerExtended(*s, *returns, matches, with_modseq);
+        } else {
+          std::uint64_t highest = 0;
+          for (const std::uint64_t modseq : matches.modseqs) highest = std::max(highest, modseq);
+          std::string out;
+          popbridge::imap::appendSearchResponse(
+              out, matches.numbers,
+              with_modseq ? std::optional<std::uint64_t>(highest) : std::nullopt);
+          s->send(std::move(out));
+        }
         s->finish(Status::Ok, "", "SEARCH completed");
       });
 }

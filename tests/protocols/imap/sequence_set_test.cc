@@ -30,8 +30,9 @@ TEST(SequenceSetTest, LargestNumber) {
 }
 
 TEST(SequenceSetTest, RejectsJunk) {
-  for (const char* bad : {"", "0", "1:0", "01", ",1", "1,", "1,,2", "1:", ":1", "1::2", "1:2:3",
-                          "a", "1 2", "**", "1:*x", "$", "1,$", "-1", "+1"}) {
+  for (const char* bad :
+       {"",  "0",   "1:0", "01",   ",1", "1,",  "1,,2", "1:",  ":1", "1::2", "1:2:3",
+        "a", "1 2", "**",  "1:*x", "$$", "1,$", "$:3",  "$,1", "-1", "+1"}) {
     auto set = SequenceSet::parse(bad);
     EXPECT_FALSE(set) << bad;
     if (!set) {
@@ -39,6 +40,17 @@ TEST(SequenceSetTest, RejectsJunk) {
       EXPECT_FALSE(set.error().message.empty());
     }
   }
+}
+
+TEST(SequenceSetTest, SavedResultMarker) {
+  // RFC 5182 3: "$" is a whole sequence-set of its own.
+  auto set = SequenceSet::parse("$");
+  ASSERT_TRUE(set);
+  EXPECT_TRUE(set->saved);
+  EXPECT_TRUE(set->ranges.empty());
+  EXPECT_EQ(set->toString(), "$");
+  EXPECT_FALSE(set->contains(1, 10));
+  EXPECT_FALSE(SequenceSet::parse("1:2")->saved);
 }
 
 TEST(SequenceSetTest, Contains) {

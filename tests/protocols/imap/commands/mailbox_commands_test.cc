@@ -121,7 +121,8 @@ TEST(MailboxTest, NamesAreModifiedUtf7OnTheWire) {
 TEST(CopyTest, CopyAndMove) {
   EXPECT_EQ(args("t COPY 2:4 MEETING\r\n"), "Copy 2:4 <MEETING>");
   EXPECT_EQ(args("t MOVE 1,3:* inbox\r\n"), "Copy 1,3:* <INBOX>");
-  expectBad({"t COPY MEETING\r\n", "t COPY 1\r\n", "t MOVE 1:x Trash\r\n", "t COPY $ Trash\r\n"});
+  EXPECT_EQ(args("t COPY $ Trash\r\n"), "Copy $ <Trash>");  // RFC 5182
+  expectBad({"t COPY MEETING\r\n", "t COPY 1\r\n", "t MOVE 1:x Trash\r\n", "t COPY 1,$ Trash\r\n"});
 }
 
 TEST(EnableTest, Capabilities) {

@@ -132,6 +132,83 @@ TEST(SearchTest, SetsAndUid) {
   EXPECT_EQ(tree(uid), "(UID 5:7 UNSEEN)");
 }
 
+TEST(SearchTest, SavedResultMarker) {
+  // RFC 5182 2.1: "$" as a key (sequence numbers) and after UID.
+  SearchArgs args = search("s SEARCH $ UID $ NOT $\r\n");
+  EXPECT_EQ(tree(args), "($ UID $ NOT($))");
+  EXPECT_TRUE(args.keys[1].set.saved);
+  EXPECT_EQ(args.keys[1].kind, Kind::Sequence);
+  EXPECT_TRUE(args.keys[2].set.saved);
+  EXPECT_EQ(args.keys[2].kind, Kind::Uid);
+}
+
+TEST(SearchTest, Within) {
+  // RFC 5032: OLDER / YOUNGER take seconds (nz-number).
+  SearchArgs args = search("s SEARCH OLDER 3600 younger 4294967295\r\n");
+  ASSERT_EQ(args.keys.size(), 3u);
+  EXPECT_EQ(args.keys[1].kind, Kind::Older);
+  EXPECT_EQ(args.keys[1].number, 3600u);
+  EXPECT_EQ(args.keys[2].kind, Kind::Younger);
+  EXPECT_EQ(args.keys[2].number, 4294967295u);
+  EXPECT_EQ(searchKeyName(Kind::Older), "OLDER");
+  EXPECT_EQ(searchKeyName(Kind::Younger), "YOUNGER");
+}
+
+TEST(SearchTest, ReturnOptions) {
+  EXPECT_FALSE(search("s SEARCH ALL\r\n").returns.has_value());
+  SearchArgs args = search("s SEARCH RETURN (min Max COUNT) CHARSET UTF-8 SEEN\r\n");
+  ASSERT_TRUE(args.returns.has_value());
+  EXPECT_TRUE(args.returns->min);
+  EXPECT_TRUE(args.returns->max);
+  EXPECT_TRUE(args.returns->count);
+  EXPECT_FALSE(args.returns->all);
+  EXPECT_FALSE(args.returns->save);
+  EXPECT_EQ(args.charset, "UTF-8");
+  EXPECT_EQ(tree(args), "(SEEN)");
+  // RFC 4731 3.1: RETURN () is RETURN (ALL).
+  args = search("s UID SEARCH RETURN () 1:*\r\n", true);
+  ASSERT_TRUE(args.returns.has_value());
+  EXPECT_TRUE(args.returns->all);
+  EXPECT_FALSE(args.returns->min || args.returns->max || args.returns->count);
+  args = search("s SEARCH RETURN (SAVE) $\r\n");
+  EXPECT_TRUE(args.returns->save);
+  EXPECT_FALSE(args.returns->all);
+}
+
+TEST(SearchTest, EsearchResponse) {
+  std::string out;
+  EsearchResponse response;
+  response.tag = "A282";
+  response.min = 2;
+  response.max = 47;
+  response.count = 12;
+  appendEsearchResponse(out, response);
+  EXPECT_EQ(out, "* ESEARCH (TAG \"A282\") MIN 2 MAX 47 COUNT 12\r\n");
+
+  out.clear();
+  response = EsearchResponse{};
+  response.tag = "a.1";
+  response.uid = true;
+  response.all = std::vector<std::uint32_t>{1, 2, 3, 5, 7, 8, 4294967295u};
+  response.modseq = 917162500;
+  appendEsearchResponse(out, response);
+  EXPECT_EQ(out, "* ESEARCH (TAG \"a.1\") UID ALL 1:3,5,7:8,4294967295 MODSEQ 917162500\r\n");
+
+  // No match: ALL left out (its value cannot be empty), COUNT 0 kept (RFC 4731 3.1).
+  out.clear();
+  response = EsearchResponse{};
+  response.tag = "t";
+  response.all = std::vector<std::uint32_t>{};
+  response.count = 0;
+  appendEsearchResponse(out, response);
+  EXPECT_EQ(out, "* ESEARCH (TAG \"t\") COUNT 0\r\n");
+
+  out.clear();
+  appendCompactSet(out, {});
+  appendCompactSet(out, {4});
+  EXPECT_EQ(out, "4");
+}
+
 TEST(SearchTest, NotOrAndParentheses) {
   EXPECT_EQ(parsed("NOT SEEN"), "(NOT(SEEN))");
   EXPECT_EQ(parsed("OR SEEN FLAGGED"), "(OR(SEEN FLAGGED))");
@@ -224,10 +301,22 @@ TEST(SearchTest, SyntaxErrors) {
            "s SEARCH UID\r\n",
            "s SEARCH UID 0\r\n",
            "s SEARCH 0\r\n",
-           "s SEARCH $\r\n",
+           "s SEARCH $:4\r\n",
+           "s SEARCH UID 1,$\r\n",
            "s SEARCH KEYWORD \\Seen\r\n",
            "s SEARCH SEEN  DELETED\r\n",
-           "s SEARCH RETURN (ALL) ALL\r\n",
+           "s SEARCH ALL RETURN (ALL)\r\n",
+           "s SEARCH CHARSET UTF-8 RETURN (ALL) ALL\r\n",
+           "s SEARCH RETURN ALL\r\n",
+           "s SEARCH RETURN (ALL)\r\n",
+           "s SEARCH RETURN (FOO) ALL\r\n",
+           "s SEARCH RETURN (MIN MIN) ALL\r\n",
+           "s SEARCH RETURN (MIN  MAX) ALL\r\n",
+           "s SEARCH RETURN (MIN\r\n",
+           "s SEARCH OLDER\r\n",
+           "s SEARCH OLDER 0\r\n",
+           "s SEARCH YOUNGER 4294967296\r\n",
+           "s SEARCH YOUNGER -5\r\n",
            "s SEARCH SEEN CHARSET UTF-8\r\n",
            "s SEARCH CHARSET\r\n",
            "s SEARCH CHARSET UTF-8\r\n",
@@ -270,6 +359,8 @@ TEST(SearchTest, RedactedHidesStrings) {
   EXPECT_EQ(command.redacted(),
             "a1 UID SEARCH CHARSET UTF-8 OR (FROM *** SINCE day0) NOT SUBJECT *** HEADER *** *** "
             "KEYWORD $Junk 1:4 UID 9:* LARGER 10");
+  command = readOneCommand("a2 SEARCH RETURN (MIN SAVE) $ OLDER 60 UID $\r\n");
+  EXPECT_EQ(command.redacted(), "a2 SEARCH RETURN (MIN SAVE) $ OLDER 60 UID $");
 }
 
 }  // namespace
