@@ -19,8 +19,10 @@
 #include "protocols/imap/commands/search.h"
 #include "protocols/imap/commands/select.h"
 #include "protocols/imap/commands/simple.h"
+#include "protocols/imap/commands/sort.h"
 #include "protocols/imap/commands/status.h"
 #include "protocols/imap/commands/store.h"
+#include "protocols/imap/commands/thread.h"
 #include "protocols/imap/parse_error.h"
 
 namespace popbridge::imap {
@@ -33,15 +35,16 @@ namespace popbridge::imap {
 //   CreateArgs       CREATE DELETE SUBSCRIBE UNSUBSCRIBE
 //   CopyArgs         COPY MOVE
 //   the others       the command of the same name
-using CommandArgs = std::variant<NoArgs, LoginArgs, AuthenticateArgs, SelectArgs, ListArgs,
-                                 StatusArgs, CreateArgs, RenameArgs, FetchArgs, StoreArgs, CopyArgs,
-                                 ExpungeArgs, EnableArgs, IdArgs, AppendArgs, SearchArgs>;
+using CommandArgs =
+    std::variant<NoArgs, LoginArgs, AuthenticateArgs, SelectArgs, ListArgs, StatusArgs, CreateArgs,
+                 RenameArgs, FetchArgs, StoreArgs, CopyArgs, ExpungeArgs, EnableArgs, IdArgs,
+                 AppendArgs, SearchArgs, SortArgs, ThreadArgs>;
 
 struct Command {
   std::string tag;
   std::string name;  // uppercased command name without "UID", e.g. "FETCH"
   bool uid = false;  // "UID FETCH ..." etc. (UID is allowed before COPY MOVE FETCH STORE EXPUNGE
-                     // SEARCH)
+                     // SEARCH SORT THREAD)
   CommandArgs args;
 
   // A one-line form for logs with secrets removed: "a1 LOGIN alice ***",
