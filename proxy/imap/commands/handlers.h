@@ -3,12 +3,15 @@
 #include <string>
 #include <vector>
 
+#include "protocols/common/result.h"
 #include "protocols/imap/command.h"
+#include "store/search.h"
 #include "store/types.h"
 
 namespace popbridge::proxy::imap {
 
 class Session;
+struct SelectedMailbox;
 
 // One handler per IMAP command, each in commands/<command>.cc (STYLE.md 3.2).
 void handleCapability(Session& session, popbridge::imap::Command& command);
@@ -36,6 +39,14 @@ void handleIdle(Session& session, popbridge::imap::Command& command);
 void handleCopy(Session& session, popbridge::imap::Command& command);
 void handleSearch(Session& session, popbridge::imap::Command& command);
 void handleEnable(Session& session, popbridge::imap::Command& command);
+void handleSort(Session& session, popbridge::imap::Command& command);
+void handleThread(Session& session, popbridge::imap::Command& command);
+
+// The store query for SEARCH keys (also those of SORT and THREAD), sequence numbers and "*"
+// resolved against `box` (search.cc). An error text for keys popbridge refuses. Moves strings
+// out of `args`. Loop thread.
+Result<store::SearchQuery, std::string> storeSearchQuery(const SelectedMailbox& box,
+                                                         popbridge::imap::SearchArgs& args);
 
 // Appends "* STATUS name (item value ...)\r\n" for the uppercased STATUS `items` (STATUS and
 // LIST RETURN (STATUS), RFC 5819).

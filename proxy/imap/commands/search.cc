@@ -220,6 +220,18 @@ Result<Node, std::string> translate(const SelectedMailbox& box, SearchKey& key) 
 
 }  // namespace
 
+Result<store::SearchQuery, std::string> storeSearchQuery(const SelectedMailbox& box,
+                                                         popbridge::imap::SearchArgs& args) {
+  store::SearchQuery query;
+  query.nodes.reserve(args.keys.size());
+  for (SearchKey& key : args.keys) {
+    auto node = translate(box, key);
+    if (!node) return fail(std::move(node.error()));
+    query.nodes.push_back(std::move(*node));
+  }
+  return query;
+}
+
 // RFC 3501 6.4.4 and 6.4.8 (UID SEARCH). The store evaluates the query on a worker; the answer
 // lists only messages this client knows, by its own sequence numbers (or UIDs), ascending.
 // The command table marks SEARCH as using sequence numbers, so no EXPUNGE is sent while a
