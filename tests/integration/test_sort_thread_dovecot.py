@@ -262,12 +262,12 @@ class SortThreadDifferentialTest(PopbridgeCase):
                 server.command(b"STORE %d +FLAGS.SILENT (\\Deleted)" % seq)
             server.command(b"EXPUNGE")
 
-    def test_capabilities(self):
+    def test_sort_and_thread_match_dovecot(self):
+        # One test method: the setup (two servers, the corpus) is the slow part.
         caps = self.ours.command(b"CAPABILITY")[0].split()
         for cap in (b"SORT", b"THREAD=ORDEREDSUBJECT", b"THREAD=REFERENCES"):
             self.assertIn(cap, caps)
 
-    def test_sort_and_thread_match_dovecot(self):
         nested = 0
         for command in commands():
             theirs = answer(self.theirs, command)
@@ -276,7 +276,7 @@ class SortThreadDifferentialTest(PopbridgeCase):
         # The comparison covers real threads, dummies included, not just flat lists.
         self.assertGreater(nested, 2)
 
-    def test_errors(self):
+        # Errors: an unknown charset is NO [BADCHARSET], an unknown algorithm or key BAD.
         for server in (self.theirs, self.ours):
             server.n += 1
             server.sock.sendall(b"x%d SORT (DATE) KOI8-Q ALL\r\n" % server.n)
