@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -59,6 +60,17 @@ struct MessageInfo {
   int tz_offset_minutes;      // for INTERNALDATE display
   std::uint64_t modseq;
 };
+
+// A message's header block with what SORT and THREAD need besides it (UserStore::messageHeaders).
+struct MessageHeader {
+  std::uint32_t uid;
+  std::uint64_t size;
+  std::int64_t internaldate;  // unix seconds
+  std::string header;         // the header block, at most kMaxSortHeaderBytes of it
+};
+
+// A longer header is read up to this size for SORT and THREAD (as SEARCH HEADER reads it).
+inline constexpr std::size_t kMaxSortHeaderBytes = 256 * 1024;
 
 enum class LedgerState { Stored, DeletePending, Deleted };
 

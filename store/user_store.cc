@@ -1402,6 +1402,64 @@ Result<mime::Message> UserStore::mimeStructure(std::int64_t mailbox_id, std::uin
   return parser.finish();
 }
 
+Result<std::vector<MessageHeader>> UserStore::messageHeaders(std::int64_t mailbox_id,
+                                                             std::span<const std::uint32_t> uids) {
+  struct Row {
+    std::uint32_t uid;
+    std::string blob;
+    std::uint64_t size;
+    std::uint64_t header_size;
+    std::int64_t internaldate;
+  };
+  std::vector<Row> rows;
+  {
+    auto db = reader();
+    if (!db) return fail(db.error());
+    auto txn = Transaction::begin(**db, Transaction::Kind::Read);
+    if (!txn) return fail(txn.error());
+    if (auto state = mailboxState(**db, mailbox_id); !state) return fail(state.error());
+    auto stmt = (*db)->prepare(
+        "SELECT uid, blob, size, header_size, internaldate FROM messages WHERE mailbox_id = ? "
+        "ORDER BY uid");
+    if (!stmt) return fail(stmt.error());
+    stmt->bind(1, mailbox_id);
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return fail(row.error());
+      if (!*row) break;
+      const auto uid = static_cast<std::uint32_t>(stmt->int64(0));
+      if (!std::binary_search(uids.begin(), uids.end(), uid)) continue;
+      rows.push_back(Row{uid, stmt->text(1), static_cast<std::uint64_t>(stmt->int64(2)),
+                         static_cast<std::uint64_t>(stmt->int64(3)), stmt->int64(4)});
+    }
+    stmt = Statement();
+    if (auto done = txn->commit(); !done) return fail(done.error());
+  }
+  std::vector<MessageHeader> out;
+  out.reserve(rows.size());
+  for (Row& row : rows) {
+    UniqueFd fd(::open(blobPath(row.blob).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) continue;
+    MessageHeader header{row.uid, row.size, row.internaldate, {}};
+    header.header.resize(
+        static_cast<std::size_t>(std::min<std::uint64_t>(row.header_size, kMaxSortHeaderBytes)));
+    std::size_t done = 0;
+    bool ok = true;
+    while (done < header.header.size()) {
+      const ssize_t got = ::pread(fd.get(), header.header.data() + done,
+                                  header.header.size() - done, static_cast<off_t>(done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        ok = false;
+        break;
+      }
+      done += static_cast<std::size_t>(got);
+    }
+    if (ok) out.push_back(std::move(header));
+  }
+  return out;
+}
+
 Result<TransferResult> UserStore::transfer(std::int64_t source_mailbox_id,
                                            std::span<const std::uint32_t> uids,
                                            std::string_view destination, TransferMode mode,

@@ -166,6 +166,12 @@ class UserStore {
   // The message's MIME structure (ENVELOPE, BODYSTRUCTURE, part byte ranges), parsed once at
   // ingest. NotFound if no such message; Corrupt if the stored structure cannot be read.
   Result<mime::Message> mimeStructure(std::int64_t mailbox_id, std::uint32_t uid);
+  // For SORT and THREAD: the header block of each message of `uids` (ascending) that the
+  // mailbox holds, in ascending UID order, read from its blob (References is not part of the
+  // stored envelope, so the header is read anyway). A message whose blob cannot be read (an
+  // expunge raced with this) is left out. NotFound if the mailbox is gone.
+  Result<std::vector<MessageHeader>> messageHeaders(std::int64_t mailbox_id,
+                                                    std::span<const std::uint32_t> uids);
 
   // ---- POP ledger (per account name)
   // Every ledger row of the account, ordered by first_seen then uidl.

@@ -54,6 +54,22 @@ Result<CommandArgs, ParseError> wrapSearch(ArgParser& in, bool /*uid*/) {
   return CommandArgs(std::move(*args));
 }
 
+Result<CommandArgs, ParseError> wrapSort(ArgParser& in, bool /*uid*/) {
+  auto args = parseSortArgs(in, Limits{});
+  if (!args) {
+    return fail(std::move(args.error()));
+  }
+  return CommandArgs(std::move(*args));
+}
+
+Result<CommandArgs, ParseError> wrapThread(ArgParser& in, bool /*uid*/) {
+  auto args = parseThreadArgs(in, Limits{});
+  if (!args) {
+    return fail(std::move(args.error()));
+  }
+  return CommandArgs(std::move(*args));
+}
+
 struct CommandEntry {
   std::string_view name;
   ArgsParser parse;
@@ -62,7 +78,7 @@ struct CommandEntry {
 
 constexpr ArgsParser kNoArgs = wrap<NoArgs, parseNoArgs>;
 
-constexpr std::array<CommandEntry, 34> kCommands = {{
+constexpr std::array<CommandEntry, 36> kCommands = {{
     {"CAPABILITY", kNoArgs, false},
     {"NOOP", kNoArgs, false},
     {"LOGOUT", kNoArgs, false},
@@ -97,6 +113,8 @@ constexpr std::array<CommandEntry, 34> kCommands = {{
     {"GETQUOTA", wrap<QuotaArgs, parseGetQuotaArgs>, false},
     {"GETQUOTAROOT", wrap<QuotaArgs, parseGetQuotaRootArgs>, false},
     {"SETQUOTA", wrap<QuotaArgs, parseSetQuotaArgs>, false},
+    {"SORT", wrapSort, true},
+    {"THREAD", wrapThread, true},
 }};
 
 const CommandEntry* findEntry(std::string_view name) {
@@ -399,6 +417,28 @@ struct RedactVisitor {
     for (std::size_t i = 0; i < open_ends.size(); ++i) {
       out += ')';
     }
+  }
+  void operator()(const SortArgs& args) const {
+    static constexpr std::array<std::string_view, 7> kNames = {"ARRIVAL", "CC",      "DATE", "FROM",
+                                                               "SIZE",    "SUBJECT", "TO"};
+    out += " (";
+    for (std::size_t i = 0; i < args.criteria.size(); ++i) {
+      if (i > 0) {
+        out += ' ';
+      }
+      if (args.criteria[i].reverse) {
+        out += "REVERSE ";
+      }
+      out += kNames[static_cast<std::size_t>(args.criteria[i].key)];
+    }
+    out += ") ";
+    appendLogString(out, args.charset);
+    (*this)(args.search);
+  }
+  void operator()(const ThreadArgs& args) const {
+    out += args.algorithm == ThreadAlgorithm::References ? " REFERENCES " : " ORDEREDSUBJECT ";
+    appendLogString(out, args.charset);
+    (*this)(args.search);
   }
 };
 

@@ -20,8 +20,10 @@
 #include "protocols/imap/commands/search.h"
 #include "protocols/imap/commands/select.h"
 #include "protocols/imap/commands/simple.h"
+#include "protocols/imap/commands/sort.h"
 #include "protocols/imap/commands/status.h"
 #include "protocols/imap/commands/store.h"
+#include "protocols/imap/commands/thread.h"
 #include "protocols/imap/parse_error.h"
 
 namespace popbridge::imap {
@@ -38,13 +40,14 @@ namespace popbridge::imap {
 using CommandArgs =
     std::variant<NoArgs, LoginArgs, AuthenticateArgs, SelectArgs, ListArgs, StatusArgs, CreateArgs,
                  RenameArgs, FetchArgs, StoreArgs, CopyArgs, ExpungeArgs, EnableArgs, IdArgs,
-                 AppendArgs, SearchArgs, QuotaArgs>;
+                 AppendArgs, SearchArgs, QuotaArgs,
+                 SortArgs, ThreadArgs>;
 
 struct Command {
   std::string tag;
   std::string name;  // uppercased command name without "UID", e.g. "FETCH"
   bool uid = false;  // "UID FETCH ..." etc. (UID is allowed before COPY MOVE FETCH STORE EXPUNGE
-                     // SEARCH)
+                     // SEARCH SORT THREAD)
   CommandArgs args;
 
   // A one-line form for logs with secrets removed: "a1 LOGIN alice ***",

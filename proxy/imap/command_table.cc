@@ -43,6 +43,8 @@ constexpr std::array kCommands{
     CommandSpec{"FETCH", handleFetch, kSelected, SequenceUse::Uses, true},
     CommandSpec{"STORE", handleStore, kSelected, SequenceUse::Uses, true},
     CommandSpec{"SEARCH", handleSearch, kSelected, SequenceUse::Uses, true},
+    CommandSpec{"SORT", handleSort, kSelected, SequenceUse::Uses, true},
+    CommandSpec{"THREAD", handleThread, kSelected, SequenceUse::Uses, true},
     CommandSpec{"IDLE", handleIdle, kAuthed, SequenceUse::None, false},
     CommandSpec{"ENABLE", handleEnable, kAuthed, SequenceUse::None, false},
     CommandSpec{"GETQUOTA", handleGetQuota, kAuthed, SequenceUse::None, false},

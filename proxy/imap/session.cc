@@ -123,6 +123,7 @@ std::string Session::capabilities() const {
   // RFC 7889 3.1: one limit for every mailbox, the command reader's literal limit.
   caps += " APPENDLIMIT=" + std::to_string(appendLimit());
   caps += " ESEARCH SEARCHRES WITHIN";  // RFC 4731, RFC 5182, RFC 5032
+  caps += " SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
   if (state_ == kNotAuthenticated) {
     if (!secure() && options_.tls == config::TlsMode::Starttls && options_.tls_context) {
       caps += " STARTTLS";

@@ -4,13 +4,16 @@
 #include <string>
 #include <vector>
 
+#include "protocols/common/result.h"
 #include "protocols/imap/command.h"
 #include "protocols/imap/limits.h"
+#include "store/search.h"
 #include "store/types.h"
 
 namespace popbridge::proxy::imap {
 
 class Session;
+struct SelectedMailbox;
 
 // One handler per IMAP command, each in commands/<command>.cc (STYLE.md 3.2).
 void handleCapability(Session& session, popbridge::imap::Command& command);
@@ -41,6 +44,8 @@ void handleEnable(Session& session, popbridge::imap::Command& command);
 void handleGetQuota(Session& session, popbridge::imap::Command& command);
 void handleGetQuotaRoot(Session& session, popbridge::imap::Command& command);
 void handleSetQuota(Session& session, popbridge::imap::Command& command);
+void handleSort(Session& session, popbridge::imap::Command& command);
+void handleThread(Session& session, popbridge::imap::Command& command);
 
 // The logged-in user's quota limits from the configuration in force (UserContext::quotaLimits).
 // Loop thread.
@@ -49,6 +54,12 @@ store::QuotaLimits quotaLimitsOf(Session& session);
 // The largest message APPEND accepts, in bytes (RFC 7889 APPENDLIMIT): the literal limit of the
 // session's command reader; a larger literal is refused with NO [TOOBIG] before it is read.
 inline std::uint64_t appendLimit() { return popbridge::imap::Limits{}.max_literal; }
+
+// The store query for SEARCH keys (also those of SORT and THREAD), sequence numbers and "*"
+// resolved against `box` (search.cc). An error text for keys popbridge refuses. Moves strings
+// out of `args`. Loop thread.
+Result<store::SearchQuery, std::string> storeSearchQuery(const SelectedMailbox& box,
+                                                         popbridge::imap::SearchArgs& args);
 
 // Appends "* STATUS name (item value ...)\r\n" for the uppercased STATUS `items` (STATUS and
 // LIST RETURN (STATUS), RFC 5819).

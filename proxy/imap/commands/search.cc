@@ -297,6 +297,29 @@ void refuseSearch(Session& s, bool saving, std::string_view code, std::string_vi
 
 }  // namespace
 
+namespace {
+
+std::int64_t secondsNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Result<store::SearchQuery, std::string> storeSearchQuery(const SelectedMailbox& box,
+                                                         popbridge::imap::SearchArgs& args) {
+  store::SearchQuery query;
+  query.nodes.reserve(args.keys.size());
+  const std::int64_t now = secondsNow();
+  for (SearchKey& key : args.keys) {
+    auto node = translate(box, key, now);
+    if (!node) return fail(std::move(node.error()));
+    query.nodes.push_back(std::move(*node));
+  }
+  return query;
+}
+
 // RFC 3501 6.4.4 and 6.4.8 (UID SEARCH), with RFC 4731 RETURN options answered by ESEARCH and
 // RFC 5182 SAVE. The store evaluates the query on a worker; the answer lists only messages this
 // client knows, by its own sequence numbers (or UIDs), ascending. The command table marks
@@ -319,9 +342,7 @@ void handleSearch(Session& session, popbridge::imap::Command& command) {
       std::any_of(args.keys.begin(), args.keys.end(),
                   [](const SearchKey& key) { return key.kind == SearchKey::Kind::Modseq; });
   if (with_modseq) session.enableCondstore();
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
+  const std::int64_t now = secondsNow();
   for (SearchKey& key : args.keys) {
     auto node = translate(box, key, now);
     if (!node) {

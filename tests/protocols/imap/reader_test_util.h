@@ -118,6 +118,18 @@ inline std::string dumpArgs(const CommandArgs& args) {
       }
       return out;
     }
+    std::string operator()(const SortArgs& a) const {
+      std::string out = "Sort";
+      for (const auto& c : a.criteria) {
+        out += std::string(c.reverse ? " -" : " +") + std::to_string(static_cast<int>(c.key));
+      }
+      return out + " charset=<" + a.charset + "> " + (*this)(a.search);
+    }
+    std::string operator()(const ThreadArgs& a) const {
+      return std::string("Thread ") +
+             (a.algorithm == ThreadAlgorithm::References ? "REFERENCES" : "ORDEREDSUBJECT") +
+             " charset=<" + a.charset + "> " + (*this)(a.search);
+    }
     std::string operator()(const SearchArgs& a) const {
       std::string out = "Search charset=<" + a.charset.value_or("-") + ">";
       for (const auto& key : a.keys) {
