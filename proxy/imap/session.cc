@@ -121,7 +121,7 @@ std::string Session::capabilities() const {
       caps += " STARTTLS";
     }
     if (loginAllowed()) {
-      caps += " AUTH=PLAIN";
+      caps += " AUTH=PLAIN AUTH=LOGIN";
     } else {
       caps += " LOGINDISABLED";
     }
