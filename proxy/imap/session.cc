@@ -114,7 +114,8 @@ bool Session::loginAllowed() const {
 std::string Session::capabilities() const {
   // Only what is complete is advertised (RFC 3501 7.2.1).
   std::string caps =
-      "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE ENABLE CONDSTORE QRESYNC";
+      "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MULTIAPPEND MOVE ENABLE";
+  caps += " CONDSTORE QRESYNC";
   caps += " CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE XLIST";
   if (state_ == kNotAuthenticated) {
     if (!secure() && options_.tls == config::TlsMode::Starttls && options_.tls_context) {
