@@ -44,8 +44,10 @@ class CommandReader {
   // The next event. After a ParseError the reader has skipped the rest of the bad command and
   // continues with the next line: a synchronizing literal that was refused is not expected (the
   // client must not send it after the BAD, RFC 3501 7.5), a LITERAL+ literal is read and thrown
-  // away (RFC 7888 4). Limit errors are ParseError{TooLong}; the session may close instead of
-  // relying on that recovery. NeedContinuation is reported once per synchronizing literal.
+  // away (RFC 7888 4). A literal over the limits is ParseError{LiteralTooLarge}, after which the
+  // reader goes on safely; other limit errors are ParseError{TooLong}, after which the session
+  // may close instead of relying on the recovery. NeedContinuation is reported once per
+  // synchronizing literal.
   ReadResult next();
 
   // Line mode: the next line (up to CRLF, or bare LF) comes back as Line instead of being parsed
@@ -67,7 +69,8 @@ class CommandReader {
   ReadResult finishCommand();
   // A TooLong error with the command's tag; `visible` bounds how much of a first line that is
   // still in the buffer may be searched for the tag.
-  ParseError limitError(std::string message, std::size_t visible = 0) const;
+  ParseError limitError(std::string message, std::size_t visible = 0,
+                        ParseError::Kind kind = ParseError::Kind::TooLong) const;
   void resetCommand();
   void skipLiteralOrEnd(std::string_view line);
 

@@ -197,10 +197,14 @@ void Session::processInput() {
         hangUpAfterWrite();
         return;
       }
+      // RFC 7888 4: a literal popbridge will not take is refused with BAD [TOOBIG]; the reader
+      // drops a non-synchronizing one as it arrives, and the connection goes on.
+      const char* code =
+          error->kind == popbridge::imap::ParseError::Kind::LiteralTooLarge ? "TOOBIG" : "";
       if (error->tag.empty()) {
-        popbridge::imap::appendUntaggedStatus(out, Status::Bad, "", error->message);
+        popbridge::imap::appendUntaggedStatus(out, Status::Bad, code, error->message);
       } else {
-        popbridge::imap::appendTagged(out, error->tag, Status::Bad, "", error->message);
+        popbridge::imap::appendTagged(out, error->tag, Status::Bad, code, error->message);
       }
       send(std::move(out));
       continue;

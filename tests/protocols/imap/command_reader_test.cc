@@ -184,7 +184,7 @@ TEST(CommandReaderTest, SyncLiteralOverLimitIsRefusedWithoutContinuation) {
   // The client must not send the literal after BAD, so the next line is a new command.
   auto events = readEverySplit("t1 APPEND INBOX {11}\r\nt2 NOOP\r\n", limits);
   ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(dump(events[0]), "Error 1 tag=<t1>");
+  EXPECT_EQ(dump(events[0]), "Error 3 tag=<t1>");
   EXPECT_EQ(dump(events[1]), "Command t2 NOOP NoArgs");
 }
 
@@ -193,13 +193,13 @@ TEST(CommandReaderTest, NonSyncLiteralOverLimitIsSkipped) {
   limits.max_literal = 4;
   auto events = readEverySplit("t1 LOGIN {5+}\r\nt9 NO {2+}\r\n\r\n)\r\nt2 NOOP\r\n", limits);
   ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(dump(events[0]), "Error 1 tag=<t1>");
+  EXPECT_EQ(dump(events[0]), "Error 3 tag=<t1>");
   EXPECT_EQ(dump(events[1]), "Command t2 NOOP NoArgs");
 }
 
 TEST(CommandReaderTest, HugeLiteralSizeIsTooLong) {
   ParseError error = readOneError("t1 APPEND INBOX {99999999999999999999999}\r\n");
-  EXPECT_EQ(error.kind, ParseError::Kind::TooLong);
+  EXPECT_EQ(error.kind, ParseError::Kind::LiteralTooLarge);
   EXPECT_EQ(error.tag, "t1");
 }
 
@@ -208,7 +208,7 @@ TEST(CommandReaderTest, CommandLimitCountsLiterals) {
   limits.max_command = 35;
   auto events = readEverySplit("t1 LOGIN {10+}\r\n0123456789 {10}\r\nt2 NOOP\r\n", limits);
   ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(dump(events[0]), "Error 1 tag=<t1>");
+  EXPECT_EQ(dump(events[0]), "Error 3 tag=<t1>");
   EXPECT_EQ(dump(events[1]), "Command t2 NOOP NoArgs");
 }
 
