@@ -323,19 +323,21 @@ struct RedactVisitor {
   void operator()(const AppendArgs& args) const {
     out += ' ';
     appendLogString(out, args.mailbox);
-    if (!args.flags.empty()) {
-      out += ' ';
-      appendWords(out, args.flags);
+    for (const AppendMessage& message : args.messages) {
+      if (!message.flags.empty()) {
+        out += ' ';
+        appendWords(out, message.flags);
+      }
+      if (message.internal_date) {
+        out += " \"";
+        out += *message.internal_date;  // checked by parseDateTime: printable ASCII only
+        out += '"';
+      }
+      // STYLE.md 7.6: never message content in logs, only its size.
+      out += message.binary ? " ~{" : " {";
+      out += std::to_string(message.message.size());
+      out += '}';
     }
-    if (args.internal_date) {
-      out += " \"";
-      out += *args.internal_date;  // checked by parseDateTime: printable ASCII only
-      out += '"';
-    }
-    // STYLE.md 7.6: never message content in logs, only its size.
-    out += args.binary ? " ~{" : " {";
-    out += std::to_string(args.message.size());
-    out += '}';
   }
   // Search strings may quote message content or addresses (STYLE.md 7.6): keys, numbers and
   // sets are shown, every string argument as ***. Walks the flat key tree without recursion.

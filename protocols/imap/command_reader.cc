@@ -114,7 +114,8 @@ void CommandReader::resetCommand() {
   discarding_ = false;
 }
 
-ParseError CommandReader::limitError(std::string message, std::size_t visible) const {
+ParseError CommandReader::limitError(std::string message, std::size_t visible,
+                                     ParseError::Kind kind) const {
   std::string tag;
   if (!command_.text.empty()) {
     tag = tagOf(command_.text, Whole::Yes);
@@ -123,7 +124,7 @@ ParseError CommandReader::limitError(std::string message, std::size_t visible) c
     // the input has delivered by now may decide the tag.
     tag = tagOf(std::string_view(buffer_).substr(pos_, visible), Whole::No);
   }
-  return ParseError{ParseError::Kind::TooLong, std::move(tag), std::move(message)};
+  return ParseError{kind, std::move(tag), std::move(message)};
 }
 
 // After an error in a command whose last line was `line`: a LITERAL+ literal still arrives
@@ -299,8 +300,7 @@ ReadResult CommandReader::next() {
     }
     if (announcement->size > limits_.max_literal ||
         announcement->size > limits_.max_command - total_bytes_) {
-      ParseError error = limitError("Literal too large");
-      error.kind = ParseError::Kind::TooBig;
+      ParseError error = limitError("Literal too large", 0, ParseError::Kind::TooBig);
       skipLiteralOrEnd(line);
       return error;
     }

@@ -68,7 +68,8 @@ class CommandReader {
   ReadResult finishCommand();
   // A TooLong error with the command's tag; `visible` bounds how much of a first line that is
   // still in the buffer may be searched for the tag.
-  ParseError limitError(std::string message, std::size_t visible = 0) const;
+  ParseError limitError(std::string message, std::size_t visible = 0,
+                        ParseError::Kind kind = ParseError::Kind::TooLong) const;
   void resetCommand();
   void skipLiteralOrEnd(std::string_view line);
 

@@ -5,7 +5,7 @@
 namespace popbridge::imap {
 
 // Bounds on what one client command may make the reader hold (STYLE.md 4.2). Exceeding any of
-// them ends the command with ParseError{TooLong}.
+// them ends the command with ParseError{TooBig} (a literal) or {TooLong}.
 struct Limits {
   std::size_t max_line = 64 * 1024;           // bytes of one command line excluding literals
   std::size_t max_literal = 1024 * 1024;      // bytes of one literal argument held in memory

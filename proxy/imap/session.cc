@@ -115,7 +115,8 @@ bool Session::loginAllowed() const {
 std::string Session::capabilities() const {
   // Only what is complete is advertised (RFC 3501 7.2.1).
   std::string caps =
-      "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE ENABLE CONDSTORE QRESYNC";
+      "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MULTIAPPEND MOVE ENABLE";
+  caps += " CONDSTORE QRESYNC";
   caps += " CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE XLIST";
   // RFC 8438 (STATUS and LIST-STATUS SIZE: the sum of RFC822.SIZE, exact); RFC 9208 with one
   // quota root "" per user over STORAGE and MESSAGE; limits come from the config (no QUOTASET).
@@ -129,7 +130,7 @@ std::string Session::capabilities() const {
       caps += " STARTTLS";
     }
     if (loginAllowed()) {
-      caps += " AUTH=PLAIN";
+      caps += " AUTH=PLAIN AUTH=LOGIN";
     } else {
       caps += " LOGINDISABLED";
     }
@@ -204,15 +205,19 @@ void Session::processInput() {
         hangUpAfterWrite();
         return;
       }
-      if (error->kind == popbridge::imap::ParseError::Kind::TooBig && !error->tag.empty()) {
-        // RFC 7889 / RFC 4469: a message (or any literal) over the limit; the reader skipped it.
+      // A literal over the limit (RFC 7889 APPENDLIMIT, RFC 4469): the reader has skipped it (a
+      // refused synchronizing literal is not expected, a LITERAL+ one was read and dropped), so
+      // the command is answered NO [TOOBIG] and the connection goes on. Other errors are BAD.
+      const bool too_big = error->kind == popbridge::imap::ParseError::Kind::TooBig;
+      const char* code = too_big ? "TOOBIG" : "";
+      if (error->tag.empty()) {
+        popbridge::imap::appendUntaggedStatus(out, Status::Bad, code, error->message);
+      } else if (too_big) {
         popbridge::imap::appendTagged(
-            out, error->tag, Status::No, "TOOBIG",
+            out, error->tag, Status::No, code,
             "Literal larger than " + std::to_string(appendLimit()) + " bytes (APPENDLIMIT)");
-      } else if (error->tag.empty()) {
-        popbridge::imap::appendUntaggedStatus(out, Status::Bad, "", error->message);
       } else {
-        popbridge::imap::appendTagged(out, error->tag, Status::Bad, "", error->message);
+        popbridge::imap::appendTagged(out, error->tag, Status::Bad, code, error->message);
       }
       send(std::move(out));
       continue;

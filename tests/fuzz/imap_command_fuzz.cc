@@ -93,7 +93,10 @@ std::string render(const ReadResult& result) {
       out += fetch->set.contains(n, 3) ? "+" : "-";
     }
   } else if (const auto* append = std::get_if<AppendArgs>(&command.args)) {
-    out += " " + append->message;
+    check(!append->messages.empty());
+    for (const AppendMessage& message : append->messages) {
+      out += " " + message.message;
+    }
   }
   return out;
 }

@@ -3,29 +3,18 @@
 #include "protocols/imap/encoder.h"
 
 namespace popbridge::imap {
+namespace {
 
-Result<AppendArgs, ParseError> parseAppendArgs(ArgParser& in) {
-  AppendArgs args;
-  auto ok = in.sp();
-  if (!ok) {
-    return fail(ok.error());
-  }
-  auto mailbox = in.mailbox();
-  if (!mailbox) {
-    return fail(mailbox.error());
-  }
-  args.mailbox = std::move(*mailbox);
-  ok = in.sp();
-  if (!ok) {
-    return fail(ok.error());
-  }
+// append-opts SP append-data (RFC 3502 6.3.11), after its leading SP.
+Result<AppendMessage, ParseError> parseMessage(ArgParser& in) {
+  AppendMessage message;
   if (in.peek() == '(') {
     auto flags = in.flagList();
     if (!flags) {
       return fail(flags.error());
     }
-    args.flags = std::move(*flags);
-    ok = in.sp();
+    message.flags = std::move(*flags);
+    auto ok = in.sp();
     if (!ok) {
       return fail(ok.error());
     }
@@ -40,8 +29,8 @@ Result<AppendArgs, ParseError> parseAppendArgs(ArgParser& in) {
     if (!parsed) {
       return fail(parsed.error());
     }
-    args.internal_date = std::move(*date);
-    ok = in.sp();
+    message.internal_date = std::move(*date);
+    auto ok = in.sp();
     if (!ok) {
       return fail(ok.error());
     }
@@ -49,14 +38,42 @@ Result<AppendArgs, ParseError> parseAppendArgs(ArgParser& in) {
   if (!in.atLiteral()) {
     return fail(badSyntax("APPEND message must be a literal"));
   }
-  auto message = in.string(Literal8::Allow, &args.binary);
-  if (!message) {
-    return fail(message.error());
+  auto data = in.string(Literal8::Allow, &message.binary);
+  if (!data) {
+    return fail(data.error());
   }
-  args.message = std::move(*message);
+  message.message = std::move(*data);
+  return message;
+}
+
+}  // namespace
+
+Result<AppendArgs, ParseError> parseAppendArgs(ArgParser& in) {
+  AppendArgs args;
+  auto ok = in.sp();
+  if (!ok) {
+    return fail(ok.error());
+  }
+  auto mailbox = in.mailbox();
+  if (!mailbox) {
+    return fail(mailbox.error());
+  }
+  args.mailbox = std::move(*mailbox);
+  // The reader bounds the command's size, and with it the number of messages (STYLE.md 4.2).
+  do {
+    ok = in.sp();
+    if (!ok) {
+      return fail(ok.error());
+    }
+    auto message = parseMessage(in);
+    if (!message) {
+      return fail(message.error());
+    }
+    args.messages.push_back(std::move(*message));
+  } while (!in.atEnd());
   ok = in.end();
   if (!ok) {
-    return fail(badSyntax("Unexpected data after the message (MULTIAPPEND is not supported)"));
+    return fail(ok.error());
   }
   return args;
 }

@@ -10,9 +10,9 @@
 
 namespace popbridge::imap {
 
-// APPEND mailbox [flags] [date-time] literal (RFC 3501 6.3.11, RFC 3516 4.4 literal8).
-struct AppendArgs {
-  std::string mailbox;
+// One message of an APPEND: [flag-list] [date-time] literal (RFC 3501 6.3.11, RFC 3516 4.4
+// literal8).
+struct AppendMessage {
   std::vector<std::string> flags;
   std::optional<std::string> internal_date;  // as sent, e.g. "17-Jul-1996 02:44:25 -0700";
                                              // already checked with parseDateTime()
@@ -20,8 +20,15 @@ struct AppendArgs {
   bool binary = false;                       // sent as literal8 "~{n}"
 };
 
-// Parses " mailbox [SP flag-list] [SP date-time] SP literal"; `in` is positioned right after
-// the command name. The message must be a literal; MULTIAPPEND (RFC 3502) is not supported.
+// APPEND mailbox 1*append-message (MULTIAPPEND, RFC 3502 6.3.11): one or more messages, all
+// stored or none.
+struct AppendArgs {
+  std::string mailbox;
+  std::vector<AppendMessage> messages;  // at least one, in the order sent
+};
+
+// Parses " mailbox 1*(SP [flag-list SP] [date-time SP] literal)"; `in` is positioned right
+// after the command name. Each message must be a literal or literal8.
 Result<AppendArgs, ParseError> parseAppendArgs(ArgParser& in);
 
 }  // namespace popbridge::imap

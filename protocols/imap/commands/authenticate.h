@@ -13,6 +13,8 @@ namespace popbridge::imap {
 struct AuthenticateArgs {
   std::string mechanism;                        // uppercased
   std::optional<std::string> initial_response;  // SASL-IR, still base64; "=" (empty) becomes ""
+                                                // (the session puts each later client line here)
+  std::optional<std::string> login_user;        // SASL LOGIN: the user name once the client sent it
 };
 
 // Parses " auth-type [SP (base64 / "=")]"; `in` is positioned right after the command name.

@@ -1,5 +1,6 @@
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include "proxy/imap/commands/handlers.h"
 #include "proxy/imap/flags.h"
@@ -8,44 +9,69 @@
 #include "proxy/server/user_context.h"
 
 namespace popbridge::proxy::imap {
+namespace {
 
-// RFC 3501 6.3.11. The message is durable in the store before the tagged OK.
+// One message of the command, checked and ready for the store.
+struct PreparedMessage {
+  std::string body;
+  std::int64_t date = 0;
+  int offset = 0;
+  store::Flags flags;
+};
+
+}  // namespace
+
+// RFC 3501 6.3.11 with MULTIAPPEND (RFC 3502): every message of the command is staged and then
+// committed in one store transaction, so the messages are durable before the tagged OK, get
+// consecutive UIDs, and a failure anywhere stores none of them.
 void handleAppend(Session& session, popbridge::imap::Command& command) {
   auto& args = std::get<popbridge::imap::AppendArgs>(command.args);
-  auto flags = parseFlags(args.flags);
-  if (!flags) {
-    session.finish(Status::Bad, "", flags.error());
-    return;
-  }
-  std::int64_t date = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  int offset = 0;
-  if (args.internal_date) {
-    auto parsed = popbridge::imap::parseDateTime(*args.internal_date);
-    if (!parsed) {
-      session.finish(Status::Bad, "", "Invalid date-time: " + parsed.error().message);
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  // Everything that can be refused without the store is checked for every message first.
+  std::vector<PreparedMessage> prepared;
+  prepared.reserve(args.messages.size());
+  for (popbridge::imap::AppendMessage& message : args.messages) {
+    auto flags = parseFlags(message.flags);
+    if (!flags) {
+      session.finish(Status::Bad, "", flags.error());
       return;
     }
-    date = parsed->first;
-    offset = parsed->second;
+    PreparedMessage ready{std::move(message.message), now, 0, *flags};
+    if (message.internal_date) {
+      auto parsed = popbridge::imap::parseDateTime(*message.internal_date);
+      if (!parsed) {
+        session.finish(Status::Bad, "", "Invalid date-time: " + parsed.error().message);
+        return;
+      }
+      ready.date = parsed->first;
+      ready.offset = parsed->second;
+    }
+    prepared.push_back(std::move(ready));
   }
   ImapServer* server = &session.server();
   // Filled on the worker, read on the loop after the worker finished.
   auto uidvalidity = std::make_shared<std::uint32_t>(0);
   session.user()->write(
-      [mailbox = std::move(args.mailbox), message = std::move(args.message), flags = *flags, date,
-       offset, uidvalidity, limits = quotaLimitsOf(session)](
-          store::UserStore& store) -> store::Result<store::ChangeSet> {
+      [mailbox = std::move(args.mailbox), prepared = std::move(prepared), uidvalidity,
+       limits = quotaLimitsOf(session)](
+          store::UserStore& store) mutable -> store::Result<store::ChangeSet> {
         auto target = store.mailbox(mailbox);
         if (!target) return fail(target.error());
         *uidvalidity = target->uidvalidity;
-        auto staged = store.stageMessage();
-        if (!staged) return fail(staged.error());
-        if (auto written = staged->write(message); !written) return fail(written.error());
         std::vector<store::NewMessage> batch;
-        batch.push_back(store::NewMessage{std::move(*staged), date, offset, flags, std::nullopt});
-        // RFC 9208 4.3.1: over the quota, NO [OVERQUOTA] and nothing is stored.
+        batch.reserve(prepared.size());
+        for (PreparedMessage& message : prepared) {
+          // A staged body that never reaches append() is removed by its destructor.
+          auto staged = store.stageMessage();
+          if (!staged) return fail(staged.error());
+          if (auto written = staged->write(message.body); !written) return fail(written.error());
+          std::string().swap(message.body);
+          batch.push_back(store::NewMessage{std::move(*staged), message.date, message.offset,
+                                            message.flags, std::nullopt});
+        }
+        // RFC 9208 4.3.1: over the quota, NO [OVERQUOTA] and nothing of the command is stored.
         return store.append(mailbox, std::move(batch), limits);
       },
       [server, id = session.id(), uidvalidity](store::Result<store::ChangeSet> changes) {
@@ -60,11 +86,14 @@ void handleAppend(Session& session, popbridge::imap::Command& command) {
           }
           return;
         }
-        // RFC 4315 3: APPENDUID uidvalidity uid.
+        // RFC 4315 3: APPENDUID uidvalidity uid-set; RFC 3502 gives the set of every message.
         std::string code;
         if (!changes->appended.empty()) {
-          code = "APPENDUID " + std::to_string(*uidvalidity) + " " +
-                 std::to_string(changes->appended.front().uid);
+          std::vector<std::uint32_t> uids;
+          uids.reserve(changes->appended.size());
+          for (const store::MessageInfo& message : changes->appended) uids.push_back(message.uid);
+          code = "APPENDUID " + std::to_string(*uidvalidity) + " ";
+          popbridge::imap::appendUidSet(code, uids);
         }
         s->finish(Status::Ok, code, "APPEND completed");
       });

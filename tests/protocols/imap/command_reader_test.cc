@@ -109,8 +109,9 @@ TEST(CommandReaderTest, Literal8OnlyWhereAllowed) {
   ASSERT_EQ(append.size(), 4u);
   EXPECT_EQ(dump(append[0]), "Continue 3");
   const auto& args = std::get<AppendArgs>(std::get<Command>(append[1]).args);
-  EXPECT_EQ(args.message, std::string("a\0b", 3));
-  EXPECT_TRUE(args.binary);
+  ASSERT_EQ(args.messages.size(), 1u);
+  EXPECT_EQ(args.messages[0].message, std::string("a\0b", 3));
+  EXPECT_TRUE(args.messages[0].binary);
   EXPECT_EQ(dump(append[2]), "Error 0 tag=<a2>");
   EXPECT_EQ(dump(append[3]), "Error 0 tag=<a3>");  // NUL needs literal8
 }
@@ -311,7 +312,7 @@ TEST(CommandReaderTest, ManySmallFeedsStayLinear) {
   reader.feed("\r\n");
   ReadResult result = reader.next();
   ASSERT_TRUE(std::holds_alternative<Command>(result));
-  EXPECT_EQ(std::get<AppendArgs>(std::get<Command>(result).args).message, body);
+  EXPECT_EQ(std::get<AppendArgs>(std::get<Command>(result).args).messages.at(0).message, body);
 }
 
 }  // namespace

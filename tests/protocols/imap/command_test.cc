@@ -93,6 +93,8 @@ TEST(CommandTest, RedactedShowsAppendSizeOnly) {
   Command command = readOneCommand(
       "a3 APPEND Sent (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {11+}\r\nHello world\r\n");
   EXPECT_EQ(command.redacted(), "a3 APPEND Sent (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {11}");
+  Command multi = readOneCommand("a4 APPEND Sent {5+}\r\nHello ($x) ~{2+}\r\nhi\r\n");
+  EXPECT_EQ(multi.redacted(), "a4 APPEND Sent {5} ($x) ~{2}");
 }
 
 TEST(CommandTest, RedactedOtherCommandsAreOneLine) {

@@ -108,8 +108,12 @@ inline std::string dumpArgs(const CommandArgs& args) {
       return out;
     }
     std::string operator()(const AppendArgs& a) const {
-      return "Append<" + a.mailbox + ">" + dumpStrings(a.flags) + "<" +
-             a.internal_date.value_or("-") + "><" + a.message + ">" + (a.binary ? " binary" : "");
+      std::string out = "Append<" + a.mailbox + ">";
+      for (const AppendMessage& m : a.messages) {
+        out += dumpStrings(m.flags) + "<" + m.internal_date.value_or("-") + "><" + m.message + ">" +
+               (m.binary ? " binary" : "");
+      }
+      return out;
     }
     std::string operator()(const QuotaArgs& a) const {
       std::string out = "Quota <" + a.name + ">";

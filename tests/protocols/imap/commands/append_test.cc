@@ -2,11 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "tests/protocols/imap/reader_test_util.h"
 
 namespace popbridge::imap {
 namespace {
 
+using namespace std::string_literals;
 using test::dump;
 using test::readEverySplit;
 using test::readOneError;
@@ -21,10 +24,32 @@ TEST(AppendTest, FlagsDateAndSyncLiteral) {
   const Command& command = std::get<Command>(events[1]);
   const auto& args = std::get<AppendArgs>(command.args);
   EXPECT_EQ(args.mailbox, "saved-messages");
-  EXPECT_EQ(args.flags, (std::vector<std::string>{"\\Seen"}));
-  EXPECT_EQ(args.internal_date, " 7-Feb-1994 21:52:25 -0800");
-  EXPECT_EQ(args.message, "Subject: hi\r\n\r\nbody\r\n");
-  EXPECT_FALSE(args.binary);
+  ASSERT_EQ(args.messages.size(), 1u);
+  EXPECT_EQ(args.messages[0].flags, (std::vector<std::string>{"\\Seen"}));
+  EXPECT_EQ(args.messages[0].internal_date, " 7-Feb-1994 21:52:25 -0800");
+  EXPECT_EQ(args.messages[0].message, "Subject: hi\r\n\r\nbody\r\n");
+  EXPECT_FALSE(args.messages[0].binary);
+}
+
+// RFC 3502 6.3.11: several messages, each with its own options, synchronizing literals,
+// LITERAL+ and literal8 mixed.
+TEST(AppendTest, Multiappend) {
+  const std::string input =
+      "a1 APPEND Sent (\\Seen) {2}\r\nhi {3+}\r\nyou"
+      " \"01-Jan-2020 10:00:00 +0100\" ~{3}\r\nb\0n (\\Flagged $x) \"02-Jan-2020 00:00:00 +0000\" "
+      "{0}"
+      "\r\n\r\n"s;
+  auto events = readEverySplit(input);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(dump(events[0]), "Continue 2");
+  EXPECT_EQ(dump(events[1]), "Continue 3");
+  EXPECT_EQ(dump(events[2]), "Continue 0");
+  EXPECT_EQ(dump(events[3]),
+            "Command a1 APPEND Append<Sent>[<\\Seen>]<-><hi>[]<-><you>"
+            "[]<01-Jan-2020 10:00:00 +0100><b\0n> binary"
+            "[<\\Flagged><$x>]<02-Jan-2020 00:00:00 +0000><>"s);
+  const auto& args = std::get<AppendArgs>(std::get<Command>(events[3]).args);
+  EXPECT_EQ(args.messages.size(), 4u);
 }
 
 TEST(AppendTest, MinimalFormAndInboxCase) {
@@ -39,7 +64,9 @@ TEST(AppendTest, SyntaxErrors) {
   for (const char* bad :
        {"a APPEND INBOX \"not a literal\"\r\n", "a APPEND INBOX\r\n", "a APPEND INBOX (\\Seen)\r\n",
         "a APPEND INBOX \"31-Feb-2020 00:00:00 +0000\" {1+}\r\nx\r\n",
-        "a APPEND INBOX {1+}\r\nx {1+}\r\ny\r\n"}) {
+        "a APPEND INBOX {1+}\r\nx (\\Seen)\r\n", "a APPEND INBOX {1+}\r\nx  {1+}\r\ny\r\n",
+        "a APPEND INBOX {1+}\r\nx{1+}\r\ny\r\n",
+        "a APPEND INBOX {1+}\r\nx \"not a date\" {1+}\r\ny\r\n"}) {
     ParseError error = readOneError(bad);
     EXPECT_EQ(error.kind, ParseError::Kind::Bad) << bad;
     EXPECT_EQ(error.tag, "a") << bad;
