@@ -40,8 +40,7 @@ namespace popbridge::imap {
 using CommandArgs =
     std::variant<NoArgs, LoginArgs, AuthenticateArgs, SelectArgs, ListArgs, StatusArgs, CreateArgs,
                  RenameArgs, FetchArgs, StoreArgs, CopyArgs, ExpungeArgs, EnableArgs, IdArgs,
-                 AppendArgs, SearchArgs, QuotaArgs,
-                 SortArgs, ThreadArgs>;
+                 AppendArgs, SearchArgs, QuotaArgs, SortArgs, ThreadArgs>;
 
 struct Command {
   std::string tag;
