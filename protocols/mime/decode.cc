@@ -373,6 +373,40 @@ void PartTextDecoder::finish(std::string& out) {
   charset_.finish(out);
 }
 
+// ---------------------------------------------------------------- transfer encodings
+
+std::optional<TransferEncoding> transferEncodingOf(const Part& part) {
+  if (!part.encoding) return TransferEncoding::Identity;
+  std::string_view name = *part.encoding;
+  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+  while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+  if (iequals(name, "7bit") || iequals(name, "8bit") || iequals(name, "binary")) {
+    return TransferEncoding::Identity;
+  }
+  if (iequals(name, "quoted-printable")) return TransferEncoding::QuotedPrintable;
+  if (iequals(name, "base64")) return TransferEncoding::Base64;
+  return std::nullopt;
+}
+
+void TransferDecoder::feed(std::string_view chunk, std::string& out) {
+  switch (encoding_) {
+    case TransferEncoding::Identity:
+      out.append(chunk);
+      return;
+    case TransferEncoding::QuotedPrintable:
+      qp_.feed(chunk, out);
+      return;
+    case TransferEncoding::Base64:
+      base64_.feed(chunk, out);
+      return;
+  }
+}
+
+void TransferDecoder::finish(std::string& out) {
+  if (encoding_ == TransferEncoding::QuotedPrintable) qp_.finish(out);
+  if (encoding_ == TransferEncoding::Base64) base64_.finish(out);
+}
+
 bool isTextPart(const Part& part) {
   return part.kind == PartKind::Leaf && (!part.type || iequals(*part.type, "text"));
 }

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -104,6 +105,29 @@ class PartTextDecoder {
   Base64Decoder base64_;
   CharsetDecoder charset_;
   std::string decoded_;  // scratch between the two stages
+};
+
+// The Content-Transfer-Encodings FETCH BINARY can undo (RFC 3516 4.2): 7bit, 8bit and binary
+// are passed through, quoted-printable and base64 decoded.
+enum class TransferEncoding : std::uint8_t { Identity, QuotedPrintable, Base64 };
+
+// The encoding a part's Content-Transfer-Encoding names (case-insensitive; an absent field is
+// 7bit, RFC 2045 6.1). nullopt for any other token (x-uuencode, garbage): FETCH BINARY answers
+// NO [UNKNOWN-CTE] for it (RFC 3516 4.3).
+std::optional<TransferEncoding> transferEncodingOf(const Part& part);
+
+// Undoes one transfer encoding, bytes in and bytes out (no charset conversion). Fed in chunks of
+// any size, with the same output for any split.
+class TransferDecoder {
+ public:
+  explicit TransferDecoder(TransferEncoding encoding) : encoding_(encoding) {}
+  void feed(std::string_view chunk, std::string& out);
+  void finish(std::string& out);
+
+ private:
+  TransferEncoding encoding_;
+  QuotedPrintableDecoder qp_;
+  Base64Decoder base64_;
 };
 
 // RFC 2047 encoded-words in an unfolded header value: each "=?charset?B|Q?text?=" is replaced by

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "protocols/imap/fetch_att.h"
+#include "protocols/mime/decode.h"
 #include "protocols/mime/message.h"
 #include "store/user_store.h"
 
@@ -38,6 +39,9 @@ class FetchJob {
 
   // A message vanished from the store before its body could be read: it was skipped.
   bool expungeIssued() const { return expunge_issued_; }
+  // A message was skipped because a BINARY item names a part whose Content-Transfer-Encoding
+  // popbridge cannot decode (RFC 3516 4.3: NO [UNKNOWN-CTE]).
+  bool unknownCte() const { return unknown_cte_; }
   // A store failure ended the job early.
   const std::optional<store::Error>& error() const { return error_; }
 
@@ -45,6 +49,10 @@ class FetchJob {
   bool startMessage(std::string& out);
   bool appendItem(std::string& out, const popbridge::imap::FetchAtt& att);
   void streamLiteral(std::string& out, std::size_t budget);
+  bool appendBinary(std::string& out, const popbridge::imap::FetchAtt& att);
+  void streamDecoded(std::string& out, std::size_t limit);
+  // Whether a BINARY item of the current message names a part with an unknown encoding.
+  bool hasUnknownCte() const;
   // Reads [begin, end) of the current body; nullopt (and error_ set) on a store failure.
   std::optional<std::string> readRange(std::uint64_t begin, std::uint64_t end);
 
@@ -63,6 +71,16 @@ class FetchJob {
   std::uint64_t literal_offset_ = 0;
   std::uint64_t literal_remaining_ = 0;
   bool expunge_issued_ = false;
+  bool unknown_cte_ = false;
+  // A BINARY literal being decoded: [literal_offset_, raw_end_) of the blob is still to be read
+  // and decoded; the first `skip_` decoded bytes (before the partial origin) are dropped, and
+  // decoded_[decoded_pos_..] waits to be sent.
+  std::optional<mime::TransferDecoder> decoder_;
+  std::uint64_t raw_end_ = 0;
+  std::uint64_t skip_ = 0;
+  bool decoder_finished_ = false;
+  std::string decoded_;
+  std::size_t decoded_pos_ = 0;
   std::optional<store::Error> error_;
 };
 

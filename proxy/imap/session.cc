@@ -125,6 +125,7 @@ std::string Session::capabilities() const {
   caps += " APPENDLIMIT=" + std::to_string(appendLimit());
   caps += " ESEARCH SEARCHRES WITHIN";  // RFC 4731, RFC 5182, RFC 5032
   caps += " SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
+  caps += " BINARY";  // RFC 3516: FETCH BINARY[], BINARY.SIZE[] and APPEND literal8
   if (state_ == kNotAuthenticated) {
     if (!secure() && options_.tls == config::TlsMode::Starttls && options_.tls_context) {
       caps += " STARTTLS";
@@ -477,6 +478,10 @@ void Session::fetchRound() {
         session->fetch_job_.reset();
         if (job->error()) {
           session->finishWithStoreError(*job->error());
+        } else if (job->unknownCte()) {
+          // RFC 3516 4.3; the other messages were answered.
+          session->finish(Status::No, "UNKNOWN-CTE",
+                          "Cannot decode the Content-Transfer-Encoding of a part");
         } else if (job->expungeIssued()) {
           session->finish(Status::No, "EXPUNGEISSUED",
                           "Some messages were expunged by another session");

@@ -6,7 +6,9 @@
 // - every part's ranges lie inside the message and inside its parent's body, children in order;
 // - BODY and BODYSTRUCTURE are balanced parenthesized lists;
 // - serialize/deserialize round trips (parse-encode-parse), and deserialize of the raw input
-//   (as if it were a corrupt blob) never crashes.
+//   (as if it were a corrupt blob) never crashes;
+// - FETCH BINARY's transfer decoding of each leaf gives the same bytes whole and split, and
+//   never more bytes than the encoded body.
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -17,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocols/mime/decode.h"
 #include "protocols/mime/imap_encode.h"
 #include "protocols/mime/parser.h"
 #include "protocols/mime/section.h"
@@ -114,6 +117,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto back = deserialize(serialize(m));
   check(back.has_value() && *back == m);
   (void)deserialize(input);
+
+  for (const Part& part : m.parts) {
+    const auto encoding = transferEncodingOf(part);
+    if (part.kind != PartKind::Leaf || !encoding) continue;
+    const std::string_view body =
+        std::string_view(input).substr(part.body_offset, part.body_length);
+    std::string decoded_whole;
+    TransferDecoder whole_decoder(*encoding);
+    whole_decoder.feed(body, decoded_whole);
+    whole_decoder.finish(decoded_whole);
+    check(decoded_whole.size() <= body.size());
+    std::string decoded_split;
+    TransferDecoder split_decoder(*encoding);
+    const std::size_t cut = body.empty() ? 0 : seed % (body.size() + 1);
+    split_decoder.feed(body.substr(0, cut), decoded_split);
+    split_decoder.feed(body.substr(cut), decoded_split);
+    split_decoder.finish(decoded_split);
+    check(decoded_split == decoded_whole);
+  }
 
   for (const char* path : {"1", "1.1", "2", "1.2.3", "2.1"}) {
     auto p = parseSectionPath(path);

@@ -143,6 +143,34 @@ TEST(MimeDecode, PartText) {
   EXPECT_FALSE(isTextPart(multipart));
 }
 
+// FETCH BINARY (RFC 3516 4.2): bytes out, no charset conversion, NUL and 8-bit bytes kept.
+TEST(MimeDecode, TransferDecoder) {
+  const auto decode = [](TransferEncoding encoding, std::string_view input) {
+    return decodeAllSplits<TransferDecoder>(input, encoding);
+  };
+  const std::string binary("\0\x01\xff\r\n\0", 6);
+  EXPECT_EQ(decode(TransferEncoding::Base64, "AAH/\r\nDQoA\r\n"), binary);
+  EXPECT_EQ(decode(TransferEncoding::QuotedPrintable, "=00=01=FF=\r\n\r\n=00"), binary);
+  EXPECT_EQ(decode(TransferEncoding::QuotedPrintable, "caf=E9 =3D\r\nend="), "caf\xe9 =\r\nend");
+  EXPECT_EQ(decode(TransferEncoding::Identity, binary), binary);
+  EXPECT_EQ(decode(TransferEncoding::Identity, "=41 QUE="), "=41 QUE=");
+}
+
+TEST(MimeDecode, TransferEncodingOf) {
+  const auto encodingOf = [](std::optional<std::string> cte) {
+    return transferEncodingOf(leaf("application", std::move(cte), ""));
+  };
+  EXPECT_EQ(encodingOf(std::nullopt), TransferEncoding::Identity);  // RFC 2045 6.1: 7bit
+  EXPECT_EQ(encodingOf("7BIT"), TransferEncoding::Identity);
+  EXPECT_EQ(encodingOf("8bit"), TransferEncoding::Identity);
+  EXPECT_EQ(encodingOf("Binary"), TransferEncoding::Identity);
+  EXPECT_EQ(encodingOf("Quoted-Printable"), TransferEncoding::QuotedPrintable);
+  EXPECT_EQ(encodingOf("BASE64"), TransferEncoding::Base64);
+  EXPECT_EQ(encodingOf("x-uuencode"), std::nullopt);
+  EXPECT_EQ(encodingOf("base-64"), std::nullopt);
+  EXPECT_EQ(encodingOf(""), std::nullopt);
+}
+
 TEST(MimeDecode, EncodedWords) {
   // RFC 2047 8's examples.
   EXPECT_EQ(decodeEncodedWords("=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?= <keld@dkuug.dk>"),
