@@ -3,6 +3,8 @@
 #include <zlib.h>
 
 #include <array>
+#include <cstdlib>
+#include <vector>
 
 namespace popbridge::proxy {
 namespace {
@@ -11,6 +13,68 @@ namespace {
 constexpr std::size_t kChunk = 16 * 1024;
 // The largest window a raw inflater may need (RFC 1951 3.2.5: distances up to 32768).
 constexpr std::size_t kMaxHistory = 32 * 1024;
+
+// zlib's blocks, recycled per thread. Every connection's deflater and inflater ask for the same
+// few sizes, and they are freed whenever a connection goes quiet; handed back to malloc, those
+// touched pages would be given to whatever is allocated next (such as a new connection's mostly
+// untouched read buffer) and count in RSS as that connection's. Kept here instead, they serve
+// only the next zlib state. At most kMaxCachedBlocks (~250 KiB) wait per thread.
+class BlockCache {
+ public:
+  static constexpr std::size_t kMaxCachedBlocks = 12;
+  static constexpr std::size_t kHeader = 16;  // keeps malloc's 16-byte alignment for zlib
+
+  BlockCache() = default;
+  BlockCache(const BlockCache&) = delete;
+  BlockCache& operator=(const BlockCache&) = delete;
+  ~BlockCache() {
+    for (void* block : free_) std::free(block);
+  }
+
+  void* take(std::size_t size) {
+    for (std::size_t i = 0; i < free_.size(); ++i) {
+      if (sizeOf(free_[i]) == size) {
+        void* block = free_[i];
+        free_[i] = free_.back();
+        free_.pop_back();
+        return static_cast<char*>(block) + kHeader;
+      }
+    }
+    void* block = std::malloc(size + kHeader);
+    if (block == nullptr) return nullptr;
+    *static_cast<std::size_t*>(block) = size;
+    return static_cast<char*>(block) + kHeader;
+  }
+
+  void give(void* address) {
+    void* block = static_cast<char*>(address) - kHeader;
+    if (free_.size() < kMaxCachedBlocks) {
+      free_.push_back(block);
+    } else {
+      std::free(block);
+    }
+  }
+
+ private:
+  static std::size_t sizeOf(void* block) { return *static_cast<std::size_t*>(block); }
+  std::vector<void*> free_;
+};
+
+thread_local BlockCache block_cache;
+
+voidpf zlibAlloc(voidpf /*opaque*/, uInt items, uInt size) {
+  return block_cache.take(static_cast<std::size_t>(items) * size);
+}
+
+void zlibFree(voidpf /*opaque*/, voidpf address) {
+  if (address != nullptr) block_cache.give(address);
+}
+
+void useBlockCache(z_stream& z) {
+  z.zalloc = zlibAlloc;
+  z.zfree = zlibFree;
+  z.opaque = nullptr;
+}
 
 std::string zlibReason(const z_stream& stream, int rc) {
   if (stream.msg != nullptr) return stream.msg;
@@ -46,6 +110,7 @@ Result<void, NetError> Deflater::compress(std::string_view plaintext, std::strin
   if (plaintext.empty()) return {};
   if (!stream_) {
     auto stream = std::make_unique<Stream>();
+    useBlockCache(stream->z);
     const int rc =
         deflateInit2(&stream->z, kLevel, Z_DEFLATED, -kWindowBits, kMemLevel, Z_DEFAULT_STRATEGY);
     if (rc != Z_OK) return fail(NetError{"DEFLATE: " + zlibReason(stream->z, rc)});
@@ -91,6 +156,7 @@ Inflater::~Inflater() {
 
 Result<void, NetError> Inflater::open() {
   auto stream = std::make_unique<Stream>();
+  useBlockCache(stream->z);
   const int rc = inflateInit2(&stream->z, -kWindowBits);
   if (rc != Z_OK) return fail(NetError{"DEFLATE: " + zlibReason(stream->z, rc)});
   if (!history_.empty()) {
