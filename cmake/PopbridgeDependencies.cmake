@@ -5,6 +5,8 @@ find_package(SQLite3 REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(tl-expected REQUIRED)
+# RFC 4978 COMPRESS=DEFLATE; linked only into proxy/core (deflate_stream).
+find_package(ZLIB REQUIRED)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 find_library(CRYPT_LIBRARY NAMES crypt REQUIRED)
 

@@ -78,7 +78,7 @@ struct CommandEntry {
 
 constexpr ArgsParser kNoArgs = wrap<NoArgs, parseNoArgs>;
 
-constexpr std::array<CommandEntry, 36> kCommands = {{
+constexpr std::array<CommandEntry, 37> kCommands = {{
     {"CAPABILITY", kNoArgs, false},
     {"NOOP", kNoArgs, false},
     {"LOGOUT", kNoArgs, false},
@@ -115,6 +115,7 @@ constexpr std::array<CommandEntry, 36> kCommands = {{
     {"SETQUOTA", wrap<QuotaArgs, parseSetQuotaArgs>, false},
     {"SORT", wrapSort, true},
     {"THREAD", wrapThread, true},
+    {"COMPRESS", wrap<CompressArgs, parseCompressArgs>, false},
 }};
 
 const CommandEntry* findEntry(std::string_view name) {
@@ -297,6 +298,10 @@ struct RedactVisitor {
       out += ' ';
       out += args.uids->toString();
     }
+  }
+  void operator()(const CompressArgs& args) const {
+    out += ' ';
+    appendLogString(out, args.mechanism);
   }
   void operator()(const EnableArgs& args) const {
     for (const std::string& capability : args.capabilities) {

@@ -7,6 +7,7 @@
 #include "protocols/imap/arg_parser.h"
 #include "protocols/imap/commands/append.h"
 #include "protocols/imap/commands/authenticate.h"
+#include "protocols/imap/commands/compress.h"
 #include "protocols/imap/commands/copy.h"
 #include "protocols/imap/commands/create.h"
 #include "protocols/imap/commands/enable.h"
@@ -36,11 +37,12 @@ namespace popbridge::imap {
 //   CreateArgs       CREATE DELETE SUBSCRIBE UNSUBSCRIBE
 //   CopyArgs         COPY MOVE
 //   QuotaArgs        GETQUOTA GETQUOTAROOT SETQUOTA
+//   CompressArgs     COMPRESS
 //   the others       the command of the same name
 using CommandArgs =
     std::variant<NoArgs, LoginArgs, AuthenticateArgs, SelectArgs, ListArgs, StatusArgs, CreateArgs,
                  RenameArgs, FetchArgs, StoreArgs, CopyArgs, ExpungeArgs, EnableArgs, IdArgs,
-                 AppendArgs, SearchArgs, QuotaArgs, SortArgs, ThreadArgs>;
+                 AppendArgs, SearchArgs, QuotaArgs, SortArgs, ThreadArgs, CompressArgs>;
 
 struct Command {
   std::string tag;

@@ -15,6 +15,9 @@ constexpr std::size_t kReadBufferSize = 64 * 1024;
 // without gathering the whole queue.
 constexpr std::size_t kMaxWriteBuffers = 64;
 constexpr std::size_t kMaxWriteBytes = 1024 * 1024;
+// Inflated input is handed to on_data in slices of this size, so that a few KiB of compressed
+// input (DEFLATE expands up to ~1000:1) cannot flood the session in one call.
+constexpr std::size_t kInflateSlice = 16 * 1024;
 
 std::string uvError(int status) { return uv_strerror(status); }
 
@@ -234,6 +237,11 @@ bool Connection::notify(const F& callback, Args&&... args) {
 void Connection::startReading() {
   reading_wanted_ = true;
   updateReading();
+  if ((!inflate_backlog_.empty() || inflate_more_) && !closed_ && !doomed_) {
+    // Held-back input goes first, from the loop rather than from inside this call.
+    if (!resume_) resume_ = std::make_unique<Timer>(loop_);
+    resume_->start(std::chrono::milliseconds(0), [this] { resumeBacklog(); });
+  }
 }
 
 void Connection::stopReading() {
@@ -254,7 +262,9 @@ void Connection::updateReading() {
   // While TLS handshakes, held writes drain only once the peer's handshake records are read, so
   // pausing then would stall both forever.
   const bool handshaking = tls_ && tls_->state() == tls::Engine::State::Handshaking;
-  const bool want = reading_wanted_ && (!paused_for_output_ || handshaking) && !doomed_;
+  // Compressed input held back is delivered before anything newer is read.
+  const bool backlog = !inflate_backlog_.empty() || inflate_more_;
+  const bool want = reading_wanted_ && (!paused_for_output_ || handshaking) && !doomed_ && !backlog;
   if (want && !reading_active_) {
     if (const int rc = uv_read_start(tcp_.stream(), &Connection::onAlloc, &Connection::onRead);
         rc != 0) {
@@ -300,8 +310,65 @@ void Connection::handleRead(std::string_view bytes) {
     return;
   }
   if (!closing_after_write_) {
-    notify(callbacks_.on_data, bytes);
+    deliver(bytes);
   }
+}
+
+bool Connection::deliver(std::string_view bytes) {
+  if (!inflater_) {
+    return notify(callbacks_.on_data, bytes);
+  }
+  if (!inflate_backlog_.empty() || inflate_more_) {
+    inflate_backlog_.append(bytes);  // keep the order behind what waits already
+    return true;
+  }
+  return inflateAndDeliver(bytes);
+}
+
+bool Connection::inflateAndDeliver(std::string_view compressed) {
+  std::string_view rest = compressed;
+  while (!rest.empty() || inflate_more_) {
+    if (closing_after_write_) {
+      return true;  // input is discarded meanwhile
+    }
+    if (!reading_wanted_) {
+      inflate_backlog_.append(rest);
+      updateReading();
+      return true;
+    }
+    std::string plaintext;
+    auto used = inflater_->inflate(rest, plaintext, kInflateSlice);
+    if (!used) {
+      finish(NetError{"DEFLATE from " + peer_address_ + ": corrupt compressed input (" +
+                      used.error().message + ")"});
+      return false;
+    }
+    rest.remove_prefix(*used);
+    inflate_more_ = plaintext.size() == kInflateSlice;
+    if (plaintext.empty() && *used == 0) {
+      if (!rest.empty()) {
+        finish(NetError{"DEFLATE from " + peer_address_ + ": compressed input makes no progress"});
+        return false;
+      }
+      break;
+    }
+    if (!plaintext.empty() && !notify(callbacks_.on_data, std::string_view(plaintext))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Connection::resumeBacklog() {
+  if (closed_ || doomed_) {
+    return;
+  }
+  const std::string pending = std::move(inflate_backlog_);
+  inflate_backlog_.clear();
+  if (!inflateAndDeliver(pending)) {
+    return;
+  }
+  updateReading();
 }
 
 void Connection::handleTlsRead(std::string_view ciphertext) {
@@ -322,7 +389,7 @@ void Connection::handleTlsRead(std::string_view ciphertext) {
     }
   }
   if (!plaintext.empty() && !closing_after_write_) {
-    if (!notify(callbacks_.on_data, std::string_view(plaintext))) {
+    if (!deliver(plaintext)) {
       return;
     }
   }
@@ -338,6 +405,28 @@ void Connection::write(std::string bytes) {
   if (closed_ || doomed_ || closing_after_write_ || bytes.empty()) {
     return;
   }
+  if (deflater_) {
+    // Sync-flushed in flush() once no write is in flight: one flush per batch, not per write.
+    std::string compressed;
+    if (auto result = deflater_->compress(bytes, compressed); !result) {
+      finishLater(NetError{"DEFLATE to " + peer_address_ + ": " + result.error().message});
+      return;
+    }
+    sendWire(std::move(compressed));
+  } else {
+    sendWire(std::move(bytes));
+  }
+  if (pendingOutput() >= low_mark_) {
+    drain_armed_ = true;
+  }
+  flush();
+  updateReading();
+}
+
+void Connection::sendWire(std::string bytes) {
+  if (bytes.empty() || closed_ || doomed_) {
+    return;
+  }
   if (tls_) {
     if (auto result = tls_->writePlaintext(bytes); !result) {
       finishLater(NetError{"TLS with " + peer_address_ + ": " + result.error().message});
@@ -347,11 +436,44 @@ void Connection::write(std::string bytes) {
   } else {
     enqueue(std::move(bytes));
   }
-  if (pendingOutput() >= low_mark_) {
-    drain_armed_ = true;
+}
+
+void Connection::flushCompressor() {
+  if (!deflater_ || deflater_->unflushed() == 0) {
+    return;
   }
-  flush();
-  updateReading();
+  std::string compressed;
+  deflater_->flush(compressed);
+  sendWire(std::move(compressed));
+}
+
+void Connection::startCompression() {
+  if (closed_ || doomed_) {
+    return;
+  }
+  if (deflater_) {
+    finishLater(NetError{"DEFLATE with " + peer_address_ + ": already started"});
+    return;
+  }
+  deflater_ = std::make_unique<Deflater>();
+  inflater_ = std::make_unique<Inflater>();
+}
+
+Connection::CompressionStats Connection::compressionStats() const {
+  CompressionStats stats;
+  if (deflater_) {
+    stats.out_plain = deflater_->totalIn();
+    stats.out_wire = deflater_->totalOut();
+  }
+  if (inflater_) {
+    stats.in_wire = inflater_->totalIn();
+    stats.in_plain = inflater_->totalOut();
+  }
+  return stats;
+}
+
+bool Connection::compressionStateAllocated() const {
+  return (deflater_ && deflater_->allocated()) || (inflater_ && inflater_->allocated());
 }
 
 void Connection::enqueue(std::string bytes) {
@@ -372,7 +494,9 @@ void Connection::takeCiphertext() {
 }
 
 std::size_t Connection::pendingOutput() const {
-  return queued_bytes_ + in_flight_bytes_ + (tls_ ? tls_->pendingPlaintext() : 0);
+  // Bytes inside the compressor count at their plaintext size: an upper bound until the flush.
+  return queued_bytes_ + in_flight_bytes_ + (tls_ ? tls_->pendingPlaintext() : 0) +
+         (deflater_ ? deflater_->unflushed() : 0);
 }
 
 bool Connection::congested() const { return pendingOutput() > high_mark_; }
@@ -384,7 +508,13 @@ void Connection::setOutputMarks(std::size_t low, std::size_t high) {
 }
 
 void Connection::flush() {
-  if (closed_ || in_flight_ != nullptr || queue_.empty()) {
+  if (closed_ || in_flight_ != nullptr) {
+    return;
+  }
+  // Whatever was written while the last write was in flight ends its batch now (RFC 4978 4: the
+  // peer must be able to decode every response without waiting for more).
+  flushCompressor();
+  if (closed_ || queue_.empty()) {
     return;
   }
   auto request = std::make_unique<WriteRequest>();
@@ -482,6 +612,7 @@ void Connection::closeAfterWrite() {
     return;
   }
   closing_after_write_ = true;
+  flushCompressor();  // the compressed tail goes before TLS close_notify
   if (tls_ && tls_->state() == tls::Engine::State::Open) {
     tls_->shutdown();
     takeCiphertext();
@@ -492,7 +623,7 @@ void Connection::closeAfterWrite() {
 
 void Connection::maybeShutdown() {
   if (closed_ || !closing_after_write_ || shutdown_started_ || in_flight_ != nullptr ||
-      !queue_.empty()) {
+      !queue_.empty() || (deflater_ && deflater_->unflushed() > 0)) {
     return;
   }
   shutdown_started_ = true;
@@ -556,6 +687,9 @@ void Connection::close() {
   queued_bytes_ = 0;
   // Safe even from inside the deferred timer's own callback (Timer allows it).
   deferred_.reset();
+  resume_.reset();
+  inflate_backlog_.clear();
+  inflate_more_ = false;
 }
 
 }  // namespace popbridge::proxy

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "protocols/common/result.h"
+#include "proxy/core/deflate_stream.h"
 #include "proxy/core/error.h"
 #include "proxy/core/timer.h"
 #include "proxy/core/tls_mode.h"
@@ -103,6 +104,25 @@ class Connection {
   // True once startTls() was called on this connection.
   bool tlsActive() const { return tls_ != nullptr; }
 
+  // RFC 4978 COMPRESS=DEFLATE: from now on both directions are raw DEFLATE, inside TLS when TLS
+  // is on (TLS carries the compressed bytes). Bytes already queued go out as they are (the tagged
+  // OK of COMPRESS); bytes received from now on are inflated before on_data, in slices of at most
+  // 16 KiB so that stopReading() takes effect between slices (the rest waits, compressed). Output
+  // is sync-flushed whenever no write is in flight, so every response batch reaches the peer
+  // whole. Corrupt input ends the connection with a NetError "DEFLATE from <peer>: <reason>".
+  // Calling it a second time ends the connection with an error. Never calls back.
+  void startCompression();
+  bool compressionActive() const { return deflater_ != nullptr; }
+  struct CompressionStats {
+    std::uint64_t out_plain = 0;  // bytes given to write() since startCompression()
+    std::uint64_t out_wire = 0;   // their compressed size
+    std::uint64_t in_wire = 0;    // compressed bytes read from the peer
+    std::uint64_t in_plain = 0;   // what they inflated to
+  };
+  CompressionStats compressionStats() const;
+  // Whether zlib state is held right now (for memory tests): false while idle.
+  bool compressionStateAllocated() const;
+
   // The peer as "127.0.0.1:54321" / "[::1]:993" ("unknown" if the socket could not say).
   std::string peerAddress() const { return peer_address_; }
   bool peerIsLoopback() const { return peer_is_loopback_; }
@@ -129,6 +149,17 @@ class Connection {
   static void onShutdown(uv_shutdown_t* request, int status) noexcept;
 
   void handleRead(std::string_view bytes);
+  // Hands peer plaintext to on_data (inflating it first when compression is on). Returns false
+  // if the connection was closed or destroyed meanwhile.
+  bool deliver(std::string_view bytes);
+  // Inflates `compressed` slice by slice into on_data while reading is wanted; keeps the rest in
+  // inflate_backlog_. Returns false if the connection was closed or destroyed meanwhile.
+  bool inflateAndDeliver(std::string_view compressed);
+  void resumeBacklog();
+  // Plaintext (or compressed bytes) onto the wire: through TLS when on, else into the queue.
+  void sendWire(std::string bytes);
+  // Sync-flushes the compressor into the wire queue.
+  void flushCompressor();
   void handleTlsRead(std::string_view ciphertext);
   void handleWriteDone(int status);
   void enqueue(std::string bytes);
@@ -166,6 +197,12 @@ class Connection {
 
   std::unique_ptr<tls::Engine> tls_;
   bool tls_ready_reported_ = false;
+
+  std::unique_ptr<Deflater> deflater_;  // set by startCompression(), with inflater_
+  std::unique_ptr<Inflater> inflater_;
+  std::string inflate_backlog_;  // compressed input held back while reading is stopped
+  bool inflate_more_ = false;    // the inflater may hold output not yet given to on_data
+  std::unique_ptr<Timer> resume_;
 
   bool closing_after_write_ = false;
   bool shutdown_started_ = false;

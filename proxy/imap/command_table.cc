@@ -50,6 +50,7 @@ constexpr std::array kCommands{
     CommandSpec{"GETQUOTA", handleGetQuota, kAuthed, SequenceUse::None, false},
     CommandSpec{"GETQUOTAROOT", handleGetQuotaRoot, kAuthed, SequenceUse::None, false},
     CommandSpec{"SETQUOTA", handleSetQuota, kAuthed, SequenceUse::None, false},
+    CommandSpec{"COMPRESS", handleCompress, kAuthed, SequenceUse::None, false},
 };
 
 }  // namespace

@@ -59,7 +59,12 @@ void Session::start() {
   callbacks.on_data = [this](std::string_view bytes) { onData(bytes); };
   callbacks.on_drain = [this] { onDrain(); };
   callbacks.on_close = [this](std::optional<NetError> error) {
-    if (error) log(LogSeverity::Debug, log_name_, "connection closed: ", error->message);
+    if (error) {
+      // A peer that hangs up is routine; corrupt compressed input is worth a visible line.
+      const bool deflate = error->message.starts_with("DEFLATE");
+      log(deflate ? LogSeverity::Warn : LogSeverity::Debug, log_name_,
+          "connection closed: ", error->message);
+    }
     close();
   };
   callbacks.on_tls_ready = [this] {
@@ -93,6 +98,11 @@ void Session::close() {
   if (closing_) return;
   closing_ = true;
   autologout_.stop();
+  if (connection_->compressionActive()) {
+    const Connection::CompressionStats stats = connection_->compressionStats();
+    log(LogSeverity::Info, log_name_, "DEFLATE totals: sent ", stats.out_plain, " bytes as ",
+        stats.out_wire, ", received ", stats.in_plain, " bytes as ", stats.in_wire);
+  }
   connection_->close();
   server_.retire(id_);
 }
@@ -126,6 +136,7 @@ std::string Session::capabilities() const {
   caps += " ESEARCH SEARCHRES WITHIN";  // RFC 4731, RFC 5182, RFC 5032
   caps += " SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
   caps += " BINARY";  // RFC 3516: FETCH BINARY[], BINARY.SIZE[] and APPEND literal8
+  caps += " COMPRESS=DEFLATE";  // RFC 4978
   if (state_ == kNotAuthenticated) {
     if (!secure() && options_.tls == config::TlsMode::Starttls && options_.tls_context) {
       caps += " STARTTLS";
@@ -303,6 +314,15 @@ void Session::finish(Status status, std::string_view code, std::string_view text
     connection_->startTls(options_.tls_context, TlsRole::Server, "");
     return;
   }
+  if (compress_pending_) {
+    // RFC 4978 3: compression starts right after the CRLF of the tagged OK, in both directions.
+    // The client waits for that OK, so anything it sent before is not part of the stream.
+    compress_pending_ = false;
+    reader_.discardBuffered();
+    connection_->startCompression();
+    log(LogSeverity::Info, log_name_, "COMPRESS DEFLATE active",
+        connection_->tlsActive() ? " (inside TLS)" : "");
+  }
   current_.reset();
   expunge_allowed_ = true;
   if (reading_paused_) {
@@ -320,6 +340,8 @@ void Session::hangUpAfterWrite() {
 }
 
 void Session::startTlsAfterResponse() { starttls_pending_ = true; }
+
+void Session::compressAfterResponse() { compress_pending_ = true; }
 
 void Session::logoutAfterResponse() { logout_pending_ = true; }
 

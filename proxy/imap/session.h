@@ -151,6 +151,8 @@ class Session {
   void runFetch(std::shared_ptr<FetchJob> job);
   // STARTTLS: after the tagged OK is on the wire, start the TLS handshake.
   void startTlsAfterResponse();
+  // COMPRESS: after the tagged OK is queued (uncompressed), compress both directions.
+  void compressAfterResponse();
   // LOGOUT: close once the BYE and tagged OK are written.
   void logoutAfterResponse();
 
@@ -185,6 +187,7 @@ class Session {
   bool idling_ = false;
   bool closing_ = false;
   bool starttls_pending_ = false;
+  bool compress_pending_ = false;
   bool logout_pending_ = false;
   bool hanging_up_ = false;
   bool reading_paused_ = false;  // stopped reading: too much pipelined input

@@ -89,7 +89,10 @@ async function main() {
     const result = {
         capabilities: [...client.capabilities.keys()].sort(),
         enabled: [...(client.enabled || [])].sort(),
-        secure: Boolean(client.secureConnection)
+        secure: Boolean(client.secureConnection),
+        // imapflow negotiates COMPRESS=DEFLATE (RFC 4978) by itself when it is advertised; its
+        // raw deflate stream then exists (a private field, read only to report it).
+        compressed: Boolean(client._deflate)
     };
     const condstore = client.enabled.has('CONDSTORE');
 

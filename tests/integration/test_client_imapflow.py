@@ -16,6 +16,7 @@ import email.policy
 import hashlib
 import os
 import re
+import time
 import unittest
 
 from harness import clients, corpus, dovecot, imap
@@ -60,6 +61,13 @@ class ImapflowTest(PopbridgeCase):
         """Checks an imapflow report against the POP reference; returns the UIDs it used."""
         caps = set(result["capabilities"])
         self.assertTrue(result["secure"])
+        # RFC 4978: imapflow compresses whenever the server offers it; everything below then ran
+        # over the DEFLATE stream.
+        if "COMPRESS=DEFLATE" in caps:
+            self.assertTrue(result["compressed"])
+            self.assertIn("COMPRESS DEFLATE", result["commands"])
+        else:
+            self.assertFalse(result["compressed"])
         for cap in ("IMAP4rev1", "IDLE", "UIDPLUS", "MOVE"):
             self.assertIn(cap.upper(), {c.upper() for c in caps})
         self.assertIn("INBOX", [box["path"] for box in result["list"]])
@@ -185,6 +193,26 @@ class ImapflowTest(PopbridgeCase):
         self.assertEqual(remaining, (set(self.by_id) - {moved_ref.message_id}) | {late.message_id})
         return first, second, uids[-1], dest_uid
 
+    def check_compressed(self, pb):
+        """popbridge's log shows imapflow's two sessions ran compressed inside TLS, and that the
+        DEFLATE stream carried the message sources (more than a MB of output) in fewer bytes."""
+        deadline = time.monotonic() + 10  # the totals are logged once the server sees the close
+        while True:
+            with open(pb.log_file, encoding="utf-8", errors="replace") as f:
+                log = f.read()
+            if log.count("DEFLATE totals") >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertGreaterEqual(log.count("COMPRESS DEFLATE active (inside TLS)"), 2, pb.logs())
+        totals = [tuple(map(int, m)) for m in re.findall(
+            r"DEFLATE totals: sent (\d+) bytes as (\d+), received (\d+) bytes as (\d+)", log)]
+        biggest = max(totals, default=None)
+        self.assertIsNotNone(biggest, pb.logs())
+        sent, sent_wire, received, received_wire = biggest
+        self.assertGreater(sent, sum(len(r.data) for r in self.ref))
+        self.assertLess(sent_wire, sent)
+        self.assertGreater(received, 0)
+
     def check_with_imaplib(self, conn, result, uids):
         """What imapflow did is what another client sees."""
         first, second, moved, dest_uid = uids
@@ -207,6 +235,7 @@ class ImapflowTest(PopbridgeCase):
         result, late = self.run_session(pb.imaps_port, "implicit", IMAP_USER, IMAP_PASSWORD,
                                         self.dovecot)
         uids = self.check(result, late)
+        self.check_compressed(pb)
         self.check_with_imaplib(self.imap_login(pb), result, uids)
 
     def test_imapflow_over_starttls(self):
@@ -215,6 +244,7 @@ class ImapflowTest(PopbridgeCase):
                                         self.dovecot)
         self.assertIn("STARTTLS", result["commands"])
         self.check(result, late)
+        self.check_compressed(pb)
 
     def test_reference_run_against_dovecot_imap(self):
         # Dovecot's IMAP serves the same maildrop popbridge would pull; it advertises CONDSTORE

@@ -46,6 +46,7 @@ void handleGetQuotaRoot(Session& session, popbridge::imap::Command& command);
 void handleSetQuota(Session& session, popbridge::imap::Command& command);
 void handleSort(Session& session, popbridge::imap::Command& command);
 void handleThread(Session& session, popbridge::imap::Command& command);
+void handleCompress(Session& session, popbridge::imap::Command& command);
 
 // The logged-in user's quota limits from the configuration in force (UserContext::quotaLimits).
 // Loop thread.

@@ -7,6 +7,7 @@ import re
 import socket
 import ssl
 import time
+import zlib
 from dataclasses import dataclass
 
 from . import util
@@ -14,6 +15,9 @@ from . import util
 # Large BODY[] literals arrive as one response; imaplib's default line limit (1 MB) is about the
 # lines around them, but long header lines may exceed smaller limits in older Pythons.
 imaplib._MAXLINE = max(imaplib._MAXLINE, 10 << 20)
+# imaplib refuses commands it does not know; COMPRESS (RFC 4978) is sent in any state so that
+# tests can check the server's refusals too.
+imaplib.Commands.setdefault("COMPRESS", ("NONAUTH", "AUTH", "SELECTED"))
 
 
 def client_context(ca_file):
@@ -321,3 +325,59 @@ class Idle:
             if line.startswith(self.tag + b" "):
                 return line.rstrip(b"\r\n")
             self.seen.append(line)
+
+
+# ------------------------------------------------------------------- COMPRESS (RFC 4978)
+
+
+class Deflated:
+    """Turns on COMPRESS DEFLATE (RFC 4978) on a logged-in imaplib connection (imaplib has no
+    support): sends the command, checks the tagged OK, then routes imaplib's send / read /
+    readline through a raw DEFLATE pair (zlib, wbits=-15), sync-flushing every write as clients
+    do. Works over plain TCP and TLS alike (imaplib's sock is then the TLS socket, so the
+    compressed bytes travel inside TLS). Counts plaintext and wire bytes each way."""
+
+    def __init__(self, imap):
+        self.imap = imap
+        self.compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.decompressor = zlib.decompressobj(-15)
+        self.buffer = b""
+        self.plain_in = self.wire_in = self.plain_out = self.wire_out = 0
+        typ, data = imap._simple_command("COMPRESS", "DEFLATE")
+        if typ != "OK":
+            raise AssertionError(f"COMPRESS DEFLATE refused: {typ} {data}")
+        self.raw_file = imap.file
+        imap.send = self.send
+        imap.read = self.read
+        imap.readline = self.readline
+
+    def send(self, data):
+        wire = self.compressor.compress(data) + self.compressor.flush(zlib.Z_SYNC_FLUSH)
+        self.plain_out += len(data)
+        self.wire_out += len(wire)
+        self.imap.sock.sendall(wire)
+
+    def send_raw(self, wire):
+        """Writes bytes as they are, bypassing the compressor (to corrupt the stream)."""
+        self.imap.sock.sendall(wire)
+
+    def _fill(self):
+        chunk = self.raw_file.read1(65536)
+        if not chunk:
+            raise EOFError("server closed the compressed connection")
+        self.wire_in += len(chunk)
+        plain = self.decompressor.decompress(chunk)
+        self.plain_in += len(plain)
+        self.buffer += plain
+
+    def readline(self):
+        while b"\n" not in self.buffer:
+            self._fill()
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line + b"\n"
+
+    def read(self, size):
+        while len(self.buffer) < size:
+            self._fill()
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data

@@ -61,7 +61,8 @@ TEST(CommandTest, UidBeforeOtherCommandsIsBad) {
 }
 
 TEST(CommandTest, UnimplementedCommandsAreUnknown) {
-  EXPECT_EQ(readOneError("t COMPRESS DEFLATE\r\n").kind, ParseError::Kind::UnknownCommand);
+  EXPECT_EQ(readOneError("t GETMETADATA \"\" /shared/comment\r\n").kind,
+            ParseError::Kind::UnknownCommand);
   ParseError error = readOneError("t UID XSNIPPET 1:* (LAZY=FUZZY)\r\n");
   EXPECT_EQ(error.kind, ParseError::Kind::UnknownCommand);
   EXPECT_EQ(error.tag, "t");

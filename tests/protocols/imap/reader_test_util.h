@@ -97,6 +97,7 @@ inline std::string dumpArgs(const CommandArgs& args) {
     std::string operator()(const ExpungeArgs& a) const {
       return "Expunge " + (a.uids ? a.uids->toString() : "-");
     }
+    std::string operator()(const CompressArgs& a) const { return "Compress<" + a.mechanism + ">"; }
     std::string operator()(const EnableArgs& a) const {
       return "Enable " + dumpStrings(a.capabilities);
     }

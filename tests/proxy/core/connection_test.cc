@@ -222,6 +222,75 @@ TEST_F(ConnectionTest, StopReadingHoldsDataBack) {
   ASSERT_TRUE(runUntil([&] { return client_.received == "* OK held\r\n"; }));
 }
 
+std::string fetchLines(std::size_t count) {
+  std::string out;
+  for (std::size_t i = 1; i <= count; ++i) {
+    out += "* " + std::to_string(i) + " FETCH (UID " + std::to_string(i + 100) +
+           " FLAGS (\\Seen))\r\n";
+  }
+  return out;
+}
+
+// RFC 4978: both ends compress; an echo of 1 MB of IMAP-like text arrives intact, the wire
+// carries far fewer bytes, and neither end holds zlib state once the traffic stops.
+TEST_F(ConnectionTest, CompressedEchoRoundTrip) {
+  on_accept_ = [](Endpoint& e) {
+    e.on_data = [](Endpoint& self, std::string_view bytes) {
+      self.connection->write(std::string(bytes));
+    };
+  };
+  after_accept_ = [](Endpoint& e) { e.connection->startCompression(); };
+  ASSERT_TRUE(connectClient());
+  client_.connection->startCompression();
+  const std::string text = fetchLines(25000);
+  for (std::size_t at = 0; at < text.size(); at += 100000) {
+    client_.connection->write(text.substr(at, 100000));
+  }
+  ASSERT_TRUE(runUntil([&] { return client_.received.size() >= text.size(); }));
+  EXPECT_TRUE(client_.received == text);
+  const Connection::CompressionStats stats = server().connection->compressionStats();
+  EXPECT_EQ(stats.in_plain, text.size());
+  EXPECT_EQ(stats.out_plain, text.size());
+  EXPECT_LT(stats.in_wire * 5, stats.in_plain);
+  EXPECT_LT(stats.out_wire * 5, stats.out_plain);
+  EXPECT_FALSE(server().connection->compressionStateAllocated());
+  EXPECT_FALSE(client_.connection->compressionStateAllocated());
+  EXPECT_EQ(client_.connection->pendingOutput(), 0u);
+}
+
+// Input that inflates a lot is handed over in slices; after stopReading() the rest waits
+// (compressed) and follows, in order, after startReading().
+TEST_F(ConnectionTest, CompressedInputWaitsWhileReadingIsStopped) {
+  on_accept_ = [](Endpoint& e) {
+    e.on_data = [](Endpoint& self, std::string_view /*bytes*/) { self.connection->stopReading(); };
+  };
+  after_accept_ = [](Endpoint& e) { e.connection->startCompression(); };
+  ASSERT_TRUE(connectClient());
+  client_.connection->startCompression();
+  const std::string big = patternChunk(0, 64 * 1024) + std::string(4u << 20, 'z') + "tail\r\n";
+  client_.connection->write(big);
+  ASSERT_TRUE(runUntil([&] { return !server().received.empty(); }));
+  runUntil([] { return false; }, milliseconds(50));
+  EXPECT_EQ(server().received.size(), 16u * 1024);  // one slice, then nothing while stopped
+  server().on_data = nullptr;
+  server().connection->startReading();
+  ASSERT_TRUE(runUntil([&] { return server().received.size() >= big.size(); }));
+  EXPECT_TRUE(server().received == big);
+}
+
+TEST_F(ConnectionTest, CorruptCompressedInputEndsTheConnection) {
+  after_accept_ = [](Endpoint& e) { e.connection->startCompression(); };
+  ASSERT_TRUE(connectClient());
+  client_.connection->write(std::string("\xff\xff\xff\xff", 4));  // block type 3 (RFC 1951)
+  ASSERT_TRUE(runUntil([&] { return server().close_calls == 1; }));
+  ASSERT_TRUE(server().close_error.has_value());
+  EXPECT_THAT(server().close_error->message,
+              HasSubstr(": corrupt compressed input (invalid block type)"));
+  EXPECT_THAT(server().close_error->message, ::testing::StartsWith("DEFLATE from 127.0.0.1:"));
+  EXPECT_TRUE(server().received.empty());
+  ASSERT_TRUE(runUntil([&] { return client_.close_calls == 1; }));
+}
+
 TEST_F(ConnectionTest, ConnectToClosedPortFails) {
   const std::uint16_t port = listener_->port();
   listener_->close();

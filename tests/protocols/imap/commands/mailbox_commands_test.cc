@@ -1,4 +1,4 @@
-// LOGIN, AUTHENTICATE, LIST/LSUB, STATUS, CREATE & co., RENAME, COPY/MOVE, ENABLE, ID.
+// LOGIN, AUTHENTICATE, LIST/LSUB, STATUS, CREATE & co., RENAME, COPY/MOVE, ENABLE, ID, COMPRESS.
 
 #include <gtest/gtest.h>
 
@@ -132,6 +132,15 @@ TEST(EnableTest, Capabilities) {
   appendEnabledResponse(out, {});
   appendEnabledResponse(out, {"CONDSTORE", "QRESYNC"});
   EXPECT_EQ(out, "* ENABLED\r\n* ENABLED CONDSTORE QRESYNC\r\n");
+}
+
+TEST(CompressTest, Mechanism) {
+  EXPECT_EQ(args("t COMPRESS DEFLATE\r\n"), "Compress<DEFLATE>");
+  EXPECT_EQ(args("t compress deflate\r\n"), "Compress<DEFLATE>");
+  EXPECT_EQ(args("t COMPRESS X-UNKNOWN\r\n"), "Compress<X-UNKNOWN>");  // the session says BAD
+  EXPECT_EQ(readOneCommand("t COMPRESS DEFLATE\r\n").redacted(), "t COMPRESS DEFLATE");
+  expectBad({"t COMPRESS\r\n", "t COMPRESS DEFLATE x\r\n", "t COMPRESS (DEFLATE)\r\n",
+             "t COMPRESS \"DEFLATE\"\r\n", "t COMPRESS  DEFLATE\r\n"});
 }
 
 TEST(IdTest, FieldsAndNil) {
