@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <variant>
 
+#include "protocols/imap/mutf7.h"
 #include "proxy/core/worker.h"
 #include "proxy/imap/command_table.h"
 #include "proxy/imap/commands/handlers.h"
@@ -149,6 +150,29 @@ void Session::enableCondstore() {
 void Session::enableQresync() {
   enableCondstore();
   qresync_ = true;
+}
+
+void Session::enableRev2() {
+  rev2_ = true;
+  reader_.setMailboxNames(mailboxNames());
+}
+
+void Session::enableUtf8Accept() {
+  utf8_accept_ = true;
+  reader_.setMailboxNames(mailboxNames());
+}
+
+popbridge::imap::MailboxNames Session::mailboxNames() const {
+  return rev2_ || utf8_accept_ ? popbridge::imap::MailboxNames::Utf8
+                               : popbridge::imap::MailboxNames::Mutf7;
+}
+
+void Session::appendMailbox(std::string& out, std::string_view name) const {
+  if (mailboxNames() == popbridge::imap::MailboxNames::Utf8) {
+    popbridge::imap::appendMailboxName(out, name, popbridge::imap::MailboxNames::Utf8);
+  } else {
+    popbridge::imap::appendAstring(out, popbridge::imap::encodeMutf7(name));
+  }
 }
 
 void Session::send(std::string bytes) {
