@@ -115,8 +115,10 @@ bool Session::loginAllowed() const {
 
 std::string Session::capabilities() const {
   // Only what is complete is advertised (RFC 3501 7.2.1).
+  // IMAP4rev2 (RFC 9051) is offered next to IMAP4rev1; a client switches with ENABLE.
   std::string caps =
-      "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MULTIAPPEND MOVE ENABLE";
+      "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MULTIAPPEND MOVE "
+      "ENABLE UTF8=ACCEPT";
   caps += " CONDSTORE QRESYNC";
   caps += " CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE XLIST";
   // RFC 8438 (STATUS and LIST-STATUS SIZE: the sum of RFC822.SIZE, exact); RFC 9208 with one
