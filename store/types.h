@@ -49,6 +49,7 @@ struct MailboxInfo {
   std::uint32_t unseen;
   std::uint64_t total_bytes;
   std::uint32_t special_use = 0;  // SpecialUse bits
+  std::uint32_t deleted = 0;      // messages flagged \Deleted (RFC 9051 STATUS DELETED)
 };
 
 struct MessageInfo {

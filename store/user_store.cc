@@ -171,7 +171,8 @@ constexpr std::array<DefaultMailbox, 5> kDefaultMailboxes = {{
 
 constexpr std::string_view kMailboxColumns =
     "SELECT b.id, b.name, b.uidvalidity, b.uidnext, b.highestmodseq, count(m.uid), "
-    "coalesce(sum((m.flags & 1) = 0), 0), coalesce(sum(m.size), 0), b.special_use "
+    "coalesce(sum((m.flags & 1) = 0), 0), coalesce(sum(m.size), 0), b.special_use, "
+    "coalesce(sum((m.flags & 8) != 0), 0) "
     "FROM mailboxes b LEFT JOIN messages m ON m.mailbox_id = b.id ";
 
 constexpr std::string_view kMessageColumns =
@@ -251,6 +252,7 @@ MailboxInfo mailboxFromRow(const Statement& row) {
       .unseen = static_cast<std::uint32_t>(row.int64(6)),
       .total_bytes = static_cast<std::uint64_t>(row.int64(7)),
       .special_use = static_cast<std::uint32_t>(row.int64(8)),
+      .deleted = static_cast<std::uint32_t>(row.int64(9)),
   };
 }
 

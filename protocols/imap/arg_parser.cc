@@ -33,7 +33,8 @@ bool isTagChar(unsigned char c) { return isAstringChar(c) && c != '+'; }
 
 bool isListChar(unsigned char c) { return isAstringChar(c) || c == '%' || c == '*'; }
 
-ArgParser::ArgParser(CommandText& command, std::size_t pos) : command_(command), pos_(pos) {}
+ArgParser::ArgParser(CommandText& command, std::size_t pos, MailboxNames names)
+    : command_(command), pos_(pos), names_(names) {}
 
 char ArgParser::peek() const { return pos_ < command_.text.size() ? command_.text[pos_] : '\0'; }
 
@@ -233,11 +234,15 @@ Result<std::string, ParseError> ArgParser::mailbox() {
   if (!raw) {
     return raw;
   }
-  auto name = decodeMutf7(*raw);
+  auto name = decodeName(*raw);
   if (name && isInbox(*name)) {
     *name = "INBOX";
   }
   return name;
+}
+
+Result<std::string, ParseError> ArgParser::decodeName(std::string_view raw) const {
+  return names_ == MailboxNames::Utf8 ? checkUtf8Name(raw) : decodeMutf7(raw);
 }
 
 Result<std::string, ParseError> ArgParser::listMailbox() {

@@ -27,6 +27,10 @@ struct CommandText {
   std::vector<LiteralPiece> literals;
 };
 
+// How mailbox names are spelled on the wire: modified UTF-7 for IMAP4rev1 (RFC 3501 5.1.3), UTF-8
+// once the client enabled UTF8=ACCEPT (RFC 6855 3) or IMAP4rev2 (RFC 9051 5.1).
+enum class MailboxNames { Mutf7, Utf8 };
+
 // Whether a string argument may be a literal8 (RFC 3516 allows it only where BINARY says so).
 enum class Literal8 { Reject, Allow };
 
@@ -36,7 +40,7 @@ enum class Literal8 { Reject, Allow };
 // thread; never calls back.
 class ArgParser {
  public:
-  ArgParser(CommandText& command, std::size_t pos);
+  ArgParser(CommandText& command, std::size_t pos, MailboxNames names = MailboxNames::Mutf7);
 
   // The next byte without consuming it, '\0' at the end of the command.
   char peek() const;
@@ -62,9 +66,13 @@ class ArgParser {
                                          bool* binary = nullptr);
   // nstring: NIL (empty optional) / string.
   Result<std::optional<std::string>, ParseError> nstring();
-  // mailbox: astring in modified UTF-7 (RFC 3501 5.1.3), returned as UTF-8 with any case of
-  // "INBOX" turned into "INBOX" (RFC 3501 5.1). Invalid modified UTF-7 is an error.
+  // mailbox: astring in modified UTF-7 (RFC 3501 5.1.3) or UTF-8 (see MailboxNames), returned as
+  // UTF-8 with any case of "INBOX" turned into "INBOX" (RFC 3501 5.1). An invalid name is an
+  // error.
   Result<std::string, ParseError> mailbox();
+  // A mailbox name or pattern as sent (after astring / list-mailbox), as UTF-8.
+  Result<std::string, ParseError> decodeName(std::string_view raw) const;
+  MailboxNames mailboxNames() const { return names_; }
   // list-mailbox (RFC 3501 9): like astring, also allowing the wildcards '%' and '*'.
   Result<std::string, ParseError> listMailbox();
   // number (32-bit) and nz-number.
@@ -98,6 +106,7 @@ class ArgParser {
   CommandText& command_;
   std::size_t pos_;
   std::size_t next_literal_ = 0;
+  MailboxNames names_;
 };
 
 // Character classes of RFC 3501 9 (ATOM-CHAR with 8-bit bytes tolerated, ASTRING-CHAR, ...).

@@ -339,9 +339,11 @@ struct RedactVisitor {
         out += '"';
       }
       // STYLE.md 7.6: never message content in logs, only its size.
-      out += message.binary ? " ~{" : " {";
+      if (message.utf8) out += " UTF8 (";
+      out += message.binary ? (message.utf8 ? "~{" : " ~{") : (message.utf8 ? "{" : " {");
       out += std::to_string(message.message.size());
       out += '}';
+      if (message.utf8) out += ')';
     }
   }
   // Search strings may quote message content or addresses (STYLE.md 7.6): keys, numbers and
@@ -460,8 +462,8 @@ std::string Command::redacted() const {
   return out;
 }
 
-Result<Command, ParseError> parseCommand(CommandText& text) {
-  ArgParser in(text, 0);
+Result<Command, ParseError> parseCommand(CommandText& text, MailboxNames names) {
+  ArgParser in(text, 0, names);
   Command command;
   command.tag = in.takeWhile(isTagChar);
   if (command.tag.empty() || (in.peek() != ' ' && in.peek() != '\0')) {

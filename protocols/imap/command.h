@@ -60,6 +60,7 @@ struct Command {
 // Parses one complete command as framed by CommandReader: tag, name, [UID], arguments. Takes
 // the literals out of `text`. Errors carry the tag when it could be read. A name popbridge does
 // not know gives ParseError{UnknownCommand}. Pure; any thread.
-Result<Command, ParseError> parseCommand(CommandText& text);
+Result<Command, ParseError> parseCommand(CommandText& text,
+                                         MailboxNames names = MailboxNames::Mutf7);
 
 }  // namespace popbridge::imap

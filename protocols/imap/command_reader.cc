@@ -161,7 +161,7 @@ ReadResult CommandReader::lineTooLong(std::size_t allowance) {
 }
 
 ReadResult CommandReader::finishCommand() {
-  auto command = parseCommand(command_);
+  auto command = parseCommand(command_, names_);
   resetCommand();
   if (!command) {
     return std::move(command.error());

@@ -61,6 +61,10 @@ class CommandReader {
   // Drops the buffered bytes and any partly read command. Line mode stays as requested.
   void discardBuffered();
 
+  // How mailbox names in the commands parsed from now on are spelled (ENABLE UTF8=ACCEPT or
+  // IMAP4rev2 switches to UTF-8; a command already complete but not yet returned is affected).
+  void setMailboxNames(MailboxNames names) { names_ = names; }
+
  private:
   enum class State { Line, Literal, SkipLine };
 
@@ -91,6 +95,7 @@ class CommandReader {
   std::uint64_t literal_left_ = 0;
   bool discarding_ = false;  // an error was reported; drop the rest of this command
   std::string skip_tail_;    // the last bytes of a line being skipped
+  MailboxNames names_ = MailboxNames::Mutf7;
 };
 
 }  // namespace popbridge::imap

@@ -1,5 +1,6 @@
 #include "protocols/imap/encoder.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "protocols/imap/arg_parser.h"
@@ -86,6 +87,24 @@ void appendAstring(std::string& out, std::string_view s) {
     return;
   }
   appendString(out, s);
+}
+
+void appendMailboxName(std::string& out, std::string_view wire_name, MailboxNames names) {
+  const bool eight_bit = std::any_of(wire_name.begin(), wire_name.end(),
+                                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  if (!eight_bit || names == MailboxNames::Mutf7 ||
+      wire_name.find_first_of(std::string_view("\0\r\n", 3)) != std::string_view::npos) {
+    appendAstring(out, wire_name);
+    return;
+  }
+  out += '"';
+  for (char c : wire_name) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  out += '"';
 }
 
 void appendString(std::string& out, std::string_view s) {

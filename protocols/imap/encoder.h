@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "protocols/common/result.h"
+#include "protocols/imap/arg_parser.h"
 #include "protocols/imap/parse_error.h"
 
 namespace popbridge::imap {
@@ -19,6 +20,11 @@ namespace popbridge::imap {
 // "NIL" in any case; else a quoted string when it has no CR, LF, NUL or 8-bit byte; else a
 // literal "{n}\r\n" followed by the bytes.
 void appendAstring(std::string& out, std::string_view s);
+
+// A mailbox name already in its wire spelling (modified UTF-7 or UTF-8): as appendAstring(),
+// except that with MailboxNames::Utf8 bytes >= 0x80 may stand in a quoted string (RFC 9051 9
+// quoted-char, RFC 6855 3); a name of 7-bit bytes comes out exactly as appendAstring() writes it.
+void appendMailboxName(std::string& out, std::string_view wire_name, MailboxNames names);
 
 // string: quoted as above when possible, else a literal (never an atom).
 void appendString(std::string& out, std::string_view s);

@@ -182,4 +182,20 @@ std::string encodeMutf7(std::string_view utf8) {
   return out;
 }
 
+Result<std::string, ParseError> checkUtf8Name(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t start = i;
+    const std::uint32_t code = nextCodePoint(text, i);
+    // U+FFFD stands for a malformed sequence unless the name spells it (EF BF BD) itself.
+    if (code == 0xfffd && text.substr(start, i - start) != "\xef\xbf\xbd") {
+      return fail(badSyntax("Mailbox name is not valid UTF-8"));
+    }
+    if (code < 0x20 || code == 0x7f || (code >= 0x80 && code < 0xa0)) {
+      return fail(badSyntax("Mailbox name contains a control character"));
+    }
+  }
+  return std::string(text);
+}
+
 }  // namespace popbridge::imap

@@ -22,4 +22,9 @@ Result<std::string, ParseError> decodeMutf7(std::string_view text);
 // store only holds well-formed names, so this never happens for them).
 std::string encodeMutf7(std::string_view utf8);
 
+// A mailbox name sent as UTF-8 (RFC 6855 3 once UTF8=ACCEPT is enabled, RFC 9051 5.1 once
+// IMAP4rev2 is): returns it unchanged when it is well-formed UTF-8 (RFC 3629) without control
+// characters, else ParseError{Bad}. '&' stands for itself here.
+Result<std::string, ParseError> checkUtf8Name(std::string_view text);
+
 }  // namespace popbridge::imap

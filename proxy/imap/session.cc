@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <variant>
 
+#include "protocols/imap/mutf7.h"
 #include "proxy/core/worker.h"
 #include "proxy/imap/command_table.h"
 #include "proxy/imap/commands/handlers.h"
@@ -124,8 +125,10 @@ bool Session::loginAllowed() const {
 
 std::string Session::capabilities() const {
   // Only what is complete is advertised (RFC 3501 7.2.1).
+  // IMAP4rev2 (RFC 9051) is offered next to IMAP4rev1; a client switches with ENABLE.
   std::string caps =
-      "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MULTIAPPEND MOVE ENABLE";
+      "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MULTIAPPEND MOVE "
+      "ENABLE UTF8=ACCEPT";
   caps += " CONDSTORE QRESYNC";
   caps += " CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE XLIST";
   // RFC 8438 (STATUS and LIST-STATUS SIZE: the sum of RFC822.SIZE, exact); RFC 9208 with one
@@ -161,6 +164,29 @@ void Session::enableCondstore() {
 void Session::enableQresync() {
   enableCondstore();
   qresync_ = true;
+}
+
+void Session::enableRev2() {
+  rev2_ = true;
+  reader_.setMailboxNames(mailboxNames());
+}
+
+void Session::enableUtf8Accept() {
+  utf8_accept_ = true;
+  reader_.setMailboxNames(mailboxNames());
+}
+
+popbridge::imap::MailboxNames Session::mailboxNames() const {
+  return rev2_ || utf8_accept_ ? popbridge::imap::MailboxNames::Utf8
+                               : popbridge::imap::MailboxNames::Mutf7;
+}
+
+void Session::appendMailbox(std::string& out, std::string_view name) const {
+  if (mailboxNames() == popbridge::imap::MailboxNames::Utf8) {
+    popbridge::imap::appendMailboxName(out, name, popbridge::imap::MailboxNames::Utf8);
+  } else {
+    popbridge::imap::appendAstring(out, popbridge::imap::encodeMutf7(name));
+  }
 }
 
 void Session::send(std::string bytes) {

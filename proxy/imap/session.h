@@ -119,6 +119,18 @@ class Session {
   void enableCondstore();
   // ENABLE QRESYNC (RFC 7162 3.2.3); turns CONDSTORE on too. Expunges are then VANISHED.
   void enableQresync();
+  // ENABLE IMAP4rev2 (RFC 9051 2.1, Appendix E): the session follows IMAP4rev2's response rules
+  // from the next command on: no RECENT, SEARCH answered by ESEARCH, UTF-8 mailbox names,
+  // \NonExistent in LIST, a LIST response in SELECT.
+  void enableRev2();
+  bool rev2Enabled() const { return rev2_; }
+  // ENABLE UTF8=ACCEPT (RFC 6855 3): UTF-8 mailbox names and the APPEND UTF8 data form.
+  void enableUtf8Accept();
+  bool utf8AcceptEnabled() const { return utf8_accept_; }
+  // How this client spells mailbox names: UTF-8 once either of the two above is on.
+  popbridge::imap::MailboxNames mailboxNames() const;
+  // Appends the stored (UTF-8) mailbox `name` as this client reads mailbox names.
+  void appendMailbox(std::string& out, std::string_view name) const;
 
   // Writes raw protocol bytes (already encoded).
   void send(std::string bytes);
@@ -193,6 +205,8 @@ class Session {
   bool reading_paused_ = false;  // stopped reading: too much pipelined input
   bool condstore_ = false;
   bool qresync_ = false;
+  bool rev2_ = false;
+  bool utf8_accept_ = false;
   std::shared_ptr<FetchJob> fetch_job_;
   bool fetch_round_running_ = false;
   bool fetch_waiting_drain_ = false;

@@ -106,8 +106,10 @@ struct Run {
 };
 
 // Feeds `input` cut at `cuts`, draining after every feed and checking progress.
-Run run(std::string_view input, const std::vector<std::size_t>& cuts, const Limits& limits) {
+Run run(std::string_view input, const std::vector<std::size_t>& cuts, const Limits& limits,
+        MailboxNames names) {
   CommandReader reader(limits);
+  reader.setMailboxNames(names);
   Run out;
   std::size_t start = 0;
   auto feed = [&](std::string_view chunk) {
@@ -148,6 +150,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     limits.max_command = provider.ConsumeIntegralInRange<std::size_t>(1, 1024);
     limits.max_depth = provider.ConsumeIntegralInRange<std::size_t>(0, 8);
   }
+  // Modified UTF-7 names (IMAP4rev1) or UTF-8 ones (UTF8=ACCEPT / IMAP4rev2).
+  const MailboxNames names = provider.ConsumeBool() ? MailboxNames::Utf8 : MailboxNames::Mutf7;
   const std::size_t split_count = provider.ConsumeIntegralInRange<std::size_t>(0, 16);
   std::vector<std::size_t> split_seeds;
   for (std::size_t i = 0; i < split_count; ++i) {
@@ -163,8 +167,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   std::sort(cuts.begin(), cuts.end());
 
-  const Run whole = run(input, {}, limits);
-  const Run split = run(input, cuts, limits);
+  const Run whole = run(input, {}, limits, names);
+  const Run split = run(input, cuts, limits, names);
   if (whole.events != split.events) {
     for (const auto& event : whole.events) {
       std::fprintf(stderr, "whole: %s\n", event.c_str());

@@ -35,6 +35,25 @@ Result<AppendMessage, ParseError> parseMessage(ArgParser& in) {
       return fail(ok.error());
     }
   }
+  // RFC 6855 4: append-data =/ "UTF8" SP "(" literal8 ")". A plain literal is taken too.
+  if ((in.peek() == 'U' || in.peek() == 'u') && !in.atLiteral()) {
+    auto word = in.keyword();
+    if (!word) {
+      return fail(word.error());
+    }
+    if (*word != "UTF8") {
+      return fail(badSyntax("APPEND message must be a literal or UTF8 (literal8)"));
+    }
+    auto ok = in.sp();
+    if (!ok) {
+      return fail(ok.error());
+    }
+    ok = in.expect('(', "'(' after UTF8");
+    if (!ok) {
+      return fail(ok.error());
+    }
+    message.utf8 = true;
+  }
   if (!in.atLiteral()) {
     return fail(badSyntax("APPEND message must be a literal"));
   }
@@ -43,6 +62,12 @@ Result<AppendMessage, ParseError> parseMessage(ArgParser& in) {
     return fail(data.error());
   }
   message.message = std::move(*data);
+  if (message.utf8) {
+    auto ok = in.expect(')', "')' after the UTF8 message");
+    if (!ok) {
+      return fail(ok.error());
+    }
+  }
   return message;
 }
 

@@ -18,6 +18,7 @@ struct AppendMessage {
                                              // already checked with parseDateTime()
   std::string message;                       // literal held in memory within Limits for now
   bool binary = false;                       // sent as literal8 "~{n}"
+  bool utf8 = false;                         // sent as UTF8 (...) (RFC 6855 4)
 };
 
 // APPEND mailbox 1*append-message (MULTIAPPEND, RFC 3502 6.3.11): one or more messages, all

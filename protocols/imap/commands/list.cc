@@ -80,13 +80,14 @@ Result<std::vector<std::string>, ParseError> parseOptions(
   }
 }
 
-// A list-mailbox in modified UTF-7, as UTF-8 (the wildcards are ASCII and stand for themselves).
+// A list-mailbox in modified UTF-7 or UTF-8, as UTF-8 (the wildcards are ASCII and stand for
+// themselves).
 Result<std::string, ParseError> listPattern(ArgParser& in) {
   auto pattern = in.listMailbox();
   if (!pattern) {
     return pattern;
   }
-  return decodeMutf7(*pattern);
+  return in.decodeName(*pattern);
 }
 
 }  // namespace
@@ -125,7 +126,7 @@ Result<ListArgs, ParseError> parseListArgs(ArgParser& in, ListSyntax syntax) {
   if (!reference) {
     return fail(reference.error());
   }
-  auto decoded_reference = decodeMutf7(*reference);
+  auto decoded_reference = in.decodeName(*reference);
   if (!decoded_reference) {
     return fail(decoded_reference.error());
   }

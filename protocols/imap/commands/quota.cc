@@ -68,9 +68,9 @@ void appendQuotaResponse(std::string& out, std::string_view root,
 }
 
 void appendQuotaRootResponse(std::string& out, std::string_view mailbox,
-                             std::span<const std::string> roots) {
+                             std::span<const std::string> roots, MailboxNames names) {
   out += "* QUOTAROOT ";
-  appendAstring(out, mailbox);
+  appendMailboxName(out, mailbox, names);
   for (const std::string& root : roots) {
     out += ' ';
     appendAstring(out, root);

@@ -41,9 +41,11 @@ struct QuotaResource {
 void appendQuotaResponse(std::string& out, std::string_view root,
                          std::span<const QuotaResource> resources);
 
-// "* QUOTAROOT mailbox root ...\r\n" (RFC 9208 7.2); `mailbox` is already in modified UTF-7.
-// No roots gives "* QUOTAROOT mailbox\r\n" (the mailbox has no quota).
+// "* QUOTAROOT mailbox root ...\r\n" (RFC 9208 7.2); `mailbox` is already in its wire spelling
+// (modified UTF-7, or UTF-8 with MailboxNames::Utf8). No roots gives "* QUOTAROOT mailbox\r\n"
+// (the mailbox has no quota).
 void appendQuotaRootResponse(std::string& out, std::string_view mailbox,
-                             std::span<const std::string> roots);
+                             std::span<const std::string> roots,
+                             MailboxNames names = MailboxNames::Mutf7);
 
 }  // namespace popbridge::imap

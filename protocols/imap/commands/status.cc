@@ -6,9 +6,10 @@
 namespace popbridge::imap {
 namespace {
 
-constexpr std::array<std::string_view, 8> kStatusItems = {
-    "MESSAGES", "UIDNEXT", "UIDVALIDITY",   "UNSEEN",
-    "RECENT",   "SIZE",    "HIGHESTMODSEQ", "APPENDLIMIT"};
+// DELETED and SIZE are RFC 9051 6.3.11 items; popbridge answers them for IMAP4rev1 clients too.
+constexpr std::array<std::string_view, 9> kStatusItems = {
+    "MESSAGES", "UIDNEXT",       "UIDVALIDITY", "UNSEEN", "RECENT",
+    "SIZE",     "HIGHESTMODSEQ", "APPENDLIMIT", "DELETED"};
 
 }  // namespace
 

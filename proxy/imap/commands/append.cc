@@ -33,6 +33,11 @@ void handleAppend(Session& session, popbridge::imap::Command& command) {
   std::vector<PreparedMessage> prepared;
   prepared.reserve(args.messages.size());
   for (popbridge::imap::AppendMessage& message : args.messages) {
+    // RFC 6855 4: the UTF8 data form is a protocol error unless UTF8=ACCEPT was enabled.
+    if (message.utf8 && !session.utf8AcceptEnabled()) {
+      session.finish(Status::Bad, "", "APPEND UTF8 needs ENABLE UTF8=ACCEPT first");
+      return;
+    }
     auto flags = parseFlags(message.flags);
     if (!flags) {
       session.finish(Status::Bad, "", flags.error());

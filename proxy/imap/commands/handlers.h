@@ -64,7 +64,7 @@ Result<store::SearchQuery, std::string> storeSearchQuery(const SelectedMailbox& 
 
 // Appends "* STATUS name (item value ...)\r\n" for the uppercased STATUS `items` (STATUS and
 // LIST RETURN (STATUS), RFC 5819).
-void appendStatusResponse(std::string& out, const store::MailboxInfo& info,
+void appendStatusResponse(std::string& out, const Session& session, const store::MailboxInfo& info,
                           const std::vector<std::string>& items);
 
 // Shared by LOGIN and AUTHENTICATE: checks the password on a worker thread (crypt is slow by

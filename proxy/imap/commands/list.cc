@@ -3,7 +3,6 @@
 #include <map>
 #include <set>
 
-#include "protocols/imap/mutf7.h"
 #include "proxy/imap/commands/handlers.h"
 #include "proxy/imap/server.h"
 #include "proxy/imap/session.h"
@@ -73,7 +72,7 @@ void forEachAncestor(const std::string& name, Visit visit) {
   }
 }
 
-std::string render(const Request& request, const Snapshot& snapshot) {
+std::string render(const Request& request, const Snapshot& snapshot, const Session& session) {
   std::map<std::string, Node> nodes;
   for (const store::MailboxInfo& mailbox : snapshot.mailboxes) {
     nodes[mailbox.name].mailbox = &mailbox;
@@ -141,13 +140,14 @@ std::string render(const Request& request, const Snapshot& snapshot) {
       }
     }
     out += "* " + request.verb + " (" + attributes + ") \"/\" ";
-    popbridge::imap::appendAstring(out, popbridge::imap::encodeMutf7(name));
+    session.appendMailbox(out, name);
     if (childinfo && node.selected_descendant) {
       out += " (\"CHILDINFO\" (\"SUBSCRIBED\"))";
     }
     out += "\r\n";
     // RFC 5819: STATUS right after the LIST reply, only for mailboxes that can be selected.
-    if (!request.status.empty() && exists) appendStatusResponse(out, *node.mailbox, request.status);
+    if (!request.status.empty() && exists)
+      appendStatusResponse(out, session, *node.mailbox, request.status);
   }
   return out;
 }
@@ -161,8 +161,9 @@ void handleList(Session& session, popbridge::imap::Command& command) {
   const auto& args = std::get<popbridge::imap::ListArgs>(command.args);
   Request request;
   request.verb = command.name;
-  request.extended =
-      !args.select_options.empty() || !args.return_options.empty() || !args.extra_patterns.empty();
+  // RFC 9051 6.3.9 makes LIST-EXTENDED's rules (\NonExistent) the only ones in IMAP4rev2.
+  request.extended = session.rev2Enabled() || !args.select_options.empty() ||
+                     !args.return_options.empty() || !args.extra_patterns.empty();
   request.select_subscribed = has(args.select_options, "SUBSCRIBED");
   request.select_special_use = has(args.select_options, "SPECIAL-USE");
   request.recursive_match = has(args.select_options, "RECURSIVEMATCH");
@@ -205,7 +206,7 @@ void handleList(Session& session, popbridge::imap::Command& command) {
           s->finishWithStoreError(snapshot.error());
           return;
         }
-        out += render(request, *snapshot);
+        out += render(request, *snapshot, *s);
         s->send(std::move(out));
         s->finish(Status::Ok, "", request.verb + " completed");
       });

@@ -90,8 +90,10 @@ void handleGetQuotaRoot(Session& session, popbridge::imap::Command& command) {
         std::string out;
         std::vector<std::string> roots;
         if (limited(limits)) roots.emplace_back(kRoot);
-        popbridge::imap::appendQuotaRootResponse(out, popbridge::imap::encodeMutf7(answer->mailbox),
-                                                 roots);
+        const bool utf8 = s->mailboxNames() == popbridge::imap::MailboxNames::Utf8;
+        popbridge::imap::appendQuotaRootResponse(
+            out, utf8 ? answer->mailbox : popbridge::imap::encodeMutf7(answer->mailbox), roots,
+            s->mailboxNames());
         if (limited(limits)) appendQuota(out, answer->usage, limits);
         s->send(std::move(out));
         s->finish(Status::Ok, "", "GETQUOTAROOT completed");

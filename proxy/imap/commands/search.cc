@@ -353,13 +353,16 @@ void handleSearch(Session& session, popbridge::imap::Command& command) {
   }
   // "$" in the keys has been read; from here a failure (NO, from the store) leaves it empty.
   if (saving) box.saved_uids.clear();
+  // RFC 9051 6.4.4: an IMAP4rev2 SEARCH without RETURN is answered as RETURN (ALL), by ESEARCH.
+  std::optional<popbridge::imap::SearchReturn> returns = args.returns;
+  if (!returns && session.rev2Enabled()) returns = popbridge::imap::SearchReturn{.all = true};
   ImapServer* server = &session.server();
   session.user()->read<store::Result<std::vector<store::SearchHit>>>(
       [mailbox_id = box.id, query = std::move(query)](store::UserStore& store) {
         return store.searchHits(mailbox_id, query);
       },
       [server, id = session.id(), with_modseq,
-       returns = args.returns](store::Result<std::vector<store::SearchHit>> found) {
+       returns](store::Result<std::vector<store::SearchHit>> found) {
         Session* s = server->find(id);
         if (s == nullptr || s->selected() == nullptr) return;
         if (!found) {

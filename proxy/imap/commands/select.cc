@@ -7,6 +7,7 @@
 #include "proxy/imap/flags.h"
 #include "proxy/imap/server.h"
 #include "proxy/imap/session.h"
+#include "proxy/imap/special_use.h"
 #include "proxy/server/user_context.h"
 
 namespace popbridge::proxy::imap {
@@ -16,6 +17,7 @@ struct Snapshot {
   store::MailboxInfo info;
   std::vector<store::MessageInfo> messages;
   std::vector<std::uint32_t> vanished;  // QRESYNC: expunged since the client's modseq
+  bool has_children = false;            // IMAP4rev2 only: for the LIST response
 };
 
 // What a SELECT (QRESYNC (...)) asks about once its UIDVALIDITY matched (RFC 7162 3.2.5).
@@ -53,7 +55,7 @@ void sendResync(Session& session, const SelectedMailbox& box, const Resync& resy
   session.send(std::move(out));
 }
 
-void sendSelectResponses(Session& session, SelectedMailbox& box) {
+void sendSelectResponses(Session& session, SelectedMailbox& box, const Snapshot& snapshot) {
   std::set<std::string> keywords;
   std::uint32_t first_unseen = 0;
   for (std::size_t i = 0; i < box.messages.size(); ++i) {
@@ -65,16 +67,26 @@ void sendSelectResponses(Session& session, SelectedMailbox& box) {
   }
   std::string flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
   for (const std::string& keyword : keywords) flags += " " + keyword;
-  // RFC 3501 6.3.1: FLAGS, EXISTS, RECENT, then the OK codes.
+  // RFC 3501 6.3.1: FLAGS, EXISTS, RECENT, then the OK codes. RFC 9051 6.3.2 (IMAP4rev2): no
+  // RECENT and no UNSEEN code, but a LIST response for the mailbox with its attributes.
+  const bool rev2 = session.rev2Enabled();
   std::string out = "* FLAGS (" + flags + ")\r\n";
   out += "* " + std::to_string(box.messages.size()) + " EXISTS\r\n";
-  out += "* 0 RECENT\r\n";
+  if (rev2) {
+    out += snapshot.has_children ? "* LIST (\\HasChildren" : "* LIST (\\HasNoChildren";
+    appendSpecialUse(out, snapshot.info.special_use);
+    out += ") \"/\" ";
+    session.appendMailbox(out, box.name);
+    out += "\r\n";
+  } else {
+    out += "* 0 RECENT\r\n";
+  }
   if (box.read_only) {
     out += "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n";
   } else {
     out += "* OK [PERMANENTFLAGS (" + flags + " \\*)] Flags permitted\r\n";
   }
-  if (first_unseen != 0) {
+  if (first_unseen != 0 && !rev2) {
     out += "* OK [UNSEEN " + std::to_string(first_unseen) + "] First unseen\r\n";
   }
   out += "* OK [UIDVALIDITY " + std::to_string(box.uidvalidity) + "] UIDs valid\r\n";
@@ -114,7 +126,8 @@ void handleSelect(Session& session, popbridge::imap::Command& command) {
   const std::uint64_t id = session.id();
   session.user()->read<store::Result<store::MailboxInfo>>(
       [name](store::UserStore& store) { return store.mailbox(name); },
-      [server, id, read_only, qresync](store::Result<store::MailboxInfo> info) {
+      [server, id, read_only, qresync,
+       rev2 = session.rev2Enabled()](store::Result<store::MailboxInfo> info) {
         Session* s = server->find(id);
         if (s == nullptr) return;
         if (!info) {
@@ -128,7 +141,7 @@ void handleSelect(Session& session, popbridge::imap::Command& command) {
         }
         s->beginSelect(info->id, info->name, read_only);
         s->user()->read<store::Result<Snapshot>>(
-            [mailbox_id = info->id, mailbox = info->name,
+            [mailbox_id = info->id, mailbox = info->name, rev2,
              since = resync ? std::optional<std::uint64_t>(resync->modseq)
                             : std::nullopt](store::UserStore& store) -> store::Result<Snapshot> {
               auto fresh = store.mailbox(mailbox);
@@ -142,6 +155,15 @@ void handleSelect(Session& session, popbridge::imap::Command& command) {
                 auto vanished = store.expungedSince(mailbox_id, *since);
                 if (!vanished) return fail(vanished.error());
                 snapshot.vanished = std::move(*vanished);
+              }
+              if (rev2) {
+                auto all = store.listMailboxes();
+                if (!all) return fail(all.error());
+                const std::string prefix = mailbox + "/";
+                snapshot.has_children =
+                    std::any_of(all->begin(), all->end(), [&](const store::MailboxInfo& other) {
+                      return other.name.starts_with(prefix);
+                    });
               }
               return snapshot;
             },
@@ -170,7 +192,7 @@ void handleSelect(Session& session, popbridge::imap::Command& command) {
                 if (!box.indexOf(uid)) gone.push_back(uid);
               }
               current->noteActivity();
-              sendSelectResponses(*current, box);
+              sendSelectResponses(*current, box, *snapshot);
               if (resync) sendResync(*current, box, *resync, std::move(snapshot->vanished), gone);
               current->finish(Status::Ok, box.read_only ? "READ-ONLY" : "READ-WRITE",
                               current->current().name + " completed");

@@ -1,4 +1,3 @@
-#include "protocols/imap/mutf7.h"
 #include "proxy/imap/commands/handlers.h"
 #include "proxy/imap/server.h"
 #include "proxy/imap/session.h"
@@ -6,10 +5,10 @@
 
 namespace popbridge::proxy::imap {
 
-void appendStatusResponse(std::string& out, const store::MailboxInfo& info,
+void appendStatusResponse(std::string& out, const Session& session, const store::MailboxInfo& info,
                           const std::vector<std::string>& items) {
   out += "* STATUS ";
-  popbridge::imap::appendAstring(out, popbridge::imap::encodeMutf7(info.name));
+  session.appendMailbox(out, info.name);
   out += " (";
   bool first = true;
   for (const std::string& item : items) {
@@ -21,6 +20,7 @@ void appendStatusResponse(std::string& out, const store::MailboxInfo& info,
     if (item == "UIDVALIDITY") value = info.uidvalidity;
     if (item == "UNSEEN") value = info.unseen;
     if (item == "SIZE") value = info.total_bytes;
+    if (item == "DELETED") value = info.deleted;  // RFC 9051 6.3.11
     if (item == "HIGHESTMODSEQ") value = info.highestmodseq;
     if (item == "APPENDLIMIT") value = appendLimit();  // RFC 7889 4: the same for every mailbox
     out += item + " " + std::to_string(value);
@@ -45,7 +45,7 @@ void handleStatus(Session& session, popbridge::imap::Command& command) {
           return;
         }
         std::string out;
-        appendStatusResponse(out, *info, items);
+        appendStatusResponse(out, *s, *info, items);
         s->send(std::move(out));
         s->finish(Status::Ok, "", "STATUS completed");
       });

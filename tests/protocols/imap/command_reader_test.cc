@@ -315,5 +315,41 @@ TEST(CommandReaderTest, ManySmallFeedsStayLinear) {
   EXPECT_EQ(std::get<AppendArgs>(std::get<Command>(result).args).messages.at(0).message, body);
 }
 
+// After ENABLE UTF8=ACCEPT / IMAP4rev2 the session switches the reader to UTF-8 names
+// (RFC 6855 3, RFC 9051 5.1): whole and byte by byte, the same commands read differently.
+TEST(CommandReaderTest, MailboxNamesInUtf8Mode) {
+  auto read = [](std::string_view input, MailboxNames names, std::size_t step) {
+    CommandReader reader;
+    reader.setMailboxNames(names);
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < input.size(); i += step) {
+      reader.feed(input.substr(i, step));
+      while (true) {
+        ReadResult result = reader.next();
+        if (std::holds_alternative<NeedMore>(result)) break;
+        out.push_back(test::dump(result));
+      }
+    }
+    return out;
+  };
+  const std::string input =
+      "a CREATE \"R\xc3\xa9sum\xc3\xa9\"\r\nb SELECT &AOk-\r\nc LIST \"\" \"R&AOk-*\"\r\n"
+      "d CREATE \"bad\xff\"\r\ne STATUS inbox (DELETED)\r\n";
+  for (std::size_t step : {input.size(), std::size_t{1}}) {
+    const auto utf8 = read(input, MailboxNames::Utf8, step);
+    ASSERT_EQ(utf8.size(), 5u);
+    EXPECT_NE(utf8[0].find("Create<R\xc3\xa9sum\xc3\xa9>"), std::string::npos) << utf8[0];
+    EXPECT_NE(utf8[1].find("Select<&AOk->"), std::string::npos) << utf8[1];
+    EXPECT_NE(utf8[2].find("List<><R&AOk-*>"), std::string::npos) << utf8[2];
+    EXPECT_NE(utf8[3].find("Error"), std::string::npos) << utf8[3];
+    EXPECT_NE(utf8[4].find("Status<INBOX>[<DELETED>]"), std::string::npos) << utf8[4];
+    const auto mutf7 = read(input, MailboxNames::Mutf7, step);
+    ASSERT_EQ(mutf7.size(), 5u);
+    EXPECT_NE(mutf7[0].find("Error"), std::string::npos) << mutf7[0];
+    EXPECT_NE(mutf7[1].find("Select<\xc3\xa9>"), std::string::npos) << mutf7[1];
+    EXPECT_NE(mutf7[2].find("List<><R\xc3\xa9*>"), std::string::npos) << mutf7[2];
+  }
+}
+
 }  // namespace
 }  // namespace popbridge::imap

@@ -174,5 +174,23 @@ TEST(EncoderTest, Vanished) {
   EXPECT_EQ(out, "* VANISHED 3:5,9\r\n* VANISHED (EARLIER) 41,43\r\n");
 }
 
+// RFC 9051 9 / RFC 6855 3: a UTF-8 name is quoted with its 8-bit bytes; 7-bit names and the
+// modified UTF-7 spelling come out as appendAstring() writes them.
+TEST(EncoderTest, MailboxNameInUtf8OrModifiedUtf7) {
+  auto encode = [](std::string_view name, MailboxNames names) {
+    std::string out;
+    appendMailboxName(out, name, names);
+    return out;
+  };
+  EXPECT_EQ(encode("R\xc3\xa9sum\xc3\xa9", MailboxNames::Utf8), "\"R\xc3\xa9sum\xc3\xa9\"");
+  EXPECT_EQ(encode("\xc3\xa9 \"q\" \\", MailboxNames::Utf8), "\"\xc3\xa9 \\\"q\\\" \\\\\"");
+  EXPECT_EQ(encode("INBOX", MailboxNames::Utf8), "INBOX");
+  EXPECT_EQ(encode("A&B", MailboxNames::Utf8), "A&B");
+  EXPECT_EQ(encode("two words", MailboxNames::Utf8), "\"two words\"");
+  EXPECT_EQ(encode("R&AOk-sum&AOk-", MailboxNames::Mutf7), "R&AOk-sum&AOk-");
+  EXPECT_EQ(encode("\xc3\xa9", MailboxNames::Mutf7), "{2}\r\n\xc3\xa9");
+  EXPECT_EQ(encode("\xc3\xa9\r\n", MailboxNames::Utf8), "{4}\r\n\xc3\xa9\r\n");
+}
+
 }  // namespace
 }  // namespace popbridge::imap

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace popbridge::imap {
 namespace {
@@ -63,6 +65,34 @@ TEST(Mutf7Test, MalformedUtf8BecomesReplacementCharacter) {
   EXPECT_EQ(encodeMutf7("a\xFF"
                         "b"),
             "a&,,0-b");
+}
+
+// RFC 6855 3 / RFC 9051 5.1: UTF-8 names pass unchanged when well-formed; '&' is plain text.
+TEST(Mutf7Test, Utf8NamesAreCheckedNotDecoded) {
+  for (std::string_view good : {"R\xc3\xa9sum\xc3\xa9", "A&B", "&AOk-", "\xef\xbf\xbd",
+                                "\xf0\x9f\x93\xa7 mail", "\xe6\x97\xa5\xe6\x9c\xac", ""}) {
+    auto result = checkUtf8Name(good);
+    ASSERT_TRUE(result.has_value()) << good;
+    EXPECT_EQ(*result, good);
+  }
+  const std::vector<std::string_view> bad_names = {"bad\xff",
+                                                   "bad\xc3",
+                                                   "\xc0\xaf",
+                                                   "\xed\xa0\x80",
+                                                   "\xf4\x90\x80\x80",
+                                                   "a\x7f",
+                                                   "a\x01"
+                                                   "b",
+                                                   "\xc2\x85",
+                                                   std::string_view("a\0b", 3),
+                                                   "\xe6\x97"};
+  for (std::string_view bad : bad_names) {
+    auto result = checkUtf8Name(bad);
+    EXPECT_FALSE(result.has_value()) << testing::PrintToString(std::string(bad));
+    if (!result) {
+      EXPECT_EQ(result.error().kind, ParseError::Kind::Bad);
+    }
+  }
 }
 
 }  // namespace

@@ -73,5 +73,30 @@ TEST(AppendTest, SyntaxErrors) {
   }
 }
 
+// RFC 6855 4: append-data =/ "UTF8" SP "(" literal8 ")".
+TEST(AppendTest, Utf8DataForm) {
+  const std::string input =
+      "a1 APPEND INBOX (\\Seen) utf8 (~{4}\r\nSu\xc3\xa9) UTF8 ({2+}\r\nhi)\r\n";
+  auto events = readEverySplit(input);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(dump(events[0]), "Continue 4");
+  const auto& args = std::get<AppendArgs>(std::get<Command>(events[1]).args);
+  ASSERT_EQ(args.messages.size(), 2u);
+  EXPECT_TRUE(args.messages[0].utf8);
+  EXPECT_TRUE(args.messages[0].binary);
+  EXPECT_EQ(args.messages[0].message, "Su\xc3\xa9");
+  EXPECT_TRUE(args.messages[1].utf8);
+  EXPECT_FALSE(args.messages[1].binary);
+  EXPECT_EQ(args.messages[1].message, "hi");
+  EXPECT_EQ(std::get<Command>(events[1]).redacted(),
+            "a1 APPEND INBOX (\\Seen) UTF8 (~{4}) UTF8 ({2})");
+}
+
+TEST(AppendTest, Utf8DataFormNeedsItsParentheses) {
+  EXPECT_EQ(readOneError("a1 APPEND INBOX UTF8 {2+}\r\nhi\r\n").kind, ParseError::Kind::Bad);
+  EXPECT_EQ(readOneError("a1 APPEND INBOX UTF8 ({2+}\r\nhi\r\n").kind, ParseError::Kind::Bad);
+  EXPECT_EQ(readOneError("a1 APPEND INBOX UTF9 ({2+}\r\nhi)\r\n").kind, ParseError::Kind::Bad);
+}
+
 }  // namespace
 }  // namespace popbridge::imap
