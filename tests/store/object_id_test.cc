@@ -174,6 +174,79 @@ TEST_F(ObjectIdTest, ThreadIdsGroupRepliesByReferences) {
   EXPECT_EQ(ids("INBOX", 5).thread_id, root);
 }
 
+// A query of one leaf, or of `kind` over leaves.
+SearchQuery query(std::vector<SearchNode> leaves, SearchNode::Kind kind = SearchNode::Kind::And) {
+  SearchQuery q;
+  if (leaves.size() == 1) {
+    leaves[0].end = 1;
+    q.nodes = std::move(leaves);
+    return q;
+  }
+  SearchNode root;
+  root.kind = kind;
+  root.end = static_cast<std::uint32_t>(leaves.size() + 1);
+  q.nodes.push_back(std::move(root));
+  for (auto& leaf : leaves) {
+    leaf.end = static_cast<std::uint32_t>(q.nodes.size() + 1);
+    q.nodes.push_back(std::move(leaf));
+  }
+  return q;
+}
+
+SearchNode leaf(SearchNode::Kind kind, std::string value, std::string field = {}) {
+  SearchNode node;
+  node.kind = kind;
+  node.field = std::move(field);
+  node.value = std::move(value);
+  return node;
+}
+
+TEST_F(ObjectIdTest, SearchByEmailIdAndThreadId) {
+  using K = SearchNode::Kind;
+  ASSERT_TRUE(user_->createMailbox("Work"));
+  append("INBOX", {mail("<a@x>", "", 1), mail("<b@x>", "In-Reply-To: <a@x>\r\n", 2),
+                   mail("<c@x>", "", 3), mail("<d@x>", "References: <a@x> <b@x>\r\n", 4)});
+  const auto inbox = user_->mailbox("INBOX").value().id;
+  const std::vector<std::uint32_t> two{2};
+  ASSERT_TRUE(user_->transfer(inbox, two, "Work", TransferMode::Copy));
+  const auto work = user_->mailbox("Work").value().id;
+  const auto b = ids("INBOX", 2);
+  using Uids = std::vector<std::uint32_t>;
+  EXPECT_EQ(user_->search(inbox, query({leaf(K::EmailId, b.email_id)})).value(), Uids{2});
+  EXPECT_EQ(user_->search(work, query({leaf(K::EmailId, b.email_id)})).value(), Uids{1});
+  EXPECT_EQ(user_->search(inbox, query({leaf(K::ThreadId, b.thread_id)})).value(), (Uids{1, 2, 4}));
+  EXPECT_EQ(user_->search(work, query({leaf(K::ThreadId, b.thread_id)})).value(), Uids{1});
+  // NOT, OR, and a content key that leaves the object ids to the evaluator.
+  SearchQuery negated;
+  negated.nodes = {leaf(K::Not, ""), leaf(K::ThreadId, b.thread_id)};
+  negated.nodes[0].end = 2;
+  negated.nodes[1].end = 2;
+  EXPECT_EQ(user_->search(inbox, negated).value(), Uids{3});
+  EXPECT_EQ(user_
+                ->search(inbox, query({leaf(K::EmailId, ids("INBOX", 3).email_id),
+                                       leaf(K::EmailId, b.email_id)},
+                                      K::Or))
+                .value(),
+            (Uids{2, 3}));
+  EXPECT_EQ(
+      user_
+          ->search(
+              inbox,
+              query({leaf(K::Header, "<d@", "Message-ID"), leaf(K::ThreadId, b.thread_id)}, K::Or))
+          .value(),
+      (Uids{1, 2, 4}));
+  EXPECT_EQ(user_
+                ->search(inbox,
+                         query({leaf(K::Header, "x>", "Message-ID"), leaf(K::EmailId, b.email_id)}))
+                .value(),
+            Uids{2});
+  // Ids of nothing here, or not even of the right form, match nothing.
+  EXPECT_TRUE(user_->search(inbox, query({leaf(K::EmailId, "Enope")})).value().empty());
+  EXPECT_TRUE(user_->search(inbox, query({leaf(K::EmailId, b.thread_id)})).value().empty());
+  EXPECT_TRUE(user_->search(inbox, query({leaf(K::ThreadId, "T' OR 1=1 --")})).value().empty());
+  EXPECT_TRUE(user_->search(inbox, query({leaf(K::EmailId, "E' OR 1=1 --")})).value().empty());
+}
+
 TEST_F(ObjectIdTest, VersionFiveStoreGetsIdsKeepingEveryUidAndFlag) {
   ASSERT_TRUE(user_->createMailbox("Work"));
   append("INBOX", {mail("<p@x>", "", 1), mail("<q@x>", "", 2)});
