@@ -125,6 +125,7 @@ std::string Session::capabilities() const {
   caps += " APPENDLIMIT=" + std::to_string(appendLimit());
   caps += " ESEARCH SEARCHRES WITHIN";  // RFC 4731, RFC 5182, RFC 5032
   caps += " SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
+  caps += " OBJECTID";  // RFC 8474
   if (state_ == kNotAuthenticated) {
     if (!secure() && options_.tls == config::TlsMode::Starttls && options_.tls_context) {
       caps += " STARTTLS";

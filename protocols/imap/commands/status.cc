@@ -6,9 +6,9 @@
 namespace popbridge::imap {
 namespace {
 
-constexpr std::array<std::string_view, 8> kStatusItems = {
-    "MESSAGES", "UIDNEXT", "UIDVALIDITY",   "UNSEEN",
-    "RECENT",   "SIZE",    "HIGHESTMODSEQ", "APPENDLIMIT"};
+constexpr std::array<std::string_view, 9> kStatusItems = {
+    "MESSAGES", "UIDNEXT",       "UIDVALIDITY", "UNSEEN",   "RECENT",
+    "SIZE",     "HIGHESTMODSEQ", "APPENDLIMIT", "MAILBOXID"};
 
 }  // namespace
 
