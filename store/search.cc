@@ -128,6 +128,14 @@ struct SqlPart {
   int depth = 0;
 };
 
+// RFC 8474 7 objectid syntax: 1*255(ALPHA / DIGIT / "_" / "-").
+bool isObjectId(std::string_view id) {
+  return !id.empty() && id.size() <= 255 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
 // The SQL form of one leaf, or nullopt when it cannot be expressed.
 std::optional<std::string> leafSql(const SearchNode& node) {
   // Local time of INTERNALDATE: RFC 3501 compares its date "disregarding time and timezone",
@@ -175,6 +183,14 @@ std::optional<std::string> leafSql(const SearchNode& node) {
       return "internaldate < " + std::to_string(node.seconds);
     case Kind::ArrivedSince:
       return "internaldate >= " + std::to_string(node.seconds);
+    // RFC 8474 6. The parser admits only [A-Za-z0-9_-] in an objectid; anything else stays out
+    // of SQL and is decided by the evaluator alone.
+    case Kind::EmailId:
+      if (node.value.size() < 2 || node.value[0] != 'E' || !isObjectId(node.value)) return "0";
+      return "blob = '" + node.value.substr(1) + "'";
+    case Kind::ThreadId:
+      if (!isObjectId(node.value)) return "0";
+      return "blob IN (SELECT blob FROM threads WHERE thread = '" + node.value + "')";
     case Kind::Uids: {
       if (node.uids.empty()) return "0";
       if (node.uids.size() > kMaxSqlRanges) return std::nullopt;
@@ -251,6 +267,7 @@ struct Row {
   std::int64_t doc = 0;                  // search_text rowid, 0 when the body has no document
   std::optional<std::string> structure;  // serialised MIME structure, only when doc is 0
   std::uint64_t modseq = 0;
+  std::string thread;  // THREADID, only when the query has ThreadId keys
 };
 
 // Three-valued: a content key is Unknown until the message's content is loaded.
@@ -414,6 +431,8 @@ class Evaluator {
       }
       if (node.kind == Kind::Header) header_needles_.push_back(lowered(node.value));
       if (node.kind == Kind::Keyword || node.kind == Kind::NoKeyword) needs_keywords_ = true;
+      if (node.kind == Kind::EmailId) needs_blob_ = true;
+      if (node.kind == Kind::ThreadId) needs_thread_ = true;
     }
   }
 
@@ -432,6 +451,9 @@ class Evaluator {
 
   bool needsHeader() const { return needs_header_; }
   bool needsKeywords() const { return needs_keywords_; }
+  // EMAILID keys compare with the row's blob, THREADID keys with its thread (RFC 8474 6).
+  bool needsBlob() const { return needs_blob_; }
+  bool needsThread() const { return needs_thread_; }
   // The lowered needles of the Body and Text nodes in tree order, and which of them are Text.
   const std::vector<std::string>& bodyNeedles() const { return body_needles_; }
   bool isTextNeedle(std::size_t index) const { return text_needle_[index]; }
@@ -501,6 +523,11 @@ class Evaluator {
         return truth(row.internaldate < node.seconds);
       case Kind::ArrivedSince:
         return truth(row.internaldate >= node.seconds);
+      case Kind::EmailId:
+        return truth(node.value.size() == row.blob.size() + 1 && node.value[0] == 'E' &&
+                     node.value.compare(1, std::string::npos, row.blob) == 0);
+      case Kind::ThreadId:
+        return truth(node.value == row.thread);
       case Kind::SentBefore:
       case Kind::SentOn:
       case Kind::SentSince:
@@ -535,6 +562,8 @@ class Evaluator {
   std::size_t max_needle_ = 0;
   bool needs_header_ = false;
   bool needs_keywords_ = false;
+  bool needs_blob_ = false;
+  bool needs_thread_ = false;
 };
 
 Result<void> readAt(int fd, std::uint64_t offset, std::size_t wanted, std::string& out) {
@@ -941,9 +970,14 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
     // afterwards, for the rows still undecided only (see resolveDocuments).
     std::string text = "SELECT uid, flags, ";
     text += evaluator.needsKeywords() ? "keywords" : "''";
-    text +=
-        ", size, header_size, internaldate, tz_offset, blob, modseq FROM messages "
-        "WHERE mailbox_id = ?";
+    text += ", size, header_size, internaldate, tz_offset, blob, modseq, ";
+    // A body without a threads row (none should be left after schema version 6) is its own
+    // thread, as UserStore::objectIds() reports it.
+    text += evaluator.needsThread()
+                ? "coalesce((SELECT thread FROM threads t WHERE t.blob = messages.blob), "
+                  "'T' || blob)"
+                : "''";
+    text += " FROM messages WHERE mailbox_id = ?";
     if (!narrowing.empty()) text += " AND (" + narrowing + ")";
     text += " ORDER BY uid";
     auto stmt = db->prepare(text);
@@ -962,6 +996,8 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
       candidate.internaldate = stmt->int64(5);
       candidate.tz_offset = stmt->int64(6);
       candidate.modseq = static_cast<std::uint64_t>(stmt->int64(8));
+      if (evaluator.needsBlob()) candidate.blob = stmt->textView(7);
+      candidate.thread = stmt->textView(9);
       const Truth answer = evaluator.evaluate(candidate, nullptr);
       if (answer == Truth::True) out.push_back(SearchHit{candidate.uid, candidate.modseq});
       if (answer != Truth::Unknown) continue;

@@ -44,6 +44,8 @@ struct SearchNode {
     ModseqAtLeast,  // the message's modseq >= modseq (RFC 7162 3.1.5)
     ArrivedBefore,  // INTERNALDATE, as an instant, < seconds (RFC 5032 OLDER)
     ArrivedSince,   // INTERNALDATE, as an instant, >= seconds (RFC 5032 YOUNGER)
+    EmailId,        // MessageObjectIds::email_id equals `value` (RFC 8474 6)
+    ThreadId,       // MessageObjectIds::thread_id equals `value` (RFC 8474 6)
   };
   Kind kind = Kind::All;
   std::uint32_t end = 0;       // index one past this node's subtree
@@ -53,7 +55,7 @@ struct SearchNode {
   std::int64_t day = 0;        // date kinds: days since 1970-01-01
   std::int64_t seconds = 0;    // ArrivedBefore / ArrivedSince: seconds since 1970-01-01 UTC
   std::string field;           // Header: the field name
-  std::string value;           // Keyword / NoKeyword / Header / Body / Text
+  std::string value;           // Keyword / NoKeyword / Header / Body / Text / EmailId / ThreadId
   std::vector<UidRange> uids;  // Uids: ascending, not overlapping
 };
 

@@ -50,6 +50,9 @@ struct MailboxInfo {
   std::uint64_t total_bytes;
   std::uint32_t special_use = 0;  // SpecialUse bits
   std::uint32_t deleted = 0;      // messages flagged \Deleted (RFC 9051 STATUS DELETED)
+  // RFC 8474 4 MAILBOXID: "M" and 32 random hex digits, given at creation, kept by RENAME and
+  // never given to another mailbox (a mailbox created again under an old name gets a new one).
+  std::string object_id;
 };
 
 struct MessageInfo {
@@ -60,6 +63,16 @@ struct MessageInfo {
   std::int64_t internaldate;  // unix seconds
   int tz_offset_minutes;      // for INTERNALDATE display
   std::uint64_t modseq;
+};
+
+// RFC 8474 5 object ids of one message, each 33 characters of [0-9a-zT] / [0-9a-zE].
+struct MessageObjectIds {
+  // EMAILID: "E" and the message's body id. Copies and moves share the body, so they share it;
+  // it never changes while the message exists, and a new message never gets an old one.
+  std::string email_id;
+  // THREADID: "T" and the body id of the first message of its thread, chosen at ingest from
+  // Message-ID, References and In-Reply-To of messages stored before it (see UserStore::append).
+  std::string thread_id;
 };
 
 // A message's header block with what SORT and THREAD need besides it (UserStore::messageHeaders).

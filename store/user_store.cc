@@ -17,6 +17,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "protocols/imap/sort_keys.h"
 #include "protocols/mime/parser.h"
 #include "protocols/mime/serialize.h"
 #include "store/names.h"
@@ -32,7 +33,7 @@ using sql::Transaction;
 
 // PRAGMA user_version of the schema below. A later version migrates forward in initialize(),
 // keeping every mailbox id, UID, UIDVALIDITY, modseq and flag.
-constexpr std::int64_t kSchemaVersion = 5;
+constexpr std::int64_t kSchemaVersion = 6;
 
 constexpr std::string_view kSchemaV1 = R"sql(
 CREATE TABLE meta(
@@ -156,6 +157,32 @@ CREATE TRIGGER IF NOT EXISTS quota_usage_update AFTER UPDATE OF size ON messages
 END;
 )sql";
 
+// Version 6: RFC 8474 object ids. Each mailbox gets a random MAILBOXID (MailboxInfo::object_id;
+// the column is added before the version 4 step, which may create mailboxes, and filled here for
+// rows that have none). threads maps each body to its THREADID; thread_refs maps every msg-id
+// seen in a Message-ID, References or In-Reply-To field to the thread it was first seen in, so a
+// later reply (or an earlier-stored child's parent) finds its thread. thread_refs keeps the ids
+// of deleted messages on purpose: a late reply to a deleted message still joins its thread.
+constexpr std::string_view kSchemaV6Column =
+    "ALTER TABLE mailboxes ADD COLUMN object_id TEXT NOT NULL DEFAULT ''";
+constexpr std::string_view kSchemaV6 = R"sql(
+UPDATE mailboxes SET object_id = 'M' || lower(hex(randomblob(16))) WHERE object_id = '';
+CREATE TABLE IF NOT EXISTS threads(
+  blob TEXT PRIMARY KEY,
+  thread TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS thread_refs(
+  message_id TEXT PRIMARY KEY,
+  thread TEXT NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+// THREADID assignment reads at most this much of a header, follows at most this many msg-ids
+// of it, and ignores msg-ids longer than kMaxThreadMessageId (none is that long in real mail).
+constexpr std::size_t kMaxThreadHeaderBytes = 64 * 1024;
+constexpr std::size_t kMaxThreadRefs = 64;
+constexpr std::size_t kMaxThreadMessageId = 998;
+
 // The mailboxes every user has from the start (RFC 6154 2), subscribed like INBOX.
 struct DefaultMailbox {
   std::string_view name;
@@ -172,7 +199,7 @@ constexpr std::array<DefaultMailbox, 5> kDefaultMailboxes = {{
 constexpr std::string_view kMailboxColumns =
     "SELECT b.id, b.name, b.uidvalidity, b.uidnext, b.highestmodseq, count(m.uid), "
     "coalesce(sum((m.flags & 1) = 0), 0), coalesce(sum(m.size), 0), b.special_use, "
-    "coalesce(sum((m.flags & 8) != 0), 0) "
+    "coalesce(sum((m.flags & 8) != 0), 0), b.object_id "
     "FROM mailboxes b LEFT JOIN messages m ON m.mailbox_id = b.id ";
 
 constexpr std::string_view kMessageColumns =
@@ -253,6 +280,7 @@ MailboxInfo mailboxFromRow(const Statement& row) {
       .total_bytes = static_cast<std::uint64_t>(row.int64(7)),
       .special_use = static_cast<std::uint32_t>(row.int64(8)),
       .deleted = static_cast<std::uint32_t>(row.int64(9)),
+      .object_id = row.text(10),
   };
 }
 
@@ -353,8 +381,11 @@ Result<void> insertMailbox(Database& db, const std::string& name) {
   auto uidvalidity = nextUidValidity(db);
   if (!uidvalidity) return fail(uidvalidity.error());
   // HIGHESTMODSEQ starts at 1: RFC 7162 3.1.1 requires a non-zero value.
+  // RFC 8474 4: a fresh random MAILBOXID, so a mailbox created again under an old name (or in
+  // another user's store) never shows an id seen before.
   auto insert = db.prepare(
-      "INSERT INTO mailboxes(name, uidvalidity, uidnext, highestmodseq) VALUES(?, ?, 1, 1)");
+      "INSERT INTO mailboxes(name, uidvalidity, uidnext, highestmodseq, object_id) "
+      "VALUES(?, ?, 1, 1, 'M' || lower(hex(randomblob(16))))");
   if (!insert) return fail(insert.error());
   insert->bind(1, name).bind(2, static_cast<std::int64_t>(*uidvalidity));
   return insert->run();
@@ -406,6 +437,88 @@ Result<void> migrateToV4(Database& db) {
     if (auto set = setSpecialUse(db, name, box.special_use); !set) return set;
   }
   return {};
+}
+
+// Adds mailboxes.object_id unless it is there (schema version 6), so that every later step can
+// create mailboxes with one.
+Result<void> addObjectIdColumn(Database& db) {
+  auto has_column =
+      db.prepare("SELECT 1 FROM pragma_table_info('mailboxes') WHERE name = 'object_id'");
+  if (!has_column) return fail(has_column.error());
+  auto column = has_column->step();
+  if (!column) return fail(column.error());
+  has_column = Statement();
+  if (*column) return {};
+  return db.exec(kSchemaV6Column);
+}
+
+// Up to `max_bytes` of the header of the blob at `path` (`header_size` long); nullopt if the
+// file cannot be read in full.
+std::optional<std::string> readHeaderPrefix(const std::filesystem::path& path,
+                                            std::uint64_t header_size, std::size_t max_bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  std::string header(static_cast<std::size_t>(std::min<std::uint64_t>(header_size, max_bytes)),
+                     '\0');
+  std::size_t done = 0;
+  while (done < header.size()) {
+    const ssize_t got =
+        ::pread(fd.get(), header.data() + done, header.size() - done, static_cast<off_t>(done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return std::nullopt;
+    done += static_cast<std::size_t>(got);
+  }
+  return header;
+}
+
+// The msg-ids THREADID assignment follows for a header: its References (root first; or its
+// In-Reply-To), then its own Message-ID (a reply stored earlier may have named it already).
+std::vector<std::string> threadLinks(std::string_view header) {
+  imap::SortKeys keys = imap::sortKeys(header, 0, 0, 0);
+  std::vector<std::string> links;
+  for (std::string& ref : keys.references) {
+    if (links.size() >= kMaxThreadRefs) break;
+    if (ref.size() <= kMaxThreadMessageId) links.push_back(std::move(ref));
+  }
+  if (!keys.message_id.empty() && keys.message_id.size() <= kMaxThreadMessageId) {
+    links.push_back(std::move(keys.message_id));
+  }
+  return links;
+}
+
+// RFC 8474 5.2: gives body `blob` its THREADID inside the caller's write transaction: the thread
+// of the first of `links` already known, else a new thread named after the body; then records
+// every link as belonging to that thread where it was not known yet. Threads never merge, so a
+// THREADID once given never changes (RFC 8474 5.2: it MUST NOT change).
+Result<void> assignThread(Database& db, const std::string& blob,
+                          const std::vector<std::string>& links) {
+  std::string thread;
+  {
+    auto find = db.prepare("SELECT thread FROM thread_refs WHERE message_id = ?");
+    if (!find) return fail(find.error());
+    for (const std::string& link : links) {
+      find->reset();
+      find->bind(1, link);
+      auto row = find->step();
+      if (!row) return fail(row.error());
+      if (*row) {
+        thread = find->text(0);
+        break;
+      }
+    }
+  }
+  if (thread.empty()) thread = "T" + blob;
+  auto record = db.prepare("INSERT OR IGNORE INTO thread_refs(message_id, thread) VALUES(?, ?)");
+  if (!record) return fail(record.error());
+  for (const std::string& link : links) {
+    record->reset();
+    record->bind(1, link).bind(2, thread);
+    if (auto done = record->run(); !done) return done;
+  }
+  auto set = db.prepare("INSERT OR IGNORE INTO threads(blob, thread) VALUES(?, ?)");
+  if (!set) return fail(set.error());
+  set->bind(1, blob).bind(2, thread);
+  return set->run();
 }
 
 Result<QuotaUsage> readQuotaUsage(Database& db) {
@@ -553,6 +666,9 @@ Result<void> UserStore::initialize() {
   if (version < 1) {
     if (auto created = writer_->exec(kSchemaV1); !created) return created;
   }
+  if (version < 6) {
+    if (auto added = addObjectIdColumn(*writer_); !added) return added;
+  }
   if (version < 2) {
     if (auto created = writer_->exec(kSchemaV2); !created) return created;
   }
@@ -571,6 +687,10 @@ Result<void> UserStore::initialize() {
   }
   if (version < 5) {
     if (auto created = writer_->exec(kSchemaV5); !created) return created;
+  }
+  if (version < 6) {
+    if (auto created = writer_->exec(kSchemaV6); !created) return created;
+    if (auto threaded = threadExistingBodies(); !threaded) return threaded;
   }
   if (version < kSchemaVersion) {
     if (auto set = writer_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !set) {
@@ -624,6 +744,7 @@ void UserStore::removeUnreferencedBlobs(const std::vector<std::string>& blob_ids
   auto stmt = writer_->prepare("SELECT 1 FROM messages WHERE blob = ? LIMIT 1");
   if (!stmt) return;  // the blobs stay as orphans; check() reports them
   auto forget = writer_->prepare("DELETE FROM mime WHERE blob = ?");
+  auto unthread = writer_->prepare("DELETE FROM threads WHERE blob = ?");
   for (const auto& blob : blob_ids) {
     stmt->reset();
     stmt->bind(1, blob);
@@ -635,6 +756,11 @@ void UserStore::removeUnreferencedBlobs(const std::vector<std::string>& blob_ids
         forget->reset();
         forget->bind(1, blob);
         (void)forget->run();
+      }
+      if (unthread) {
+        unthread->reset();
+        unthread->bind(1, blob);
+        (void)unthread->run();
       }
     }
   }
@@ -676,6 +802,11 @@ Result<void> UserStore::removeCrashOrphans() {
   }
   if (ec) return fail(ioError("list", dir_ / "blobs", ec.value()));
   // An unlink lost in a second crash only leaves the orphan for the next recovery.
+  if (auto done =
+          writer_->exec("DELETE FROM threads WHERE blob NOT IN (SELECT blob FROM messages)");
+      !done) {
+    return done;
+  }
   return writer_->exec("DELETE FROM mime WHERE blob NOT IN (SELECT blob FROM messages)");
 }
 
@@ -1030,6 +1161,15 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
     }
   }
 
+  // THREADID links of each body, read back from the page cache outside the write lock.
+  std::vector<std::vector<std::string>> links;
+  links.reserve(batch.size());
+  for (const auto& message : batch) {
+    auto header = readHeaderPrefix(blobPath(message.body.blob_id_), message.body.headerSize(),
+                                   kMaxThreadHeaderBytes);
+    links.push_back(header ? threadLinks(*header) : std::vector<std::string>());
+  }
+
   std::lock_guard lock(write_mutex_);
   auto result = [&]() -> Result<ChangeSet> {
     auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
@@ -1094,6 +1234,9 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
       mime_row->reset();
       mime_row->bind(1, message.body.blob_id_).bindBlob(2, mime::serialize(structures[i]));
       if (auto done = mime_row->run(); !done) return fail(done.error());
+      if (auto threaded = assignThread(*writer_, message.body.blob_id_, links[i]); !threaded) {
+        return fail(threaded.error());
+      }
       // Tokenizing waits for indexPending(): until then search reads the body from its blob.
       pending_row->reset();
       pending_row->bind(1, message.body.blob_id_);
@@ -1402,6 +1545,51 @@ Result<mime::Message> UserStore::mimeStructure(std::int64_t mailbox_id, std::uin
     offset += *n;
   }
   return parser.finish();
+}
+
+Result<MessageObjectIds> UserStore::objectIds(std::int64_t mailbox_id, std::uint32_t uid) {
+  auto db = reader();
+  if (!db) return fail(db.error());
+  auto stmt = (*db)->prepare(
+      "SELECT m.blob, t.thread FROM messages m LEFT JOIN threads t ON t.blob = m.blob "
+      "WHERE m.mailbox_id = ? AND m.uid = ?");
+  if (!stmt) return fail(stmt.error());
+  stmt->bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(uid));
+  auto row = stmt->step();
+  if (!row) return fail(row.error());
+  if (!*row) return fail(notFound("no message with uid " + std::to_string(uid)));
+  std::string blob = stmt->text(0);
+  std::string thread = stmt->isNull(1) ? "T" + blob : stmt->text(1);
+  return MessageObjectIds{"E" + blob, std::move(thread)};
+}
+
+Result<void> UserStore::threadExistingBodies() {
+  struct Body {
+    std::string blob;
+    std::uint64_t header_size;
+  };
+  std::vector<Body> bodies;
+  {
+    // Oldest first, so that a parent usually names the thread its replies join.
+    auto list = writer_->prepare(
+        "SELECT blob, max(header_size) FROM messages "
+        "WHERE blob NOT IN (SELECT blob FROM threads) GROUP BY blob ORDER BY min(internaldate), "
+        "blob");
+    if (!list) return fail(list.error());
+    while (true) {
+      auto row = list->step();
+      if (!row) return fail(row.error());
+      if (!*row) break;
+      bodies.push_back(Body{list->text(0), static_cast<std::uint64_t>(list->int64(1))});
+    }
+  }
+  for (const Body& body : bodies) {
+    // A body that cannot be read starts its own thread, as one without references would.
+    auto header = readHeaderPrefix(blobPath(body.blob), body.header_size, kMaxThreadHeaderBytes);
+    const auto links = header ? threadLinks(*header) : std::vector<std::string>();
+    if (auto threaded = assignThread(*writer_, body.blob, links); !threaded) return threaded;
+  }
+  return {};
 }
 
 Result<std::vector<MessageHeader>> UserStore::messageHeaders(std::int64_t mailbox_id,

@@ -111,10 +111,12 @@ class UserStore {
   // body by fsync of it and of its directory; a batch by one syncfs(2) of the store's file
   // system, which is far cheaper than an fsync per file and directory), then one SQLite
   // transaction (synchronous=FULL) inserts the rows and the ledger rows of
-  // messages with `pop`. UIDs are assigned in batch order. Creates nothing: NotFound if the
-  // mailbox is absent. OverQuota if the batch would take the user past `limits` (checked in the
-  // write transaction, so concurrent writers cannot both slip under it). On any error nothing is
-  // committed and the bodies are removed.
+  // messages with `pop`. UIDs are assigned in batch order. Each new body joins the thread
+  // (MessageObjectIds::thread_id) of the first earlier message that its References (root
+  // first), In-Reply-To or own Message-ID names, or starts its own; threads never merge later.
+  // Creates nothing: NotFound if the mailbox is absent. OverQuota if the batch would take the user
+  // past `limits` (checked in the write transaction, so concurrent writers cannot both slip under
+  // it). On any error nothing is committed and the bodies are removed.
   Result<ChangeSet> append(std::string_view mailbox, std::vector<NewMessage> batch,
                            const QuotaLimits& limits = {});
   // Every message of the mailbox, ascending uid. NotFound if the mailbox does not exist.
@@ -166,6 +168,8 @@ class UserStore {
   // The message's MIME structure (ENVELOPE, BODYSTRUCTURE, part byte ranges), parsed once at
   // ingest. NotFound if no such message; Corrupt if the stored structure cannot be read.
   Result<mime::Message> mimeStructure(std::int64_t mailbox_id, std::uint32_t uid);
+  // The RFC 8474 EMAILID and THREADID of a message. NotFound if the mailbox has no such uid.
+  Result<MessageObjectIds> objectIds(std::int64_t mailbox_id, std::uint32_t uid);
   // For SORT and THREAD: the header block of each message of `uids` (ascending) that the
   // mailbox holds, in ascending UID order, read from its blob (References is not part of the
   // stored envelope, so the header is read anyway). A message whose blob cannot be read (an
@@ -235,6 +239,9 @@ class UserStore {
   // removes the documents and pending entries of blobs no message references any more.
   Result<std::size_t> indexBody(const std::string& blob_id, const mime::Message& structure);
   Result<void> forgetSearchText(const std::vector<std::string>& blob_ids);
+  // Schema version 6 step, inside the migration's transaction: gives every body without one its
+  // THREADID, oldest INTERNALDATE first, reading each header from its blob.
+  Result<void> threadExistingBodies();
   // The body of transfer() and of renaming INBOX: runs inside the caller's write transaction
   // with write_mutex_ held. `uids` is sorted and unique; nullopt means every message.
   Result<TransferResult> transferLocked(std::int64_t source_id,

@@ -87,6 +87,10 @@ const char* simpleName(FetchAtt::Kind kind) {
       return "RFC822.TEXT";
     case FetchAtt::Kind::ModSeq:
       return "MODSEQ";
+    case FetchAtt::Kind::EmailId:
+      return "EMAILID";
+    case FetchAtt::Kind::ThreadId:
+      return "THREADID";
     case FetchAtt::Kind::BodySection:
     case FetchAtt::Kind::Binary:
     case FetchAtt::Kind::BinaryPeek:

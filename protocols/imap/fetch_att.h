@@ -20,7 +20,8 @@ struct Partial {
   std::uint64_t length;
 };
 
-// One data item of a FETCH command (RFC 3501 6.4.5, RFC 3516 BINARY, RFC 7162 MODSEQ).
+// One data item of a FETCH command (RFC 3501 6.4.5, RFC 3516 BINARY, RFC 7162 MODSEQ, RFC 8474
+// EMAILID and THREADID).
 struct FetchAtt {
   enum class Kind {
     Uid,
@@ -37,7 +38,9 @@ struct FetchAtt {
     Binary,
     BinaryPeek,  // BINARY.PEEK[..]; peek is true as well
     BinarySize,
-    ModSeq
+    ModSeq,
+    EmailId,  // RFC 8474 5.1
+    ThreadId  // RFC 8474 5.2
   };
   Kind kind;
   bool peek = false;  // BODY.PEEK / BINARY.PEEK: do not set \Seen (RFC 3501 6.4.5)

@@ -33,6 +33,10 @@ bool needsStructure(const FetchAtt& att) {
          ((att.kind == Kind::BodySection || isBinary(att)) && !att.section.part.empty());
 }
 
+bool needsObjectIds(const FetchAtt& att) {
+  return att.kind == Kind::EmailId || att.kind == Kind::ThreadId;
+}
+
 mime::SectionText sectionText(Section::Text text) {
   switch (text) {
     case Section::Text::Full:
@@ -93,6 +97,7 @@ FetchJob::FetchJob(std::shared_ptr<store::UserStore> store, std::int64_t mailbox
       atts_(std::move(atts)) {
   needs_body_ = std::any_of(atts_.begin(), atts_.end(), needsBody);
   needs_structure_ = std::any_of(atts_.begin(), atts_.end(), needsStructure);
+  needs_object_ids_ = std::any_of(atts_.begin(), atts_.end(), needsObjectIds);
 }
 
 std::optional<std::string> FetchJob::unsupported(const std::vector<FetchAtt>& atts) {
@@ -183,6 +188,21 @@ bool FetchJob::startMessage(std::string& out) {
       return false;
     }
   }
+  object_ids_.reset();
+  if (needs_object_ids_) {
+    auto ids = store_->objectIds(mailbox_id_, target.info.uid);
+    if (!ids) {
+      if (ids.error().code == store::ErrorCode::NotFound) {
+        expunge_issued_ = true;
+      } else {
+        error_ = ids.error();
+      }
+      body_.reset();
+      structure_.reset();
+      return false;
+    }
+    object_ids_.emplace(std::move(*ids));
+  }
   out.append("* ").append(std::to_string(target.seq)).append(" FETCH (");
   in_message_ = true;
   item_ = 0;
@@ -208,6 +228,12 @@ bool FetchJob::appendItem(std::string& out, const FetchAtt& att) {
       return true;
     case Kind::ModSeq:  // RFC 7162 3.1.4.2
       out.append("MODSEQ (").append(std::to_string(info.modseq)).push_back(')');
+      return true;
+    case Kind::EmailId:  // RFC 8474 7: "EMAILID" SP "(" objectid ")"
+      out.append("EMAILID (").append(object_ids_->email_id).push_back(')');
+      return true;
+    case Kind::ThreadId:  // RFC 8474 7: "THREADID" SP ("(" objectid ")" / nil)
+      out.append("THREADID (").append(object_ids_->thread_id).push_back(')');
       return true;
     case Kind::Envelope:
       out.append("ENVELOPE ");

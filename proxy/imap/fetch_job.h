@@ -62,7 +62,9 @@ class FetchJob {
   std::vector<popbridge::imap::FetchAtt> atts_;
   bool needs_body_ = false;
   bool needs_structure_ = false;
-  std::optional<mime::Message> structure_;  // of the current message
+  bool needs_object_ids_ = false;
+  std::optional<mime::Message> structure_;             // of the current message
+  std::optional<store::MessageObjectIds> object_ids_;  // of the current message
 
   std::size_t index_ = 0;  // current target
   std::size_t item_ = 0;   // next attribute of the current target

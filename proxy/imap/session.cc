@@ -138,8 +138,9 @@ std::string Session::capabilities() const {
   caps += " APPENDLIMIT=" + std::to_string(appendLimit());
   caps += " ESEARCH SEARCHRES WITHIN";  // RFC 4731, RFC 5182, RFC 5032
   caps += " SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
-  caps += " BINARY";  // RFC 3516: FETCH BINARY[], BINARY.SIZE[] and APPEND literal8
+  caps += " BINARY";            // RFC 3516: FETCH BINARY[], BINARY.SIZE[] and APPEND literal8
   caps += " COMPRESS=DEFLATE";  // RFC 4978
+  caps += " OBJECTID";          // RFC 8474
   if (state_ == kNotAuthenticated) {
     if (!secure() && options_.tls == config::TlsMode::Starttls && options_.tls_context) {
       caps += " STARTTLS";

@@ -56,6 +56,7 @@ struct SelectedMailbox {
   bool read_only = false;
   std::uint32_t uidvalidity = 0;
   std::uint32_t uidnext = 1;
+  std::string object_id;  // RFC 8474 MAILBOXID
   // HIGHESTMODSEQ as this client may know it (RFC 7162 3.1.2.1): every change up to it has been
   // announced. It does not move while an expunge is held back.
   std::uint64_t highestmodseq = 0;

@@ -110,17 +110,20 @@ async function main() {
             exists: client.mailbox.exists,
             uidValidity: client.mailbox.uidValidity.toString(),
             uidNext: client.mailbox.uidNext,
-            highestModseq: client.mailbox.highestModseq?.toString() ?? null
+            highestModseq: client.mailbox.highestModseq?.toString() ?? null,
+            mailboxId: client.mailbox.mailboxId ?? null
         };
         result.messages = [];
         for await (const msg of client.fetch(
             '1:*',
-            { uid: true, flags: true, size: true, internalDate: true, envelope: true, bodyStructure: true, source: true },
+            { uid: true, flags: true, size: true, internalDate: true, envelope: true, bodyStructure: true, source: true, threadId: true },
             {}
         )) {
             result.messages.push({
                 seq: msg.seq,
                 uid: msg.uid,
+                emailId: msg.emailId ?? null,
+                threadId: msg.threadId ?? null,
                 flags: [...msg.flags].sort(),
                 size: msg.size,
                 internalDate: msg.internalDate ? new Date(msg.internalDate).toISOString() : null,
@@ -198,6 +201,7 @@ async function main() {
         for await (const msg of client.fetch('1:*', { uid: true, flags: true, source: true, envelope: true })) {
             result.work.push({
                 uid: msg.uid,
+                emailId: msg.emailId ?? null,
                 flags: [...msg.flags].sort(),
                 messageId: msg.envelope.messageId ?? null,
                 source: msg.source.toString('base64')

@@ -6,7 +6,8 @@
 // - after NeedMore at most one partial line is buffered (buffered() <= max_line + 1);
 // - the same bytes give the same events whole and in random splits (STYLE.md 8.2);
 // - redacted() is one line and never shows a LOGIN password;
-// - LOGIN arguments written back with appendAstring() parse to the same strings.
+// - LOGIN arguments written back with appendAstring() parse to the same strings;
+// - SEARCH EMAILID / THREADID values are RFC 8474 objectids.
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "protocols/imap/command_reader.h"
+#include "protocols/imap/commands/search.h"
 #include "protocols/imap/encoder.h"
 #include "protocols/imap/fetch_att.h"
 
@@ -60,6 +62,14 @@ void checkLoginRoundTrip(const LoginArgs& login) {
   check(false);
 }
 
+// RFC 8474 7: objectid = 1*255(ALPHA / DIGIT / "_" / "-").
+bool isObjectId(std::string_view id) {
+  return !id.empty() && id.size() <= 255 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
 std::string render(const ReadResult& result) {
   if (std::holds_alternative<NeedMore>(result)) {
     return "more";
@@ -91,6 +101,13 @@ std::string render(const ReadResult& result) {
     }
     for (std::uint32_t n = 1; n < 4; ++n) {
       out += fetch->set.contains(n, 3) ? "+" : "-";
+    }
+  } else if (const auto* search = std::get_if<SearchArgs>(&command.args)) {
+    for (const SearchKey& key : search->keys) {
+      if (key.kind == SearchKey::Kind::EmailId || key.kind == SearchKey::Kind::ThreadId) {
+        check(isObjectId(key.value));
+        out += " " + std::string(searchKeyName(key.kind)) + " " + key.value;
+      }
     }
   } else if (const auto* append = std::get_if<AppendArgs>(&command.args)) {
     check(!append->messages.empty());

@@ -169,6 +169,21 @@ class ImapflowTest(PopbridgeCase):
         self.assertLessEqual({"\\Seen", "$Label1"}, set(note["flags"]))
         self.assertIn("Grüße aus imapflow".encode(), base64.b64decode(note["source"]))
 
+        # OBJECTID (RFC 8474) when advertised: imapflow reads MAILBOXID from SELECT and asks for
+        # EMAILID (always) and THREADID (asked for here); the moved message keeps its EMAILID.
+        object_id = r"^[A-Za-z0-9_-]{1,255}$"
+        if "OBJECTID" in caps:
+            self.assertRegex(result["inboxOpened"]["mailboxId"] or "", object_id)
+            emails = [m["emailId"] for m in messages]
+            self.assertEqual(len(set(emails)), len(messages))
+            for m in messages:
+                self.assertRegex(m["emailId"] or "", object_id)
+                self.assertRegex(m["threadId"] or "", object_id)
+            self.assertEqual(work[dest_uid]["emailId"], messages[-1]["emailId"])
+        else:
+            self.assertIsNone(result["inboxOpened"]["mailboxId"])
+            self.assertTrue(all(m["emailId"] is None for m in messages))
+
         # IDLE (not NOOP polling) heard the new message, which arrived byte for byte.
         idle = result["idle"]
         self.assertGreaterEqual(idle["idleCommands"], 1, commands)

@@ -326,9 +326,10 @@ class CondstoreTest(PopbridgeCase):
 def normalized(lines):
     """Response shapes: numbers become N, human text after a status is dropped, and the lines
     every SELECT sends (compared elsewhere) are left out, and so is \\Recent, which popbridge
-    does not keep (IMAP4rev2 dropped it)."""
+    does not keep (IMAP4rev2 dropped it), and MAILBOXID, which only popbridge sends (RFC 8474;
+    Dovecot 2.3 has no OBJECTID)."""
     skip = re.compile(rb"^\* (FLAGS|\d+ EXISTS|\d+ RECENT|OK \[(PERMANENTFLAGS|UNSEEN|UIDVALIDITY|"
-                      rb"UIDNEXT)[ \]])")
+                      rb"UIDNEXT|MAILBOXID)[ \]])")
     out = []
     for line in lines:
         if skip.match(line):

@@ -86,7 +86,7 @@ TEST(MigrationTest, VersionTwoStoreGainsSubscriptionsAndSpecialUseKeepingEveryUi
 
   auto store = Store::open(dir.path()).value();
   auto alice = store->user("alice").value();
-  EXPECT_EQ(userVersion(db_path), 5);
+  EXPECT_EQ(userVersion(db_path), 6);
 
   auto inbox = alice->mailbox("INBOX").value();
   EXPECT_EQ(inbox.id, 1);
@@ -94,6 +94,13 @@ TEST(MigrationTest, VersionTwoStoreGainsSubscriptionsAndSpecialUseKeepingEveryUi
   EXPECT_EQ(inbox.uidnext, 8u);
   EXPECT_EQ(inbox.highestmodseq, 12u);
   EXPECT_EQ(inbox.special_use, 0u);
+  // Schema version 6: every mailbox has its own MAILBOXID; bodies whose blob is gone (these rows
+  // have none on disk) still get an EMAILID and a THREADID of their own.
+  EXPECT_EQ(inbox.object_id.size(), 33u);
+  EXPECT_NE(inbox.object_id, alice->mailbox("Sent").value().object_id);
+  EXPECT_EQ(alice->objectIds(1, 3).value().email_id, "Eaa01");
+  EXPECT_EQ(alice->objectIds(1, 3).value().thread_id, "Taa01");
+  EXPECT_EQ(alice->objectIds(1, 7).value().thread_id, "Taa02");
   auto messages = alice->listMessages(1).value();
   ASSERT_EQ(messages.size(), 2u);
   EXPECT_EQ(messages[0].uid, 3u);
@@ -169,8 +176,9 @@ TEST(MigrationTest, RunningTheVersionFourStepAgainChangesNothing) {
   for (std::size_t i = 0; i < after.size(); ++i) {
     EXPECT_EQ(after[i].uidvalidity, before[i].uidvalidity);
     EXPECT_EQ(after[i].special_use, before[i].special_use);
+    EXPECT_EQ(after[i].object_id, before[i].object_id);
   }
-  EXPECT_EQ(userVersion(db_path), 5);
+  EXPECT_EQ(userVersion(db_path), 6);
 }
 
 }  // namespace

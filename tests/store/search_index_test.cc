@@ -395,7 +395,7 @@ TEST_F(SearchIndexTest, VersionTwoStoreIsIndexedByTheMigration) {
           "DROP TABLE search_text; DROP TABLE search_docs; DROP TABLE search_pending; "
           "PRAGMA user_version = 2;");
   open();
-  EXPECT_EQ(sqlCount(userDir(), "PRAGMA user_version"), 5);
+  EXPECT_EQ(sqlCount(userDir(), "PRAGMA user_version"), 6);
   // The migration only lists the old bodies (one per blob); indexing them comes later.
   EXPECT_EQ(docs(), 0);
   EXPECT_EQ(pending(), 2);

@@ -27,7 +27,7 @@ struct SimpleAtt {
   FetchAtt::Kind kind;
 };
 
-constexpr std::array<SimpleAtt, 11> kSimpleAtts = {{
+constexpr std::array<SimpleAtt, 13> kSimpleAtts = {{
     {"UID", FetchAtt::Kind::Uid},
     {"FLAGS", FetchAtt::Kind::Flags},
     {"INTERNALDATE", FetchAtt::Kind::InternalDate},
@@ -38,6 +38,8 @@ constexpr std::array<SimpleAtt, 11> kSimpleAtts = {{
     {"RFC822.HEADER", FetchAtt::Kind::Rfc822Header},
     {"RFC822.TEXT", FetchAtt::Kind::Rfc822Text},
     {"MODSEQ", FetchAtt::Kind::ModSeq},
+    {"EMAILID", FetchAtt::Kind::EmailId},    // RFC 8474 5.1
+    {"THREADID", FetchAtt::Kind::ThreadId},  // RFC 8474 5.2
     {"BODY", FetchAtt::Kind::Body},
 }};
 

@@ -1,5 +1,6 @@
 #include "protocols/imap/commands/search.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <string_view>
@@ -22,6 +23,7 @@ enum class Arg : std::uint8_t {
   Set,
   Modseq,
   Interval,
+  ObjectId,
 };
 
 struct KeyName {
@@ -30,7 +32,7 @@ struct KeyName {
   Arg arg;
 };
 
-constexpr std::array<KeyName, 40> kKeyNames = {{
+constexpr std::array<KeyName, 42> kKeyNames = {{
     {"ALL", Kind::All, Arg::None},
     {"ANSWERED", Kind::Answered, Arg::None},
     {"BCC", Kind::Bcc, Arg::String},
@@ -39,6 +41,7 @@ constexpr std::array<KeyName, 40> kKeyNames = {{
     {"CC", Kind::Cc, Arg::String},
     {"DELETED", Kind::Deleted, Arg::None},
     {"DRAFT", Kind::Draft, Arg::None},
+    {"EMAILID", Kind::EmailId, Arg::ObjectId},
     {"FLAGGED", Kind::Flagged, Arg::None},
     {"FROM", Kind::From, Arg::String},
     {"HEADER", Kind::Header, Arg::HeaderField},
@@ -60,6 +63,7 @@ constexpr std::array<KeyName, 40> kKeyNames = {{
     {"SMALLER", Kind::Smaller, Arg::Number},
     {"SUBJECT", Kind::Subject, Arg::String},
     {"TEXT", Kind::Text, Arg::String},
+    {"THREADID", Kind::ThreadId, Arg::ObjectId},
     {"TO", Kind::To, Arg::String},
     {"UID", Kind::Uid, Arg::Set},
     {"UNANSWERED", Kind::Unanswered, Arg::None},
@@ -148,6 +152,18 @@ Result<void, ParseError> parseKeyArgument(ArgParser& in, Arg arg, SearchKey& key
       auto value = in.astring();
       if (!value) {
         return fail(value.error());
+      }
+      key.value = std::move(*value);
+      return {};
+    }
+    case Arg::ObjectId: {
+      // RFC 8474 7: objectid = 1*255(ALPHA / DIGIT / "_" / "-"), an atom.
+      auto value = in.atom();
+      if (!value || value->empty() || value->size() > 255 ||
+          !std::all_of(value->begin(), value->end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+          })) {
+        return fail(badSyntax("Expected an object id"));
       }
       key.value = std::move(*value);
       return {};

@@ -61,6 +61,8 @@ struct SearchKey {
     Sequence,    // set of message sequence numbers ("$" allowed: RFC 5182)
     Older,       // number: seconds; INTERNALDATE at least that long before now (RFC 5032)
     Younger,     // number: seconds; INTERNALDATE at most that long before now (RFC 5032)
+    EmailId,     // value: an objectid (RFC 8474 6)
+    ThreadId,    // value: an objectid (RFC 8474 6)
   };
   Kind kind = Kind::All;
   std::uint32_t end = 0;     // index in SearchArgs::keys one past this key's subtree

@@ -7,9 +7,9 @@ namespace popbridge::imap {
 namespace {
 
 // DELETED and SIZE are RFC 9051 6.3.11 items; popbridge answers them for IMAP4rev1 clients too.
-constexpr std::array<std::string_view, 9> kStatusItems = {
-    "MESSAGES", "UIDNEXT",       "UIDVALIDITY", "UNSEEN", "RECENT",
-    "SIZE",     "HIGHESTMODSEQ", "APPENDLIMIT", "DELETED"};
+constexpr std::array<std::string_view, 10> kStatusItems = {
+    "MESSAGES", "UIDNEXT",       "UIDVALIDITY", "UNSEEN",  "RECENT",
+    "SIZE",     "HIGHESTMODSEQ", "APPENDLIMIT", "DELETED", "MAILBOXID"};
 
 }  // namespace
 

@@ -14,7 +14,7 @@ namespace popbridge::imap {
 struct StatusArgs {
   std::string mailbox;
   // Uppercased, in the order sent: MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT SIZE HIGHESTMODSEQ
-  // APPENDLIMIT (RFC 7889 4) DELETED (RFC 9051 6.3.11).
+  // APPENDLIMIT (RFC 7889 4) DELETED (RFC 9051 6.3.11) MAILBOXID (RFC 8474 4.2).
   std::vector<std::string> items;
 };
 

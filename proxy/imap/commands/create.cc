@@ -33,7 +33,8 @@ void handleCreate(Session& session, popbridge::imap::Command& command) {
           s->finishWithStoreError(created.error());
           return;
         }
-        s->finish(Status::Ok, "", "CREATE completed");
+        // RFC 8474 4.1: the new mailbox's MAILBOXID in the tagged OK.
+        s->finish(Status::Ok, "MAILBOXID (" + created->object_id + ")", "CREATE completed");
       });
 }
 

@@ -237,6 +237,14 @@ Result<Node, std::string> translate(const SelectedMailbox& box, SearchKey& key, 
       node.kind = Node::Kind::ModseqAtLeast;
       node.modseq = key.number;
       break;
+    case K::EmailId:
+      node.kind = Node::Kind::EmailId;
+      node.value = std::move(key.value);
+      break;
+    case K::ThreadId:
+      node.kind = Node::Kind::ThreadId;
+      node.value = std::move(key.value);
+      break;
   }
   node.end = key.end;
   return node;

@@ -91,6 +91,7 @@ void sendSelectResponses(Session& session, SelectedMailbox& box, const Snapshot&
   }
   out += "* OK [UIDVALIDITY " + std::to_string(box.uidvalidity) + "] UIDs valid\r\n";
   out += "* OK [UIDNEXT " + std::to_string(box.uidnext) + "] Predicted next UID\r\n";
+  out += "* OK [MAILBOXID (" + box.object_id + ")] Ok\r\n";  // RFC 8474 4.1
   // RFC 7162 3.1.2.1 (once CONDSTORE is on, as Dovecot does): how far the modseqs go.
   if (session.condstoreEnabled()) {
     out += "* OK [HIGHESTMODSEQ " + std::to_string(box.highestmodseq) + "] Highest\r\n";
@@ -178,6 +179,7 @@ void handleSelect(Session& session, popbridge::imap::Command& command) {
               SelectedMailbox& box = *current->selected();
               box.messages = std::move(snapshot->messages);
               box.uidvalidity = snapshot->info.uidvalidity;
+              box.object_id = snapshot->info.object_id;
               box.uidnext = snapshot->info.uidnext;
               // Read before the messages, so never beyond what the view holds.
               box.highestmodseq = snapshot->info.highestmodseq;

@@ -14,6 +14,10 @@ void appendStatusResponse(std::string& out, const Session& session, const store:
   for (const std::string& item : items) {
     if (!first) out += ' ';
     first = false;
+    if (item == "MAILBOXID") {  // RFC 8474 4.2: "MAILBOXID" SP "(" objectid ")"
+      out += "MAILBOXID (" + info.object_id + ")";
+      continue;
+    }
     std::uint64_t value = 0;  // RECENT: popbridge keeps no \Recent (RFC 9051 dropped it)
     if (item == "MESSAGES") value = info.messages;
     if (item == "UIDNEXT") value = info.uidnext;

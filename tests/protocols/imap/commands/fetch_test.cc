@@ -38,6 +38,8 @@ TEST(FetchTest, SimpleItems) {
       {"rfc822.header", FetchAtt::Kind::Rfc822Header},
       {"RFC822.TEXT", FetchAtt::Kind::Rfc822Text},
       {"MODSEQ", FetchAtt::Kind::ModSeq},
+      {"emailid", FetchAtt::Kind::EmailId},
+      {"THREADID", FetchAtt::Kind::ThreadId},
   };
   for (const auto& [text, kind] : cases) {
     FetchAtt att = one(text);

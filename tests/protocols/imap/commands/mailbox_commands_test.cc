@@ -78,8 +78,10 @@ TEST(StatusTest, Items) {
   EXPECT_EQ(
       args("t STATUS inbox (MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT SIZE HIGHESTMODSEQ)\r\n"),
       "Status<INBOX>[<MESSAGES><UIDNEXT><UIDVALIDITY><UNSEEN><RECENT><SIZE><HIGHESTMODSEQ>]");
+  // RFC 8474 4.2.
+  EXPECT_EQ(args("t STATUS a (mailboxid MESSAGES)\r\n"), "Status<a>[<MAILBOXID><MESSAGES>]");
   expectBad({"t STATUS INBOX ()\r\n", "t STATUS INBOX (FOO)\r\n", "t STATUS INBOX MESSAGES\r\n",
-             "t STATUS INBOX (MESSAGES\r\n"});
+             "t STATUS INBOX (MESSAGES\r\n", "t STATUS INBOX (MAILBOXID (x))\r\n"});
 }
 
 TEST(MailboxTest, CreateDeleteSubscribeRename) {

@@ -154,6 +154,20 @@ TEST(SearchTest, Within) {
   EXPECT_EQ(searchKeyName(Kind::Younger), "YOUNGER");
 }
 
+TEST(SearchTest, ObjectIds) {
+  // RFC 8474 6: EMAILID and THREADID take an objectid.
+  SearchArgs args = search("s SEARCH emailid Eab_c-9 THREADID T0\r\n");
+  ASSERT_EQ(args.keys.size(), 3u);
+  EXPECT_EQ(args.keys[1].kind, Kind::EmailId);
+  EXPECT_EQ(args.keys[1].value, "Eab_c-9");
+  EXPECT_EQ(args.keys[2].kind, Kind::ThreadId);
+  EXPECT_EQ(args.keys[2].value, "T0");
+  EXPECT_EQ(searchKeyName(Kind::EmailId), "EMAILID");
+  EXPECT_EQ(searchKeyName(Kind::ThreadId), "THREADID");
+  EXPECT_EQ(search("s SEARCH EMAILID " + std::string(255, 'x') + "\r\n").keys[1].value.size(),
+            255u);
+}
+
 TEST(SearchTest, ReturnOptions) {
   EXPECT_FALSE(search("s SEARCH ALL\r\n").returns.has_value());
   SearchArgs args = search("s SEARCH RETURN (min Max COUNT) CHARSET UTF-8 SEEN\r\n");
@@ -297,6 +311,11 @@ TEST(SearchTest, SyntaxErrors) {
            "s SEARCH SINCE 1-Feb-94\r\n",
            "s SEARCH SINCE 001-Feb-1994\r\n",
            "s SEARCH LARGER x\r\n",
+           "s SEARCH EMAILID\r\n",
+           "s SEARCH EMAILID \"\"\r\n",
+           "s SEARCH EMAILID a.b\r\n",
+           "s SEARCH THREADID \"x y\"\r\n",
+           "s SEARCH THREADID a%\r\n",
            "s SEARCH LARGER -1\r\n",
            "s SEARCH UID\r\n",
            "s SEARCH UID 0\r\n",
