@@ -1,15 +1,19 @@
-"""Concurrency torture: several raw IMAP clients on the same mailbox run random APPEND, STORE,
-COPY, MOVE, EXPUNGE, FETCH, SEARCH, NOOP and IDLE (by sequence number and by UID) for a bounded
-time. Each keeps its own sequence-number -> UID map and flags only from the untagged responses
-it receives (harness/tracker.py) and checks every response against it: EXISTS never shrinks the
-view, EXPUNGE/VANISHED only where RFC 3501 7.4.1 allows and only for messages the client was
-told of, VANISHED instead of EXPUNGE once QRESYNC is on, FETCH UIDs match, SEARCH results lie
-within the view, MOVE/EXPUNGE remove what they name, every tagged response is OK or a NO that
-concurrency explains. At the end, after a NOOP, every client's view must equal a fresh SELECT's
-(UIDs and flags).
+"""Concurrency torture: several raw IMAP clients on two mailboxes (INBOX, also fed by POP pulls,
+and Other) run random APPEND, STORE (also UNCHANGEDSINCE), COPY, MOVE, EXPUNGE, FETCH, SEARCH,
+NOOP, IDLE, pipelined commands and QRESYNC re-SELECTs, by sequence number and by UID, for a
+bounded time; some have QRESYNC or CONDSTORE on. Each keeps its own sequence-number -> UID map
+and flags only from the untagged responses it receives (harness/tracker.py) and checks every
+response against it: EXISTS never shrinks the view, EXPUNGE/VANISHED only where RFC 3501 7.4.1
+allows and only for messages the client was told of, VANISHED instead of EXPUNGE once QRESYNC is
+on, FETCH UIDs match, MODSEQ never goes back, SEARCH results lie within the view (a message a
+SEARCH ALL leaves out must later be expunged), MOVE/EXPUNGE remove what they name, a QRESYNC
+SELECT rebuilds exactly the current view, every tagged response is OK or a NO that concurrency
+explains. At the end, after a NOOP, every client's view must equal a fresh SELECT's (UIDs and
+flags).
 
 The random choices come from a fixed seed (POPBRIDGE_TORTURE_SEED overrides it), printed on
-failure. Default: 5 clients for ~10 s; POPBRIDGE_LONG_TESTS=1: 10 clients for ~2 min."""
+failure; thread timing still varies from run to run. Default: 5 clients for 10 s;
+POPBRIDGE_LONG_TESTS=1: 10 clients for 2 min."""
 
 import os
 import random
@@ -17,8 +21,8 @@ import threading
 import time
 import unittest
 
-from harness.case import IMAP_PASSWORD, IMAP_USER, PopbridgeCase, long_tests
-from harness.tracker import ProtocolError, TrackingClient, format_set
+from harness.case import IMAP_PASSWORD, IMAP_USER, POP_USER, PopbridgeCase, long_tests
+from harness.tracker import ProtocolError, TrackingClient, format_set, parse_set
 
 SEED = int(os.environ.get("POPBRIDGE_TORTURE_SEED", "20261129"))
 FLAGS = ["\\Seen", "\\Flagged", "\\Answered", "\\Draft", "$Label1"]
@@ -37,10 +41,12 @@ def message(tag, n):
 class Worker:
     """One client thread: random commands until `stop` is set; the first error ends it."""
 
-    def __init__(self, test, name, rng, qresync, idler, stop, pause=0.0):
+    def __init__(self, test, name, rng, enable, idler, stop, pause=0.0, mailbox="INBOX"):
         self.client = TrackingClient(test.pb.imap_port, IMAP_USER, IMAP_PASSWORD, name,
-                                     qresync=qresync)
-        self.client.select()
+                                     enable=enable)
+        self.mailbox = mailbox
+        self.other = OTHER if mailbox == "INBOX" else "INBOX"  # where COPY and MOVE go
+        self.client.select(mailbox)
         self.rng = rng
         self.idler = idler
         self.pause = pause  # think time between commands: changes pile up in between
@@ -52,8 +58,10 @@ class Worker:
 
     def run(self):
         ops = [(self.append, 3), (self.store, 6), (self.fetch, 5), (self.search, 4),
-               (self.copy, 2), (self.move, 2), (self.expunge, 2), (self.draft, 2), (self.noop, 1),
-               (self.idle, 2)]
+               (self.copy, 2), (self.move, 2), (self.expunge, 2), (self.draft, 2),
+               (self.pipeline, 2), (self.noop, 1), (self.idle, 2)]
+        if self.client.qresync:
+            ops.append((self.resync, 1))
         if self.idler:
             ops.append((self.idle, 20))
         funcs = [f for f, _ in ops]
@@ -101,7 +109,7 @@ class Worker:
     def append(self):
         c = self.client
         self.appended += 1
-        mailbox = OTHER if self.rng.random() < 0.15 else "INBOX"
+        mailbox = self.other if self.rng.random() < 0.15 else self.mailbox
         flags = " ".join(self.rng.sample(FLAGS, self.rng.randint(0, 2)))
         known = [u for u in c.uids() if u is not None]
         r = c.command(f"APPEND {mailbox} ({flags})",
@@ -110,7 +118,7 @@ class Worker:
         code = (r.code or b"").split()
         if len(code) != 3 or code[0] != b"APPENDUID":
             c.fail(f"APPEND without APPENDUID: {r.code}")
-        if mailbox == "INBOX" and known and int(code[2]) <= max(known):
+        if mailbox == self.mailbox and known and int(code[2]) <= max(known):
             c.fail(f"APPENDUID {int(code[2])} not above the known UIDs (max {max(known)})")
 
     def draft(self):
@@ -118,7 +126,7 @@ class Worker:
         UID. Other sessions get the append and the expunge close together."""
         c = self.client
         self.appended += 1
-        r = c.command("APPEND INBOX (\\Draft)", literal=message(c.name, self.appended))
+        r = c.command(f"APPEND {self.mailbox} (\\Draft)", literal=message(c.name, self.appended))
         self.expect(r, "APPEND", allow_no=())
         uid = int((r.code or b"").split()[2])
         r = c.command(f"UID STORE {uid} +FLAGS.SILENT (\\Deleted)")
@@ -137,9 +145,18 @@ class Worker:
         op = self.rng.choice(["+FLAGS", "-FLAGS"])
         flags = " ".join(self.rng.sample(FLAGS, self.rng.randint(1, 2)))
         target = self.target(seqs, by_uid)
-        r = c.command(f"{'UID ' if by_uid else ''}STORE {target} {op} ({flags})",
+        condition = ""
+        if c.condstore and self.rng.random() < 0.5:
+            # RFC 7162 3.1.3: only if unchanged since the MODSEQ this client knows (the lowest).
+            condition = f"(UNCHANGEDSINCE {min(c.model[s - 1].modseq for s in seqs)}) "
+        r = c.command(f"{'UID ' if by_uid else ''}STORE {target} {condition}{op} ({flags})",
                       kind=None if by_uid else "STORE")
         self.expect(r, "STORE")
+        if r.code and r.code.startswith(b"MODIFIED"):
+            named = set(parse_set(r.code.split()[1]))
+            asked = set(parse_set(target.encode()))
+            if not condition or not named <= asked:
+                c.fail(f"[{r.code.decode()}] for a STORE of {target} {condition}")
 
     def fetch(self):
         c = self.client
@@ -194,8 +211,9 @@ class Worker:
                 # Messages expunged by another session but still in this view may be left out;
                 # their expunge must then reach this client.
                 found = set(r.search)
-                c.doomed.update(c.model[n - 1].uid for n in range(1, len(c.model) + 1)
-                                if n not in found and c.model[n - 1].uid is not None)
+                for n, uid in enumerate(r.search_view, 1):
+                    if n not in found and uid is not None:
+                        c.doomed[uid] = "\n".join(c.transcript[-12:])
 
     def copy(self, verb="COPY"):
         c = self.client
@@ -204,7 +222,7 @@ class Worker:
             return
         by_uid = self.rng.random() < 0.5
         uids = [c.model[s - 1].uid for s in seqs]
-        r = c.command(f"{'UID ' if by_uid else ''}{verb} {self.target(seqs, by_uid)} {OTHER}")
+        r = c.command(f"{'UID ' if by_uid else ''}{verb} {self.target(seqs, by_uid)} {self.other}")
         if self.expect(r, verb) and verb == "MOVE":
             for uid in uids:
                 if c.index_of(uid) is not None:
@@ -231,6 +249,33 @@ class Worker:
             if c.index_of(uid) is not None:
                 c.fail(f"EXPUNGE OK but UID {uid} (\\Deleted by this client) is still there")
 
+    def pipeline(self):
+        """Several commands in one write, numbers taken from the view before any of them ran.
+        RFC 3501 5.5: a sequence-number command may follow only commands during which no
+        EXPUNGE may come (FETCH, STORE, SEARCH), so the UID forms go last."""
+        c = self.client
+        commands = []
+        for _ in range(self.rng.randint(2, 5)):
+            seqs = self.pick()
+            if not seqs:
+                break
+            kind = self.rng.choice(["FETCH", "STORE", "SEARCH", "UID FETCH", "UID STORE"])
+            target = self.target(seqs, kind.startswith("UID"))
+            if kind.endswith("FETCH"):
+                text = f"{kind} {target} (UID FLAGS)"
+            elif kind.endswith("STORE"):
+                text = (f"{kind} {target} {self.rng.choice(['+FLAGS', '-FLAGS'])} "
+                        f"({self.rng.choice(FLAGS)})")
+            else:
+                text = "SEARCH ALL"
+            commands.append((text, None if kind.startswith("UID") else kind))
+        commands.sort(key=lambda command: command[1] is None)
+        for reply in c.pipeline(commands):
+            self.expect(reply, "pipelined command")
+
+    def resync(self):
+        self.client.resync(self.mailbox)
+
     def noop(self):
         self.expect(self.client.command("NOOP"), "NOOP", allow_no=())
 
@@ -241,7 +286,9 @@ class Worker:
 class TortureTest(PopbridgeCase):
     def setUp(self):
         super().setUp()
-        self.pb = self.new_popbridge(start=False)
+        # POP pulls feed INBOX too: their appends reach the sessions through the same feed.
+        self.pb = self.new_popbridge([self.account(retention="delete", poll_interval="1s")],
+                                     start=False)
         self.pb.plaintext_auth = "loopback"  # raw sockets on loopback, no TLS cost
         self.pb.log_level = "info"
         self.pb.start()
@@ -254,27 +301,43 @@ class TortureTest(PopbridgeCase):
         except ProtocolError as e:
             raise AssertionError(f"seed {seed} (POPBRIDGE_TORTURE_SEED): {e}") from None
 
+    def deliver(self, stop):
+        """Mail arriving at the POP server while the clients work, one message every 0.5 s."""
+        n = 0
+        while not stop.wait(0.5):
+            n += 1
+            self.dovecot.deliver(POP_USER, message("pop", n))
+        return n
+
     def run_trial(self, seed, clients, seconds):
         setup = TrackingClient(self.pb.imap_port, IMAP_USER, IMAP_PASSWORD, "setup")
         self.addCleanup(setup.close)
         self.assertEqual(setup.command(f"CREATE {OTHER}").status, "OK")
-        for i in range(INITIAL):
-            self.assertEqual(setup.command("APPEND INBOX ()", literal=message("setup", i)).status,
-                             "OK")
+        for mailbox in ("INBOX", OTHER):
+            for i in range(INITIAL):
+                r = setup.command(f"APPEND {mailbox} ()", literal=message("setup", i))
+                self.assertEqual(r.status, "OK")
         stop = threading.Event()
         workers = []
         for i in range(clients):
             rng = random.Random(seed * 1000 + i)
-            # Every other client has QRESYNC on; the last one mostly idles.
-            # The first two think between commands, so others' changes reach them in batches.
-            w = Worker(self, f"c{i}", rng, qresync=i % 2 == 1, idler=i == clients - 1,
-                       stop=stop, pause=0.05 if i < 2 else 0.0)
+            # QRESYNC, CONDSTORE or neither in turn; the last one mostly idles; the first two think
+            # between commands, so others' changes reach them in batches; every third works on
+            # the other mailbox, so MOVE and COPY go both ways.
+            w = Worker(self, f"c{i}", rng, enable=(None, "QRESYNC", "CONDSTORE")[i % 3],
+                       idler=i == clients - 1,
+                       stop=stop, pause=0.05 if i < 2 else 0.0,
+                       mailbox=OTHER if i % 3 == 2 else "INBOX")
             self.addCleanup(w.client.close)
             workers.append(w)
         for w in workers:
             w.thread.start()
+        delivered = []
+        mailer = threading.Thread(target=lambda: delivered.append(self.deliver(stop)))
+        mailer.start()
         stop.wait(seconds)
         stop.set()
+        mailer.join(30)
         for w in workers:
             w.thread.join(60)
             self.assertFalse(w.thread.is_alive(), f"{w.client.name} hangs")
@@ -285,24 +348,42 @@ class TortureTest(PopbridgeCase):
                 raise AssertionError(f"{w.client.name}: {w.error!r}\n" +
                                      "\n".join(w.client.transcript[-30:])) from w.error
         total = sum(w.ops for w in workers)
-        print(f"torture seed {seed}: {clients} clients, {total} operations in {seconds} s")
+        counts = {}
+        for w in workers:
+            for key, n in w.client.counts.items():
+                counts[key] = counts.get(key, 0) + n
+        print(f"torture seed {seed}: {clients} clients, {total} operations and "
+              f"{delivered[0]} POP deliveries in {seconds} s: " +
+              ", ".join(f"{verb} {status} {n}" for (verb, status), n in sorted(counts.items())))
         self.assertGreater(total, clients * 10, "too few operations to mean anything")
 
-        # Quiet now: one NOOP brings every client up to date; all must agree with a fresh view.
+        # Quiet now: the last pull done (retention: delete empties the maildrop only after the
+        # messages are committed), one NOOP brings every client up to date, and every view must
+        # equal a fresh SELECT of its mailbox.
+        deadline = time.monotonic() + 60
+        while self.dovecot.maildrop_file_count(POP_USER) > 0:
+            self.assertLess(time.monotonic(), deadline, "POP pulls did not catch up")
+            time.sleep(0.2)
         fresh = TrackingClient(self.pb.imap_port, IMAP_USER, IMAP_PASSWORD, "fresh")
         self.addCleanup(fresh.close)
-        fresh.select()
-        want = [(e.uid, e.flags) for e in fresh.model]
-        self.assertGreater(len(want), 0)
+        want = {}
+        for mailbox in ("INBOX", OTHER):
+            fresh.select(mailbox)
+            want[mailbox] = [(e.uid, e.flags) for e in fresh.model]
+            self.assertGreater(len(want[mailbox]), 0)
         for w in workers:
             c = w.client
             self.assertEqual(c.command("NOOP").status, "OK")
             c.learn()
-            if c.doomed & set(c.uids()):
-                c.fail(f"SEARCH ALL left out {sorted(c.doomed & set(c.uids()))}, never expunged")
+            for uid in c.uids():
+                if uid in c.doomed:
+                    c.fail(f"SEARCH ALL left out UID {uid}, never expunged; there:\n" +
+                           c.doomed[uid] + "\n--- fresh view: " +
+                           f"{[e for e in want[w.mailbox] if e[0] == uid]}")
             got = [(e.uid, e.flags) for e in c.model]
-            if got != want:
-                c.fail(f"view differs from a fresh SELECT:\n  client {got}\n  fresh  {want}")
+            if got != want[w.mailbox]:
+                c.fail(f"view of {w.mailbox} differs from a fresh SELECT:\n  client {got}\n"
+                       f"  fresh  {want[w.mailbox]}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ _NUMBERED = re.compile(rb"^\* (\d+) (EXISTS|EXPUNGE|RECENT|FETCH)\b ?(.*)$", re.
 _UID = re.compile(rb"\bUID (\d+)")
 _FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
 _MODSEQ = re.compile(rb"\bMODSEQ \((\d+)\)")
+_CODE = re.compile(rb"^\* OK \[(\S+) ?([^\]]*)\]")
 _TAGGED = re.compile(rb"^(\S+) (OK|NO|BAD)\b ?(?:\[([^\]]*)\])? ?(.*)$", re.S)
 
 # Commands during which no EXPUNGE/VANISHED may arrive (RFC 3501 7.4.1).
@@ -60,11 +61,12 @@ def format_set(numbers):
 
 
 class Entry:
-    __slots__ = ("uid", "flags")
+    __slots__ = ("uid", "flags", "modseq")
 
     def __init__(self):
         self.uid = None  # not learnt yet (announced by EXISTS only)
         self.flags = None
+        self.modseq = 0
 
     def __repr__(self):
         return f"{self.uid}:{sorted(self.flags) if self.flags is not None else '?'}"
@@ -79,12 +81,17 @@ class Reply:
         self.fetches = []  # [(seq, uid or None, flags or None)] from this command's FETCHes
         self.expunged = []  # UIDs (or None when unknown) removed during this command
         self.search = None  # [numbers] of an untagged SEARCH
+        self.search_view = None  # the UIDs of the view when the SEARCH response came
+        self.vanished_earlier = set()  # SELECT (QRESYNC ...): UIDs expunged since then
+        self.codes = {}  # untagged OK [CODE value]
 
 
 class TrackingClient:
-    def __init__(self, port, user, password, name, qresync=False, timeout=30):
+    def __init__(self, port, user, password, name, enable=None, timeout=30):
+        """`enable`: None, "CONDSTORE" or "QRESYNC" (RFC 7162), turned on before any SELECT."""
         self.name = name
-        self.qresync = qresync
+        self.qresync = enable == "QRESYNC"
+        self.condstore = enable is not None
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
         self.transcript = []
@@ -93,15 +100,15 @@ class TrackingClient:
         self.reply = None
         self.tag_no = 0
         self.counts = {}
-        self.doomed = set()  # UIDs a SEARCH ALL left out: expunged elsewhere, must be announced
+        self.doomed = {}  # UID a SEARCH ALL left out (expunged elsewhere?) -> where
         greeting = self._read()
         if not greeting.startswith(b"* OK"):
             raise ProtocolError(f"{name}: greeting {greeting!r}")
         self.command(f'LOGIN {user} "{password}"')
-        if qresync:
-            r = self.command("ENABLE QRESYNC")
-            if not any(u.startswith(b"* ENABLED") and b"QRESYNC" in u for u in r.untagged):
-                self.fail(f"ENABLE QRESYNC not confirmed: {r.untagged}")
+        if enable:
+            r = self.command(f"ENABLE {enable}")
+            if not any(u.startswith(b"* ENABLED") and enable.encode() in u for u in r.untagged):
+                self.fail(f"ENABLE {enable} not confirmed: {r.untagged}")
 
     # ------------------------------------------------------------------ wire
 
@@ -180,6 +187,19 @@ class TrackingClient:
         self.counts[key] = self.counts.get(key, 0) + 1
         return reply
 
+    def pipeline(self, commands):
+        """Sends several commands at once (RFC 3501 5.5) and reads their responses in order;
+        `commands` is [(text, kind)]. Returns their Replies."""
+        tags = [self.next_tag() for _ in commands]
+        self._send(b"".join(f"{tag} {text}\r\n".encode()
+                            for tag, (text, _) in zip(tags, commands)))
+        replies = []
+        for tag, (text, kind) in zip(tags, commands):
+            self.kind = kind
+            self.reply = Reply(None, None, None, [])
+            replies.append(self._until_tagged(tag))
+        return replies
+
     def _until_tagged(self, tag):
         while True:
             line = self._read()
@@ -234,6 +254,10 @@ class TrackingClient:
         if line.startswith(b"* SEARCH"):
             if self.reply is not None:
                 self.reply.search = [int(x) for x in line[8:].split()]
+                self.reply.search_view = [e.uid for e in self.model]  # what it was about
+            return
+        if (m := _CODE.match(line)) and self.reply is not None:
+            self.reply.codes[m.group(1)] = m.group(2)
             return
         if line.startswith(b"* BYE"):
             self.fail(f"BYE: {line!r}")
@@ -248,7 +272,10 @@ class TrackingClient:
     def _vanished(self, line):
         rest = line[len(b"* VANISHED "):]
         if rest.startswith(b"(EARLIER)"):
-            self.fail("VANISHED (EARLIER) without a command that asks for it")
+            if self.kind != "QRESYNC" or self.reply is None:
+                self.fail("VANISHED (EARLIER) without a command that asks for it")
+            self.reply.vanished_earlier.update(parse_set(rest[len(b"(EARLIER)"):].strip()))
+            return
         if not self.qresync:
             self.fail("VANISHED without QRESYNC enabled")
         self._check_expunge_allowed("VANISHED")
@@ -290,6 +317,11 @@ class TrackingClient:
                 entry.uid = uid
             elif entry.uid != uid:
                 self.fail(f"FETCH {n} has UID {uid}, the client knows UID {entry.uid} there")
+        if (m := _MODSEQ.search(body)):
+            modseq = int(m.group(1))
+            if modseq < entry.modseq:
+                self.fail(f"MODSEQ of message {n} went back from {entry.modseq} to {modseq}")
+            entry.modseq = modseq
         if (m := _FLAGS.search(body)):
             flags = frozenset(f for f in m.group(1).decode().split() if f != "\\Recent")
             entry.flags = flags
@@ -318,10 +350,12 @@ class TrackingClient:
         """Learns the UID and flags of messages announced only by EXISTS (a sequence-number
         FETCH, during which nothing may be expunged, so the numbers hold)."""
         for _ in range(5):
-            unknown = [n for n, e in enumerate(self.model, 1) if e.uid is None or e.flags is None]
+            unknown = [n for n, e in enumerate(self.model, 1)
+                       if e.uid is None or e.flags is None or (self.condstore and not e.modseq)]
             if not unknown:
                 return
-            r = self.command(f"FETCH {format_set(unknown)} (UID FLAGS)", kind="FETCH")
+            items = "UID FLAGS MODSEQ" if self.condstore else "UID FLAGS"
+            r = self.command(f"FETCH {format_set(unknown)} ({items})", kind="FETCH")
             if r.status != "OK":
                 # Messages expunged by another session: the rest must still have come.
                 if b"EXPUNGEISSUED" not in (r.code or b""):
@@ -336,7 +370,40 @@ class TrackingClient:
         r = self.command(f"SELECT {mailbox}")
         if r.status != "OK":
             self.fail(f"SELECT: {r.status} {r.text}")
+        self.uidvalidity = int(r.codes[b"UIDVALIDITY"])
+        self.highestmodseq = int(r.codes[b"HIGHESTMODSEQ"]) if self.condstore else None
         self.learn()
+        return r
+
+    def resync(self, mailbox="INBOX"):
+        """SELECT again with QRESYNC (RFC 7162 3.2.5) and the HIGHESTMODSEQ of the last SELECT:
+        the view is rebuilt from the current one, the VANISHED (EARLIER) UIDs and the FETCHes of
+        what changed since; then a FETCH of every UID must find exactly that view."""
+        old = {e.uid: e.flags for e in self.model}
+        self.model = []
+        r = self.command(f"SELECT {mailbox} (QRESYNC ({self.uidvalidity} {self.highestmodseq}))",
+                         kind="QRESYNC")
+        if r.status != "OK":
+            self.fail(f"SELECT (QRESYNC): {r.status} {r.text}")
+        if int(r.codes[b"UIDVALIDITY"]) != self.uidvalidity:
+            self.fail("UIDVALIDITY changed")
+        changed = {uid for _, uid, _ in r.fetches}
+        kept = sorted(set(old) - r.vanished_earlier - changed)
+        unknown = [e for e in self.model if e.uid is None]
+        if len(unknown) != len(kept):
+            self.fail(f"SELECT (QRESYNC {self.highestmodseq}): {len(self.model)} messages, "
+                      f"{len(changed)} changed, {len(r.vanished_earlier)} vanished: "
+                      f"{len(unknown)} unchanged but {len(kept)} of the old view remain")
+        for e, uid in zip(unknown, kept):
+            e.uid = uid
+            e.flags = old[uid]
+        self.check_order()
+        self.highestmodseq = int(r.codes[b"HIGHESTMODSEQ"])
+        # Every message once more by sequence number: the UID must be the one placed there.
+        if self.model:
+            r = self.command(f"FETCH 1:{len(self.model)} (UID)", kind="FETCH")
+            if r.status != "OK":
+                self.fail(f"FETCH after SELECT (QRESYNC): {r.status} {r.code} {r.text}")
         return r
 
     def idle(self, seconds):
