@@ -60,6 +60,7 @@ class Worker:
         ops = [(self.append, 3), (self.store, 6), (self.fetch, 5), (self.search, 4),
                (self.copy, 2), (self.move, 2), (self.expunge, 2), (self.draft, 2),
                (self.pipeline, 2), (self.noop, 1), (self.idle, 2)]
+        ops.append((self.reselect, 1))
         if self.client.qresync:
             ops.append((self.resync, 1))
         if self.idler:
@@ -272,6 +273,13 @@ class Worker:
         commands.sort(key=lambda command: command[1] is None)
         for reply in c.pipeline(commands):
             self.expect(reply, "pipelined command")
+
+    def reselect(self):
+        """SELECT the same mailbox again: the view restarts from a snapshot taken while others
+        keep writing ([CLOSED] first, RFC 7162 3.2.11)."""
+        r = self.client.select(self.mailbox)
+        if not any(u.startswith(b"* OK [CLOSED]") for u in r.untagged):
+            self.client.fail("re-SELECT without [CLOSED]")
 
     def resync(self):
         self.client.resync(self.mailbox)

@@ -96,6 +96,7 @@ class TrackingClient:
         self.buf = b""
         self.transcript = []
         self.model = []  # [Entry], sequence number n is model[n - 1]
+        self.selected = False
         self.kind = None  # what the command in progress is ("FETCH" for a seq FETCH, ...)
         self.reply = None
         self.tag_no = 0
@@ -258,6 +259,8 @@ class TrackingClient:
             return
         if (m := _CODE.match(line)) and self.reply is not None:
             self.reply.codes[m.group(1)] = m.group(2)
+            if m.group(1) == b"CLOSED":
+                self.model = []  # RFC 7162 3.2.11: what follows is about the new mailbox
             return
         if line.startswith(b"* BYE"):
             self.fail(f"BYE: {line!r}")
@@ -366,7 +369,9 @@ class TrackingClient:
     # ------------------------------------------------------------------ helpers
 
     def select(self, mailbox="INBOX"):
-        self.model = []
+        if not self.selected:
+            self.model = []
+        self.selected = True
         r = self.command(f"SELECT {mailbox}")
         if r.status != "OK":
             self.fail(f"SELECT: {r.status} {r.text}")
