@@ -214,6 +214,10 @@ class TrackingClient:
                 reply.status = m.group(2).decode()
                 reply.code = m.group(3)
                 reply.text = m.group(4)
+                if reply.code and reply.code.startswith(b"HIGHESTMODSEQ ") and self.condstore:
+                    # RFC 7162 3.2.7 (EXPUNGE, MOVE): every change up to it has been told, so
+                    # a later SELECT (QRESYNC) may start from it.
+                    self.highestmodseq = max(self.highestmodseq or 0, int(reply.code.split()[1]))
                 self.kind = None
                 self.reply = None
                 self.check_order()
