@@ -59,7 +59,7 @@ class Worker:
     def run(self):
         ops = [(self.append, 3), (self.store, 6), (self.fetch, 5), (self.search, 4),
                (self.copy, 2), (self.move, 2), (self.expunge, 2), (self.draft, 2),
-               (self.pipeline, 2), (self.noop, 1), (self.idle, 2)]
+               (self.pipeline, 2), (self.sort, 1), (self.noop, 1), (self.idle, 2)]
         ops.append((self.reselect, 1))
         if self.client.qresync:
             ops.append((self.resync, 1))
@@ -215,6 +215,24 @@ class Worker:
                 for n, uid in enumerate(r.search_view, 1):
                     if n not in found and uid is not None:
                         c.doomed[uid] = "\n".join(c.transcript[-12:])
+
+    def sort(self):
+        """SORT (RFC 5256) answers like SEARCH: by sequence number no EXPUNGE may come, and the
+        numbers (in sort order) are each in the view once."""
+        c = self.client
+        by_uid = self.rng.random() < 0.5
+        key = self.rng.choice(["ARRIVAL", "REVERSE DATE", "SUBJECT", "SIZE"])
+        r = c.command(f"{'UID ' if by_uid else ''}SORT ({key}) UTF-8 ALL",
+                      kind=None if by_uid else "SEARCH")
+        self.expect(r, "SORT", allow_no=())
+        if r.search is None:
+            c.fail("SORT without an untagged SORT response")
+        if len(set(r.search)) != len(r.search):
+            c.fail(f"SORT ({key}) names a message twice: {r.search}")
+        if not by_uid:
+            for seq in r.search:
+                if not 1 <= seq <= len(c.model):
+                    c.fail(f"SORT ({key}) found {seq} of {len(c.model)} messages")
 
     def copy(self, verb="COPY"):
         c = self.client

@@ -256,9 +256,9 @@ class TrackingClient:
         if line.startswith(b"* VANISHED"):
             self._vanished(line)
             return
-        if line.startswith(b"* SEARCH"):
+        if line.startswith(b"* SEARCH") or line.startswith(b"* SORT"):
             if self.reply is not None:
-                self.reply.search = [int(x) for x in line[8:].split()]
+                self.reply.search = [int(x) for x in line.split()[2:]]
                 self.reply.search_view = [e.uid for e in self.model]  # what it was about
             return
         if (m := _CODE.match(line)) and self.reply is not None:
