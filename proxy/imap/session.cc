@@ -433,7 +433,8 @@ void Session::applyPending(Announce announce, ExpungeRule expunge_rule,
                            const std::set<std::uint32_t>& quiet_flags) {
   SelectedMailbox& box = *selected_;
   std::string out;
-  bool grew = false;
+  // Messages added by this call: the client has not been told of them (no EXISTS yet).
+  std::set<std::uint32_t> fresh;
   std::set<std::uint32_t> flag_changed;
   for (const store::ChangeSet& changes : box.pending) {
     // Changes arrive in commit order; anything the snapshot already holds is skipped, so a
@@ -441,7 +442,7 @@ void Session::applyPending(Announce announce, ExpungeRule expunge_rule,
     for (const store::MessageInfo& message : changes.appended) {
       if (message.uid > box.maxUid()) {
         box.messages.push_back(message);
-        grew = true;
+        fresh.insert(message.uid);
       }
     }
     for (const store::MessageInfo& change : changes.flag_changes) {
@@ -454,7 +455,17 @@ void Session::applyPending(Announce announce, ExpungeRule expunge_rule,
       flag_changed.insert(change.uid);
     }
     for (const std::uint32_t uid : changes.expunged) {
-      if (box.indexOf(uid)) box.expunge_held.insert(uid);
+      const auto index = box.indexOf(uid);
+      if (!index) continue;
+      if (fresh.erase(uid) > 0) {
+        // Appended and expunged before the client heard of it: it never enters the client's
+        // view. An EXPUNGE (or VANISHED) for it would name a message the client does not count
+        // (RFC 3501 7.4.1: the EXPUNGE decrements the number of messages the client knows).
+        box.messages.erase(box.messages.begin() + static_cast<std::ptrdiff_t>(*index));
+        flag_changed.erase(uid);
+        continue;
+      }
+      box.expunge_held.insert(uid);
     }
     if (box.uidnext <= box.maxUid()) box.uidnext = box.maxUid() + 1;
     box.applied_modseq = std::max(box.applied_modseq, changes.highestmodseq);
@@ -481,7 +492,7 @@ void Session::applyPending(Announce announce, ExpungeRule expunge_rule,
   }
   if (box.expunge_held.empty()) box.highestmodseq = std::max(box.highestmodseq, box.applied_modseq);
   if (announce_all) {
-    if (grew) out += "* " + std::to_string(box.messages.size()) + " EXISTS\r\n";
+    if (!fresh.empty()) out += "* " + std::to_string(box.messages.size()) + " EXISTS\r\n";
     for (const std::uint32_t uid : flag_changed) {
       if (quiet_flags.contains(uid)) continue;
       const auto index = box.indexOf(uid);
