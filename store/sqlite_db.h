@@ -47,6 +47,8 @@ class Statement {
   // The column's text without a copy; valid until the next step(), reset() or destruction.
   std::string_view textView(int column) const;
   std::string blob(int column) const;
+  // The column's bytes without a copy; valid until the next step(), reset() or destruction.
+  std::string_view blobView(int column) const;
   bool isNull(int column) const;
 
  private:

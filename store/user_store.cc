@@ -1547,6 +1547,51 @@ Result<mime::Message> UserStore::mimeStructure(std::int64_t mailbox_id, std::uin
   return parser.finish();
 }
 
+Result<std::vector<Result<mime::Message>>> UserStore::mimeStructures(
+    std::int64_t mailbox_id, std::span<const std::uint32_t> uids) {
+  std::vector<Result<mime::Message>> out;
+  out.reserve(uids.size());
+  // The uids whose body has no stored structure (stored before schema version 2).
+  std::vector<std::size_t> unparsed;
+  {
+    auto db = reader();
+    if (!db) return fail(db.error());
+    auto txn = Transaction::begin(**db, Transaction::Kind::Read);
+    if (!txn) return fail(txn.error());
+    auto stmt = (*db)->prepare(
+        "SELECT s.structure FROM messages m LEFT JOIN mime s ON s.blob = m.blob "
+        "WHERE m.mailbox_id = ? AND m.uid = ?");
+    if (!stmt) return fail(stmt.error());
+    for (const std::uint32_t uid : uids) {
+      stmt->reset();
+      stmt->bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(uid));
+      auto row = stmt->step();
+      if (!row) return fail(row.error());
+      if (!*row) {
+        out.emplace_back(fail(notFound("no message with uid " + std::to_string(uid))));
+        continue;
+      }
+      if (stmt->isNull(0)) {
+        unparsed.push_back(out.size());
+        out.emplace_back(fail(notFound("no structure yet")));
+        continue;
+      }
+      auto message = mime::deserialize(stmt->blobView(0));
+      if (!message) {
+        out.emplace_back(
+            fail(Error{ErrorCode::Corrupt, "stored MIME structure of uid " + std::to_string(uid) +
+                                               " is damaged: " + message.error().message}));
+        continue;
+      }
+      out.emplace_back(std::move(*message));
+    }
+    *stmt = Statement();
+    if (auto done = txn->commit(); !done) return fail(done.error());
+  }
+  for (const std::size_t i : unparsed) out[i] = mimeStructure(mailbox_id, uids[i]);
+  return out;
+}
+
 Result<MessageObjectIds> UserStore::objectIds(std::int64_t mailbox_id, std::uint32_t uid) {
   auto db = reader();
   if (!db) return fail(db.error());

@@ -168,6 +168,12 @@ class UserStore {
   // The message's MIME structure (ENVELOPE, BODYSTRUCTURE, part byte ranges), parsed once at
   // ingest. NotFound if no such message; Corrupt if the stored structure cannot be read.
   Result<mime::Message> mimeStructure(std::int64_t mailbox_id, std::uint32_t uid);
+  // mimeStructure for each of `uids`, in one read transaction with one statement (FETCH of
+  // ENVELOPE or BODYSTRUCTURE over many messages). Element i answers uids[i]: NotFound if the
+  // mailbox has no such uid, Corrupt if its stored structure cannot be read. The whole call fails
+  // only when the database cannot be read.
+  Result<std::vector<Result<mime::Message>>> mimeStructures(std::int64_t mailbox_id,
+                                                            std::span<const std::uint32_t> uids);
   // The RFC 8474 EMAILID and THREADID of a message. NotFound if the mailbox has no such uid.
   Result<MessageObjectIds> objectIds(std::int64_t mailbox_id, std::uint32_t uid);
   // For SORT and THREAD: the header block of each message of `uids` (ascending) that the

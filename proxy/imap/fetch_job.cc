@@ -171,7 +171,7 @@ bool FetchJob::startMessage(std::string& out) {
   }
   structure_.reset();
   if (needs_structure_) {
-    auto structure = store_->mimeStructure(mailbox_id_, target.info.uid);
+    auto structure = takeStructure();
     if (!structure) {
       if (structure.error().code == store::ErrorCode::NotFound) {
         expunge_issued_ = true;
@@ -207,6 +207,24 @@ bool FetchJob::startMessage(std::string& out) {
   in_message_ = true;
   item_ = 0;
   return true;
+}
+
+store::Result<mime::Message> FetchJob::takeStructure() {
+  if (index_ < prefetch_base_ || index_ - prefetch_base_ >= prefetched_.size()) {
+    // One statement and read transaction per batch instead of per message. A job that also
+    // reads bodies reads ahead less: each of its rounds may cover only a message or two.
+    const std::size_t batch = needs_body_ ? 8 : 256;
+    const std::size_t end = std::min(targets_.size(), index_ + batch);
+    std::vector<std::uint32_t> uids;
+    uids.reserve(end - index_);
+    for (std::size_t i = index_; i < end; ++i) uids.push_back(targets_[i].info.uid);
+    auto batch_result = store_->mimeStructures(mailbox_id_, uids);
+    prefetched_.clear();
+    prefetch_base_ = index_;
+    if (!batch_result) return fail(batch_result.error());
+    prefetched_ = std::move(*batch_result);
+  }
+  return std::move(prefetched_[index_ - prefetch_base_]);
 }
 
 bool FetchJob::appendItem(std::string& out, const FetchAtt& att) {

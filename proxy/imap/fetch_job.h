@@ -53,6 +53,8 @@ class FetchJob {
   void streamDecoded(std::string& out, std::size_t limit);
   // Whether a BINARY item of the current message names a part with an unknown encoding.
   bool hasUnknownCte() const;
+  // The structure of targets_[index_], from the read-ahead batch (refilled when it runs out).
+  store::Result<mime::Message> takeStructure();
   // Reads [begin, end) of the current body; nullopt (and error_ set) on a store failure.
   std::optional<std::string> readRange(std::uint64_t begin, std::uint64_t end);
 
@@ -63,7 +65,10 @@ class FetchJob {
   bool needs_body_ = false;
   bool needs_structure_ = false;
   bool needs_object_ids_ = false;
-  std::optional<mime::Message> structure_;             // of the current message
+  std::optional<mime::Message> structure_;  // of the current message
+  // Structures read ahead for targets_[prefetch_base_ ..], one store call per batch.
+  std::vector<store::Result<mime::Message>> prefetched_;
+  std::size_t prefetch_base_ = 0;
   std::optional<store::MessageObjectIds> object_ids_;  // of the current message
 
   std::size_t index_ = 0;  // current target

@@ -128,5 +128,53 @@ TEST(MimeStructureTest, VersionOneStoreMigratesAndOldBodiesAreParsedOnDemand) {
   EXPECT_EQ(bodyStructure(*stored), bodyStructure(*old));
 }
 
+TEST(MimeStructureTest, BatchAnswersEachUidLikeTheSingleRead) {
+  TempDir dir;
+  auto store = openStore(dir.path());
+  auto alice = store->user("alice").value();
+  const std::string plain = "From: bob@example.net\r\nSubject: hi\r\n\r\nplain body\r\n";
+  std::vector<NewMessage> batch;
+  batch.push_back(newMessage(*alice, kMultipart));
+  batch.push_back(newMessage(*alice, plain));
+  batch.push_back(newMessage(*alice, plain + "third\r\n"));
+  auto changes = alice->append("INBOX", std::move(batch)).value();
+  const std::uint32_t u1 = changes.appended[0].uid;
+  const std::uint32_t u2 = changes.appended[1].uid;
+  const std::uint32_t u3 = changes.appended[2].uid;
+  {
+    // u2's body as stored before version 2 (no structure row: parsed on demand), u3's damaged.
+    const auto db_path = dir.path() / "users" / "alice" / "meta.sqlite";
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+    const std::string sql =
+        "DELETE FROM mime WHERE blob = (SELECT blob FROM messages WHERE uid = " +
+        std::to_string(u2) + "); UPDATE mime SET structure = x'00' WHERE blob = (SELECT blob " +
+        "FROM messages WHERE uid = " + std::to_string(u3) + ")";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  const std::uint32_t uids[] = {u2, u1, u3 + 100, u3, u1};
+  auto all = alice->mimeStructures(changes.mailbox_id, uids);
+  ASSERT_TRUE(all) << all.error().message;
+  ASSERT_EQ(all->size(), 5u);
+  ASSERT_TRUE((*all)[0]) << (*all)[0].error().message;
+  EXPECT_EQ(bodyStructure(*(*all)[0]),
+            bodyStructure(alice->mimeStructure(changes.mailbox_id, u2).value()));
+  EXPECT_EQ((*all)[0]->parts.size(), 1u);
+  ASSERT_TRUE((*all)[1]);
+  EXPECT_EQ(bodyStructure(*(*all)[1]),
+            bodyStructure(alice->mimeStructure(changes.mailbox_id, u1).value()));
+  EXPECT_EQ((*all)[1]->parts.size(), 3u);
+  ASSERT_FALSE((*all)[2]);
+  EXPECT_EQ((*all)[2].error().code, ErrorCode::NotFound);
+  ASSERT_FALSE((*all)[3]);
+  EXPECT_EQ((*all)[3].error().code, ErrorCode::Corrupt);
+  ASSERT_TRUE((*all)[4]);
+  EXPECT_EQ(bodyStructure(*(*all)[4]), bodyStructure(*(*all)[1]));
+  auto none = alice->mimeStructures(changes.mailbox_id, {});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
 }  // namespace
 }  // namespace popbridge::store
