@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace popbridge::mime {
+
+// i;unicode-casemap (RFC 5051 2): the "titlecased canonicalized UTF-8" form of `text`, in which
+// equality, substring and ordering are plain octet operations. Each code point is replaced by its
+// titlecase and then by its canonical decomposition, repeatedly (table generated from Unicode
+// 14.0 by scripts/gen_casemap.py); "é", "É" and "e\u0301" all become "E\u0301", "σ" and "ς"
+// become "Σ". Bytes that are not valid UTF-8 are copied unchanged (RFC 5051: what cannot be
+// converted is treated as binary). Appends to `out`. Pure; any thread.
+void appendCasemapped(std::string_view text, std::string& out);
+std::string casemapped(std::string_view text);
+
+// True when `text` is ASCII only (the fast path: casemapping then only uppercases a-z).
+bool isAscii(std::string_view text);
+
+// The length of the longest prefix of `text` that does not end inside a UTF-8 sequence: a
+// trailing lead byte and its continuation bytes, incomplete, are left out.
+std::size_t completeUtf8Prefix(std::string_view text);
+
+// True when the ASCII character `c`, next to other ASCII characters, can only be the
+// casemapping of itself or of its other case: some non-ASCII code point maps to "K" (the Kelvin
+// sign), "I" (dotless i), "S" (long s), ";" and "`", so such a character in a needle can match
+// text that has none of it. Used to choose trigrams a full-text index may be asked for.
+bool asciiMapsOnlyFromAscii(char c);
+
+// True when code point `cp` follows the first code point in some casemapping (a combining mark
+// from a decomposition, or U+0399 from U+0345): text ending just before it may be part of one
+// character.
+bool isCasemapTrailing(char32_t cp);
+
+}  // namespace popbridge::mime
