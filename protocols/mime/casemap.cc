@@ -138,4 +138,9 @@ bool isCasemapTrailing(char32_t cp) {
                             static_cast<std::uint32_t>(cp));
 }
 
+bool startsWithCasemapTrailing(std::string_view text) {
+  char32_t cp = 0;
+  return !text.empty() && decode(text, 0, cp) > 0 && isCasemapTrailing(cp);
+}
+
 }  // namespace popbridge::mime

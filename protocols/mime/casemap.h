@@ -33,4 +33,7 @@ bool asciiMapsOnlyFromAscii(char c);
 // character.
 bool isCasemapTrailing(char32_t cp);
 
+// True when `text` starts with a valid UTF-8 code point for which isCasemapTrailing() holds.
+bool startsWithCasemapTrailing(std::string_view text);
+
 }  // namespace popbridge::mime

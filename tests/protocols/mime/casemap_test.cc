@@ -85,6 +85,10 @@ TEST(Casemap, IndexHelpers) {
   EXPECT_TRUE(isCasemapTrailing(0x301));
   EXPECT_FALSE(isCasemapTrailing('A'));
   EXPECT_FALSE(isCasemapTrailing(0x394));
+  EXPECT_TRUE(startsWithCasemapTrailing("\xcc\x81X"));
+  EXPECT_FALSE(startsWithCasemapTrailing("X\xcc\x81"));
+  EXPECT_FALSE(startsWithCasemapTrailing("\xcc"));
+  EXPECT_FALSE(startsWithCasemapTrailing(""));
 }
 
 }  // namespace
