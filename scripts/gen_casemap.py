@@ -42,6 +42,8 @@ def main():
         if f == c:
             continue
         assert len(f) <= 4, (hex(cp), f)
+        # store/search.cc relies on text shrinking at most 3 times under casemapping.
+        assert len(c.encode()) <= 3 * len(f.encode()), (hex(cp), f)
         rows.append((cp, f))
         if all(ord(x) < 0x80 for x in f):
             ascii_targets.update(f)
