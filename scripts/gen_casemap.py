@@ -33,6 +33,7 @@ def fold(c):
 def main():
     rows = []
     ascii_targets = set()
+    ascii_sources = []  # (ASCII character, the code point that casemaps to it alone)
     trailing = set()  # code points some mapping has after its first
     for cp in range(0x80, 0x110000):
         if 0xAC00 <= cp <= 0xD7A3 or 0xD800 <= cp <= 0xDFFF:
@@ -46,7 +47,9 @@ def main():
         assert len(c.encode()) <= 3 * len(f.encode()), (hex(cp), f)
         rows.append((cp, f))
         if all(ord(x) < 0x80 for x in f):
+            assert len(f) == 1, (hex(cp), f)
             ascii_targets.update(f)
+            ascii_sources.append((f, cp))
         ascii_targets.update(x for x in f[1:] if ord(x) < 0x80)
         trailing.update(ord(x) for x in f[1:])
     for cp in range(0x61, 0x7B):  # ASCII itself: a-z to A-Z, as titlecase says
@@ -61,8 +64,12 @@ def main():
               % ", ".join(unicodedata.unidata_version.split(".")))
     out.write("// ASCII letters that some non-ASCII code point maps to on its own: %s\n"
               % "".join(sorted(ascii_targets)))
-    out.write("constexpr std::string_view kCasemapAsciiTargets = \"%s\";\n"
-              % "".join(sorted(ascii_targets)))
+    assert not any(ord(x) < 0x80 for x in map(chr, trailing))
+    out.write("struct CasemapAsciiSource {\n  char ascii;\n  std::uint32_t from;\n};\n")
+    out.write("constexpr CasemapAsciiSource kCasemapAsciiSources[] = {\n")
+    for ch, cp in ascii_sources:
+        out.write("    {'%s', 0x%X},\n" % (ch, cp))
+    out.write("};\n")
     out.write("// Code points that some mapping has after its first one, ascending.\n")
     out.write("constexpr std::uint32_t kCasemapTrailing[] = {\n")
     t = sorted(trailing)

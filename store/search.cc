@@ -9,8 +9,8 @@
 // exact: substring under i;unicode-casemap (RFC 5051, mime::casemapped), as Dovecot matches and
 // as HEADER here. The check cannot be skipped: without positions the trigrams may lie apart or
 // in the other column, and the index folds case its own way (lowercase, accents kept). Only
-// trigrams the casemapped needle can match in no other way than as those ASCII letters are asked
-// for (see trigramQuery), so the candidates stay a superset. Needles without such a trigram, or
+// trigrams of ASCII characters are asked for, in every spelling that casemaps to them (see
+// trigramQuery), so the candidates stay a superset. Needles without such a trigram, or
 // not valid UTF-8, are checked against the stored text
 // of every document (still no blob is read). When a mailbox's candidate rows have few documents
 // (a small mailbox in a large store), those are checked directly. Bodies without a document (not
@@ -774,15 +774,15 @@ class FoldedFinder {
 
 // The FTS5 query that selects the documents holding every trigram of `needle` (casemapped, valid
 // UTF-8) that may be used, up to kMaxTrigrams distinct ones: a superset of the documents
-// containing the needle. A trigram may be used when its three characters are ASCII that no
-// other character casemaps to (not "I", "K", "S", ";", "`": see mime::asciiMapsOnlyFromAscii)
-// and the needle goes on after it with a character that does not continue a casemapping
-// (mime::isCasemapTrailing): casemapped text can then hold it only where the text has those
-// three ASCII characters, in either case, which is what the index (that folds ASCII case) holds.
+// containing the needle. A trigram may be used when its three characters are ASCII and the
+// needle goes on after it with a character that does not continue a casemapping
+// (mime::isCasemapTrailing): casemapped text can then hold it only where the text has those three
+// ASCII characters in either case, or a non-ASCII character that casemaps to one of them alone
+// (the dotless i to "I": mime::nonAsciiSourcesOf); the query asks for each such spelling (OR).
 // The needle's last trigram is never used: "CAFE" is found in "café" casemapped, whose index
-// trigrams are "caf" and "afé". Each trigram is an FTS5 string (double quotes doubled), which
-// the trigram tokenizer turns into exactly that one token, folded as the index folds. Empty when
-// no trigram can be used.
+// trigrams are "caf" and "afé". Each spelling is an FTS5 string (double quotes doubled), which the
+// trigram tokenizer turns into exactly that one token, folded as the index folds. Empty when no
+// trigram can be used.
 std::string trigramQuery(std::string_view needle) {
   std::vector<std::size_t> starts;  // byte offset of each character
   for (std::size_t i = 0; i < needle.size(); ++i) {
@@ -790,9 +790,7 @@ std::string trigramQuery(std::string_view needle) {
   }
   starts.push_back(needle.size());
   const auto usableAscii = [&](std::size_t k) {
-    if (starts[k + 1] - starts[k] != 1) return false;
-    const char c = needle[starts[k]];
-    return c != '\0' && mime::asciiMapsOnlyFromAscii(c);
+    return starts[k + 1] - starts[k] == 1 && needle[starts[k]] != '\0';
   };
   std::vector<std::string_view> trigrams;
   // Character i + 3 must exist: starts has one entry per character and one for the end.
@@ -805,13 +803,29 @@ std::string trigramQuery(std::string_view needle) {
   }
   std::string query;
   for (const std::string_view trigram : trigrams) {
-    if (!query.empty()) query += " AND ";
-    query += '"';
+    // Every spelling: each character as itself or as a non-ASCII source of it.
+    std::vector<std::string> spellings = {std::string()};
     for (const char c : trigram) {
-      query += c;
-      if (c == '"') query += '"';
+      std::vector<std::string> options = mime::nonAsciiSourcesOf(c);
+      options.emplace_back(1, c);
+      std::vector<std::string> next;
+      for (const std::string& prefix : spellings) {
+        for (const std::string& option : options) next.push_back(prefix + option);
+      }
+      spellings = std::move(next);
     }
-    query += '"';
+    if (!query.empty()) query += " AND ";
+    query += '(';
+    for (std::size_t k = 0; k < spellings.size(); ++k) {
+      if (k > 0) query += " OR ";
+      query += '"';
+      for (const char c : spellings[k]) {
+        query += c;
+        if (c == '"') query += '"';
+      }
+      query += '"';
+    }
+    query += ')';
   }
   return query;
 }

@@ -129,8 +129,14 @@ std::size_t completeUtf8Prefix(std::string_view text) {
   return n;
 }
 
-bool asciiMapsOnlyFromAscii(char c) {
-  return kCasemapAsciiTargets.find(c) == std::string_view::npos;
+std::vector<std::string> nonAsciiSourcesOf(char c) {
+  std::vector<std::string> out;
+  for (const CasemapAsciiSource& source : kCasemapAsciiSources) {
+    if (source.ascii != c) continue;
+    out.emplace_back();
+    encode(source.from, out.back());
+  }
+  return out;
 }
 
 bool isCasemapTrailing(char32_t cp) {

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace popbridge::mime {
 
@@ -22,11 +23,11 @@ bool isAscii(std::string_view text);
 // trailing lead byte and its continuation bytes, incomplete, are left out.
 std::size_t completeUtf8Prefix(std::string_view text);
 
-// True when the ASCII character `c`, next to other ASCII characters, can only be the
-// casemapping of itself or of its other case: some non-ASCII code point maps to "K" (the Kelvin
-// sign), "I" (dotless i), "S" (long s), ";" and "`", so such a character in a needle can match
-// text that has none of it. Used to choose trigrams a full-text index may be asked for.
-bool asciiMapsOnlyFromAscii(char c);
+// The UTF-8 of each non-ASCII code point that casemaps to the ASCII character `c` alone: the
+// dotless i for "I", the long s for "S", the Kelvin sign for "K", U+037E for ";" and U+1FEF for
+// "`"; empty for any other. A needle's "I" can match text that holds a dotless i: a full-text
+// index that folds case its own way is asked for these too.
+std::vector<std::string> nonAsciiSourcesOf(char c);
 
 // True when code point `cp` follows the first code point in some casemapping (a combining mark
 // from a decomposition, or U+0399 from U+0345): text ending just before it may be part of one

@@ -326,8 +326,8 @@ TEST_F(SearchIndexTest, CasemappedChunksOverlap) {
 TEST_F(SearchIndexTest, TrigramCandidatesAreChecked) {
   const std::uint32_t apart = add("Subject: one\r\n\r\nthe wor and the ord, quick brown fox\r\n");
   const std::uint32_t in_header = add("Subject: a word\r\n\r\nnothing here\r\n");
-  // U+212A KELVIN SIGN: its canonical decomposition is "K", which the index knows nothing of
-  // (it folds it to "k" on its own); "Kab" has no trigram the index may be asked for.
+  // U+212A KELVIN SIGN: its canonical decomposition is "K"; the index is asked for "kab" and
+  // for the Kelvin spelling of it.
   const std::uint32_t kelvin =
       add("Subject: two\r\n\r\n\xe2\x84\xaa"
           "ab and KAC\r\n");
@@ -345,6 +345,7 @@ TEST_F(SearchIndexTest, TrigramCandidatesAreChecked) {
     EXPECT_EQ(run(Kind::Text, "wor"), (U{apart, in_header}));
     EXPECT_EQ(run(Kind::Body, "kab"), U{kelvin});
     EXPECT_EQ(run(Kind::Body, "kabx"), U{});
+    EXPECT_EQ(run(Kind::Body, "kab and kac"), U{kelvin});
     EXPECT_EQ(run(Kind::Body, "kac"), U{kelvin});
     EXPECT_EQ(run(Kind::Body,
                   "\xe2\x84\xaa"

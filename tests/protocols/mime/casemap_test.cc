@@ -78,10 +78,11 @@ TEST(Casemap, CompleteUtf8Prefix) {
 }
 
 TEST(Casemap, IndexHelpers) {
-  EXPECT_TRUE(asciiMapsOnlyFromAscii('A'));
-  EXPECT_FALSE(asciiMapsOnlyFromAscii('K'));
-  EXPECT_FALSE(asciiMapsOnlyFromAscii('I'));
-  EXPECT_FALSE(asciiMapsOnlyFromAscii('S'));
+  EXPECT_EQ(nonAsciiSourcesOf('A'), std::vector<std::string>{});
+  EXPECT_EQ(nonAsciiSourcesOf('K'), std::vector<std::string>{"\xe2\x84\xaa"});
+  EXPECT_EQ(nonAsciiSourcesOf('I'), std::vector<std::string>{"\xc4\xb1"});
+  EXPECT_EQ(nonAsciiSourcesOf('S'), std::vector<std::string>{"\xc5\xbf"});
+  for (const std::string& source : nonAsciiSourcesOf('S')) EXPECT_EQ(casemapped(source), "S");
   EXPECT_TRUE(isCasemapTrailing(0x301));
   EXPECT_FALSE(isCasemapTrailing('A'));
   EXPECT_FALSE(isCasemapTrailing(0x394));
