@@ -6,10 +6,12 @@
 // once per key for the whole mailbox: the trigram index (FTS5, detail=none) gives the documents
 // (blobs) holding every trigram of the needle, a superset; each candidate's stored text is then
 // checked for the needle in C++, the header column before the body for TEXT, so the answer is
-// exact: substring with ASCII case folding, as RFC 3501 6.4.4 and HEADER here. The check cannot
-// be skipped: without positions the trigrams may lie apart or in the other column, and the
-// index folds Unicode case (the Kelvin sign is a "k" to it), which this match does not. Needles
-// shorter than 3 characters (no trigram) or not valid UTF-8 are checked against the stored text
+// exact: substring under i;unicode-casemap (RFC 5051, mime::casemapped), as Dovecot matches and
+// as HEADER here. The check cannot be skipped: without positions the trigrams may lie apart or
+// in the other column, and the index folds case its own way (lowercase, accents kept). Only
+// trigrams of ASCII characters are asked for, in every spelling that casemaps to them (see
+// trigramQuery), so the candidates stay a superset. Needles without such a trigram, or
+// not valid UTF-8, are checked against the stored text
 // of every document (still no blob is read). When a mailbox's candidate rows have few documents
 // (a small mailbox in a large store), those are checked directly. Bodies without a document (not
 // indexed yet: indexing is deferred, see UserStore::indexPending; text above the index limit; or
@@ -18,9 +20,9 @@
 // one merge in blob order (resolveDocuments).
 // HEADER and SENT* keys read the message header from the blob.
 //
-// Case folding is ASCII only (as SQLite's LIKE without ICU does, and as HEADER here): "É" does
-// not match "é", where Dovecot's i;unicode-casemap would. The trigram index itself folds Unicode,
-// so its candidates are a superset and a Unicode-folding check could replace the ASCII one later.
+// Case folding is i;unicode-casemap for HEADER, BODY and TEXT: "É" matches "é" and "e" + U+0301,
+// "σ" matches "Σ" and "ς". As in Dovecot, a needle ending in a base letter also matches that
+// letter with an accent ("cafe" is found in "café": the accent is a combining mark after the E).
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -32,6 +34,7 @@
 #include <optional>
 #include <string_view>
 
+#include "protocols/mime/casemap.h"
 #include "protocols/mime/decode.h"
 #include "protocols/mime/serialize.h"
 #include "store/search_text.h"
@@ -82,13 +85,10 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-// RFC 3501 6.4.4: substring match, ASCII case folding. `needle` is already lowered.
-bool containsLowered(std::string_view haystack, std::string_view needle) {
+// RFC 3501 6.4.4: substring match, i;unicode-casemap. `needle` is already casemapped.
+bool containsFolded(std::string_view haystack, std::string_view needle) {
   if (needle.empty()) return true;
-  if (haystack.size() < needle.size()) return false;
-  const auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                              [](char h, char n) { return lower(h) == n; });
-  return it != haystack.end();
+  return mime::casemapped(haystack).find(needle) != std::string::npos;
 }
 
 // Checks the tree's shape without recursion: every subtree inside its parent, NOT with one
@@ -421,15 +421,15 @@ class Evaluator {
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
       const SearchNode& node = nodes_[i];
       if (node.kind == Kind::Body || node.kind == Kind::Text) {
-        body_needles_.push_back(lowered(node.value));
+        body_needles_.push_back(mime::casemapped(node.value));
         text_needle_.push_back(node.kind == Kind::Text);
-        max_needle_ = std::max(max_needle_, node.value.size());
+        max_needle_ = std::max(max_needle_, body_needles_.back().size());
       }
       if (node.kind == Kind::Header || node.kind == Kind::SentBefore || node.kind == Kind::SentOn ||
           node.kind == Kind::SentSince) {
         needs_header_ = true;
       }
-      if (node.kind == Kind::Header) header_needles_.push_back(lowered(node.value));
+      if (node.kind == Kind::Header) header_needles_.push_back(mime::casemapped(node.value));
       if (node.kind == Kind::Keyword || node.kind == Kind::NoKeyword) needs_keywords_ = true;
       if (node.kind == Kind::EmailId) needs_blob_ = true;
       if (node.kind == Kind::ThreadId) needs_thread_ = true;
@@ -454,7 +454,7 @@ class Evaluator {
   // EMAILID keys compare with the row's blob, THREADID keys with its thread (RFC 8474 6).
   bool needsBlob() const { return needs_blob_; }
   bool needsThread() const { return needs_thread_; }
-  // The lowered needles of the Body and Text nodes in tree order, and which of them are Text.
+  // The casemapped needles of the Body and Text nodes in tree order, and which of them are Text.
   const std::vector<std::string>& bodyNeedles() const { return body_needles_; }
   bool isTextNeedle(std::size_t index) const { return text_needle_[index]; }
   std::size_t maxNeedle() const { return max_needle_; }
@@ -538,7 +538,7 @@ class Evaluator {
         if (content == nullptr) return Truth::Unknown;
         const std::string& needle = header_needles_[header_needle];
         for (const Content::Field& field : content->fields) {
-          if (equalsIgnoreCase(field.name, node.field) && containsLowered(field.value, needle)) {
+          if (equalsIgnoreCase(field.name, node.field) && containsFolded(field.value, needle)) {
             return Truth::True;
           }
         }
@@ -592,21 +592,34 @@ class StreamMatcher {
     }
   }
 
+  // A piece may end inside a UTF-8 sequence: its start waits for the next piece (or finish()).
   void feed(std::string_view piece) {
-    const std::size_t start = window_.size();
-    window_ += piece;
-    for (std::size_t i = start; i < window_.size(); ++i) window_[i] = lower(window_[i]);
+    pending_ += piece;
+    const std::size_t complete = mime::completeUtf8Prefix(pending_);
+    mime::appendCasemapped(std::string_view(pending_).substr(0, complete), window_);
+    pending_.erase(0, complete);
+    check();
+  }
+
+  void finish() {
+    mime::appendCasemapped(pending_, window_);
+    pending_.clear();
+    check();
+  }
+
+ private:
+  const std::vector<std::string>& needles_;
+  std::size_t keep_;
+  void check() {
     for (std::size_t i = 0; i < needles_.size(); ++i) {
       if (!found_[i] && window_.find(needles_[i]) != std::string::npos) found_[i] = true;
     }
     if (window_.size() > keep_) window_.erase(0, window_.size() - keep_);
   }
 
- private:
-  const std::vector<std::string>& needles_;
-  std::size_t keep_;
   std::vector<bool>& found_;
-  std::string window_;
+  std::string window_;   // casemapped
+  std::string pending_;  // the start of a UTF-8 sequence the next piece completes
 };
 
 // Reads what content keys need from the blob. False when the blob cannot be read (expunged
@@ -657,6 +670,8 @@ bool loadContent(const std::filesystem::path& path, const Row& row, const Evalua
       extractSearchText(fd.get(), *structure, [&](TextColumn column, std::string_view piece) {
         (column == TextColumn::Body ? body : header).feed(piece);
       });
+  body.finish();
+  header.finish();
   return extracted.has_value();
 }
 
@@ -668,18 +683,13 @@ bool validUtf8(std::string_view text) {
   return sanitized == text;
 }
 
-std::size_t utf8Length(std::string_view text) {
-  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
-  }));
-}
-
-// ASCII case-insensitive substring search of a lowered needle (RFC 3501 6.4.4), the haystack
-// lowered a chunk at a time into a buffer that std::string_view::find (memchr, memcmp) searches:
-// a needle found early stops the work early, and no per-byte comparison callback runs.
-class LoweredFinder {
+// Substring search of a casemapped needle (RFC 3501 6.4.4, i;unicode-casemap) in valid UTF-8,
+// the haystack casemapped a chunk at a time into a buffer that std::string_view::find (memchr,
+// memcmp) searches: a needle found early stops the work early. An ASCII chunk, the usual one, is
+// only uppercased, in a loop the compiler turns into vector code.
+class FoldedFinder {
  public:
-  explicit LoweredFinder(std::string_view needle) : needle_(needle) {}
+  explicit FoldedFinder(std::string_view needle) : needle_(needle) {}
 
   bool foundIn(std::string_view haystack) {
     return search(haystack.size(), [&](std::size_t pos, std::size_t take) {
@@ -706,31 +716,53 @@ class LoweredFinder {
  private:
   static constexpr std::size_t kFirstChunk = 512;
   static constexpr std::size_t kMaxChunk = 16384;
+  // A code point's UTF-8 is at most 3 times as long as its casemapping's (the Kelvin sign, 3
+  // bytes, becomes "K"), so a match of n casemapped bytes spans at most 3n bytes of haystack.
+  static constexpr std::size_t kMaxExpansion = 3;
 
   // `piece(pos, take)` gives `take` bytes of the haystack from `pos`, or nullopt to give up.
-  // Chunks grow from kFirstChunk to kMaxChunk: a common word is usually found in the first.
+  // Chunks grow from kFirstChunk to kMaxChunk: a common word is usually found in the first. Each
+  // chunk overlaps the one before by the longest match and the 3 continuation bytes it may skip
+  // at its start, and leaves out a UTF-8 sequence its end cuts.
   template <class Piece>
   bool search(std::size_t size, const Piece& piece) {
     if (needle_.empty()) return true;
-    if (size < needle_.size()) return false;
-    const std::size_t overlap = needle_.size() - 1;
+    const std::size_t overlap = needle_.size() * kMaxExpansion + 3;
     std::size_t chunk = kFirstChunk;
     std::size_t pos = 0;
     while (true) {
       const std::size_t take = std::min(size - pos, chunk + overlap);
-      const std::optional<std::string_view> bytes = piece(pos, take);
-      if (!bytes) return false;
-      buffer_.resize(take);
+      const std::optional<std::string_view> got = piece(pos, take);
+      if (!got) return false;
+      std::string_view bytes = *got;
+      const bool last = pos + take >= size;
+      if (!last) bytes = bytes.substr(0, mime::completeUtf8Prefix(bytes));
+      const std::size_t end = pos + bytes.size();
+      if (pos > 0) {
+        std::size_t skip = 0;
+        while (skip < 3 && skip < bytes.size() &&
+               (static_cast<unsigned char>(bytes[skip]) & 0xc0) == 0x80) {
+          ++skip;
+        }
+        bytes.remove_prefix(skip);
+      }
+      buffer_.resize(bytes.size());
       // Plain pointers and an unsigned range test: the compiler turns this into vector code.
-      const char* from = bytes->data();
+      const char* from = bytes.data();
       char* to = buffer_.data();
-      for (std::size_t i = 0; i < take; ++i) {
+      unsigned char high = 0;
+      for (std::size_t i = 0; i < bytes.size(); ++i) {
         const auto c = static_cast<unsigned char>(from[i]);
-        to[i] = static_cast<char>(static_cast<unsigned char>(c - 'A') < 26 ? c + ('a' - 'A') : c);
+        high |= c;
+        to[i] = static_cast<char>(static_cast<unsigned char>(c - 'a') < 26 ? c - ('a' - 'A') : c);
+      }
+      if ((high & 0x80) != 0) {
+        buffer_.clear();
+        mime::appendCasemapped(bytes, buffer_);
       }
       if (buffer_.find(needle_) != std::string::npos) return true;
-      if (pos + take >= size) return false;
-      pos += take - overlap;  // take > overlap: what is left is at least the needle's length
+      if (last) return false;
+      pos = end - overlap;  // end - pos > overlap: the chunk was longer than the overlap by 509+
       chunk = std::min(chunk * 2, kMaxChunk);
     }
   }
@@ -740,39 +772,66 @@ class LoweredFinder {
   std::string raw_;
 };
 
-// The FTS5 query that selects the documents holding every trigram of `needle` (lowered, valid
-// UTF-8, 3 characters or more), up to kMaxTrigrams distinct ones: a superset of the documents
-// containing the needle. Each trigram is an FTS5 string (double quotes doubled), which the
+// The FTS5 query that selects the documents holding every trigram of `needle` (casemapped, valid
+// UTF-8) that may be used, up to kMaxTrigrams distinct ones: a superset of the documents
+// containing the needle. A trigram may be used when its three characters are ASCII and the
+// needle goes on after it with a character that does not continue a casemapping
+// (mime::isCasemapTrailing): casemapped text can then hold it only where the text has those three
+// ASCII characters in either case, or a non-ASCII character that casemaps to one of them alone
+// (the dotless i to "I": mime::nonAsciiSourcesOf); the query asks for each such spelling (OR).
+// The needle's last trigram is never used: "CAFE" is found in "café" casemapped, whose index
+// trigrams are "caf" and "afé". Each spelling is an FTS5 string (double quotes doubled), which the
 // trigram tokenizer turns into exactly that one token, folded as the index folds. Empty when no
-// trigram can be used (every one holds a NUL, which an FTS5 query cannot carry).
+// trigram can be used.
 std::string trigramQuery(std::string_view needle) {
   std::vector<std::size_t> starts;  // byte offset of each character
   for (std::size_t i = 0; i < needle.size(); ++i) {
     if ((static_cast<unsigned char>(needle[i]) & 0xc0) != 0x80) starts.push_back(i);
   }
   starts.push_back(needle.size());
+  const auto usableAscii = [&](std::size_t k) {
+    return starts[k + 1] - starts[k] == 1 && needle[starts[k]] != '\0';
+  };
   std::vector<std::string_view> trigrams;
-  for (std::size_t i = 0; i + 3 < starts.size() && trigrams.size() < kMaxTrigrams; ++i) {
-    const std::string_view trigram = needle.substr(starts[i], starts[i + 3] - starts[i]);
-    if (trigram.find('\0') != std::string_view::npos) continue;
+  // Character i + 3 must exist: starts has one entry per character and one for the end.
+  for (std::size_t i = 0; i + 4 < starts.size() && trigrams.size() < kMaxTrigrams; ++i) {
+    if (!usableAscii(i) || !usableAscii(i + 1) || !usableAscii(i + 2)) continue;
+    if (mime::startsWithCasemapTrailing(needle.substr(starts[i + 3]))) continue;
+    const std::string_view trigram = needle.substr(starts[i], 3);
     if (std::find(trigrams.begin(), trigrams.end(), trigram) != trigrams.end()) continue;
     trigrams.push_back(trigram);
   }
   std::string query;
   for (const std::string_view trigram : trigrams) {
-    if (!query.empty()) query += " AND ";
-    query += '"';
+    // Every spelling: each character as itself or as a non-ASCII source of it.
+    std::vector<std::string> spellings = {std::string()};
     for (const char c : trigram) {
-      query += c;
-      if (c == '"') query += '"';
+      std::vector<std::string> options = mime::nonAsciiSourcesOf(c);
+      options.emplace_back(1, c);
+      std::vector<std::string> next;
+      for (const std::string& prefix : spellings) {
+        for (const std::string& option : options) next.push_back(prefix + option);
+      }
+      spellings = std::move(next);
     }
-    query += '"';
+    if (!query.empty()) query += " AND ";
+    query += '(';
+    for (std::size_t k = 0; k < spellings.size(); ++k) {
+      if (k > 0) query += " OR ";
+      query += '"';
+      for (const char c : spellings[k]) {
+        query += c;
+        if (c == '"') query += '"';
+      }
+      query += '"';
+    }
+    query += ')';
   }
   return query;
 }
 
-// The documents (search_text rowids, ascending) whose text contains `needle` (already lowered),
-// ASCII case-insensitively: in the body column (Body), or in the header or the body
+// The documents (search_text rowids, ascending) whose text contains `needle` (already
+// casemapped) under i;unicode-casemap: in the body column (Body), or in the header or the body
 // (HeaderAndBody, for TEXT).
 // Among all documents, or, when `only` is given (ascending), among those.
 //
@@ -780,8 +839,9 @@ std::string trigramQuery(std::string_view needle) {
 // holding every trigram of the needle, anywhere, in either column. Each candidate's text is then
 // read from the FTS5 content table (search_text_content: id, c0 = header, c1 = body; the shadow
 // table FTS5 documents for tables with their own content) and checked in C++; a column that is
-// not needed is not read. A needle of fewer than 3 characters, or not valid UTF-8, has no
-// trigrams: every document (or every one of `only`) is checked. The check is the C++ one for
+// not needed is not read. A needle without a trigram trigramQuery may use (fewer than 4
+// characters, say, or no three plain ASCII ones in a row), or not valid UTF-8, has no
+// candidates: every document (or every one of `only`) is checked. The check is the C++ one for
 // every needle, so LIKE's wildcards and pattern length limits play no part.
 Result<std::vector<std::int64_t>> indexMatches(Database& db, const std::string& needle,
                                                TextColumns columns,
@@ -791,8 +851,7 @@ Result<std::vector<std::int64_t>> indexMatches(Database& db, const std::string& 
   if (only != nullptr) {
     candidates = *only;
   } else {
-    const std::string query =
-        validUtf8(needle) && utf8Length(needle) >= 3 ? trigramQuery(needle) : std::string();
+    const std::string query = validUtf8(needle) ? trigramQuery(needle) : std::string();
     if (query.empty()) {
       all = true;
     } else {
@@ -809,7 +868,7 @@ Result<std::vector<std::int64_t>> indexMatches(Database& db, const std::string& 
     }
   }
 
-  LoweredFinder finder(needle);
+  FoldedFinder finder(needle);
   std::vector<std::int64_t> out;
   if (all) {
     // Every document: search_docs holds their ids (search_text's rowids) in a small table.

@@ -1,31 +1,31 @@
 #include "protocols/imap/base_subject.h"
 
+#include "protocols/mime/casemap.h"
 #include "protocols/mime/decode.h"
 
 namespace popbridge::imap {
 namespace {
 
-char upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
-
 bool startsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-// Step 1 after decoding: WSP, CR and LF become one space per run; letters are folded.
+// Step 1 after decoding: WSP, CR and LF become one space per run; the rest is casemapped
+// (i;unicode-casemap, RFC 5256 2.1 and RFC 5051 2; Dovecot uses the same).
 std::string packed(std::string_view decoded) {
-  std::string out;
-  out.reserve(decoded.size());
+  std::string spaced;
+  spaced.reserve(decoded.size());
   bool space = false;
   for (char c : decoded) {
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-      if (!space) out += ' ';
+      if (!space) spaced += ' ';
       space = true;
     } else {
-      out += upper(c);
+      spaced += c;
       space = false;
     }
   }
-  return out;
+  return mime::casemapped(spaced);
 }
 
 // subj-blob = "[" *BLOBCHAR "]" *WSP (RFC 5256 5). After packing at most one space follows.

@@ -7,7 +7,7 @@ namespace popbridge::imap {
 
 // The base subject of RFC 5256 2.1, the key of SORT SUBJECT and of both THREAD algorithms.
 struct BaseSubject {
-  std::string text;               // UTF-8, ASCII letters uppercased
+  std::string text;               // UTF-8, casemapped (i;unicode-casemap)
   bool reply_or_forward = false;  // a "Re:", "Fw:", "Fwd:", "(fwd)" or "[fwd: ...]" was removed
 };
 
@@ -18,8 +18,8 @@ struct BaseSubject {
 // leave the subject empty (step 4) are removed until none is left (step 5), and a
 // "[fwd: ... ]" wrapper is unwrapped, starting over from step 2 (step 6).
 //
-// Case folding is ASCII only ("i;ascii-casemap" of RFC 4790 uppercased as Dovecot's titlecase
-// map does for ASCII); other characters compare as their UTF-8 bytes. Nothing here recurses and
+// Case folding is i;unicode-casemap (RFC 5051, mime::casemapped), whose titlecase form compares
+// as octets, as Dovecot's does. Nothing here recurses and
 // the work is linear in the subject's length for each removal. Pure; any thread.
 BaseSubject baseSubject(std::string_view subject);
 

@@ -6,6 +6,7 @@
 
 #include "protocols/imap/base_subject.h"
 #include "protocols/mailfile/date.h"
+#include "protocols/mime/casemap.h"
 #include "protocols/mime/rfc822.h"
 
 namespace popbridge::imap {
@@ -15,13 +16,8 @@ enum Field : std::uint8_t { kSubject, kDate, kFrom, kTo, kCc, kMessageId, kRefer
 constexpr std::array<std::string_view, 8> kFieldNames = {
     "subject", "date", "from", "to", "cc", "message-id", "references", "in-reply-to"};
 
-char upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
-
-std::string folded(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = upper(c);
-  return out;
-}
+// i;unicode-casemap (RFC 5256 3 and RFC 5051): octet order of the casemapped form.
+std::string folded(std::string_view s) { return mime::casemapped(s); }
 
 // The first address's mailbox (for a group: the group's name, as its start marker carries it).
 std::string firstMailbox(std::string_view value) {

@@ -13,10 +13,13 @@ References chain that conflicts with a later one, and threads joined by subject 
 Deliberate differences, kept out of the comparison:
 - With no thread at all Dovecot writes "* THREAD " with a trailing space; popbridge writes
   "* THREAD" as RFC 5256's thread-data has it. Trailing spaces are stripped before comparing.
-- Unicode case folding: Dovecot titlecases (and decomposes) non-ASCII letters in sort keys and
-  base subjects; popbridge folds ASCII letters only, as in SEARCH. The corpus keeps non-ASCII
-  text out of places where the two would order differently."""
 
+Both casemap subjects and addresses with i;unicode-casemap (RFC 5051: titlecase, then canonical
+decomposition): the corpus has accented capitals and small letters, Greek with final sigma,
+Cyrillic, ß, Ø, raw UTF-8 and encoded-words, which order differently under octet or ASCII-only
+folding."""
+
+import base64
 import os
 import shutil
 import unittest
@@ -192,6 +195,23 @@ CORPUS = [
              "<r2@x>")),
 ]
 
+
+def encoded(text):
+    return "=?UTF-8?B?" + base64.b64encode(text.encode()).decode() + "?="
+
+
+# Non-ASCII subjects: "École" sorts between "ecole" and "Zebra" (E + U+0301 after "EC"), Σ, σ and
+# ς are one letter, "Д" and "д" too; ß is not "ss".
+UNICODE_SUBJECTS = ["\u00c9cole trip", "ecole trip", "Zebra", "\u00e9cole TRIP", "Re: \u00c4rger",
+                    "\u00e4rger", "arger", "\u00d8l", "\u00f8l", "Ol", "\u03a3\u03bf\u03c2",
+                    "\u03c3\u03bf\u03c3", "\u03a3\u039f\u03a3", "\u0414\u043e\u043c",
+                    "Re: \u0434\u043e\u043c", "Stra\u00dfe", "STRASSE", "strasse", "stra\u00dfe",
+                    "e\u0301cole trip", "\u0152uvre", "\u0153uvre"]
+for n, text in enumerate(UNICODE_SUBJECTS):
+    CORPUS.append(("09-Mar-2024 %02d:00:00 +0000" % n,
+                   message(encoded(text) if n % 2 else text, "Sat, 9 Mar 2024 %02d:00:00 +0000" % n,
+                           "u%d@example.org" % n, None, None, "<u%d@x>" % n)))
+
 # Two fillers, expunged from both servers after the APPENDs so that sequence numbers and UIDs
 # differ.
 FILLER = ("01-Feb-2024 00:00:00 +0000",
@@ -203,7 +223,7 @@ CORPUS.insert(20, FILLER)
 EXPUNGED = [21, 3]
 
 SEARCH_TAILS = [b"ALL", b"2:20", b"NOT FROM alice", b"SUBJECT hello", b"OR TO list CC alice",
-                b"SINCE 3-Mar-2024"]
+                b"SINCE 3-Mar-2024", b"SINCE 9-Mar-2024"]
 
 SORT_CRITERIA = [b"ARRIVAL", b"DATE", b"REVERSE DATE", b"SUBJECT", b"REVERSE SUBJECT DATE",
                  b"FROM", b"REVERSE FROM", b"TO", b"CC", b"SIZE", b"REVERSE SIZE",

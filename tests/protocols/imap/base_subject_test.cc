@@ -58,7 +58,10 @@ TEST(BaseSubjectTest, WhiteSpaceAndEncodedWords) {
   EXPECT_EQ(base("a \t  b"), "A B");
   EXPECT_EQ(base("=?UTF-8?Q?Re=3A_hello?="), "HELLO");  // decoded before the leader is removed
   EXPECT_TRUE(replyOrForward("=?UTF-8?Q?Re=3A_hello?="));
-  EXPECT_EQ(base("=?ISO-8859-1?Q?Caf=E9?= (fwd)"), "CAF\xc3\xa9");  // only ASCII letters fold
+  // i;unicode-casemap (RFC 5051): é becomes E + combining acute, as É and e + acute do.
+  EXPECT_EQ(base("=?ISO-8859-1?Q?Caf=E9?= (fwd)"), "CAFE\xcc\x81");
+  EXPECT_EQ(base("Re: CAF\xc3\x89"), base("caf\xc3\xa9"));
+  EXPECT_EQ(base("\xcf\x83\xce\xbf\xcf\x82"), base("\xce\xa3\xce\x9f\xce\xa3"));  // σος = ΣΟΣ
   EXPECT_EQ(base("=?UTF-8?B?UmU6IGhp?= =?UTF-8?B?IHRoZXJl?="), "HI THERE");
   EXPECT_EQ(base("=?x-unknown?Q?Re=3A?= x"), "=?X-UNKNOWN?Q?RE=3A?= X");  // kept as written
 }
