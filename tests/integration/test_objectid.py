@@ -1,6 +1,5 @@
-"""OBJECTID (RFC 8474) through the daemon with real clients, and its invariants compared with a
-private Dovecot where it advertises OBJECTID (the ids differ by design, so the comparison is of
-what must hold, not of values; Dovecot 2.3 as packaged does not, and that part skips):
+"""OBJECTID (RFC 8474) through the daemon with real clients; the RFC's invariants are checked on
+popbridge alone, since Debian's Dovecot 2.3 has no OBJECTID to compare with:
 
 - CAPABILITY lists OBJECTID; CREATE's tagged OK, SELECT/EXAMINE and STATUS (MAILBOXID) give the
   same valid MAILBOXID; RENAME keeps it; a mailbox created again under a deleted one's name gets a
@@ -15,15 +14,11 @@ what must hold, not of values; Dovecot 2.3 as packaged does not, and that part s
   imapflow (which asks for EMAILID and THREADID once OBJECTID is advertised) gets them too."""
 
 import imaplib
-import os
 import re
-import shutil
 import unittest
 
-from harness import dovecot
 from harness.case import PopbridgeCase, IMAP_USER, IMAP_PASSWORD
 from test_fetch_dovecot import TlsRawImap
-from test_mime_dovecot import PASSWORD, USER, RawImap
 
 OBJECTID = rb"[A-Za-z0-9_-]{1,255}"
 
@@ -199,32 +194,6 @@ class ObjectIdTest(PopbridgeCase):
         # Unknown or malformed items stay errors.
         with self.assertRaises(imaplib.IMAP4.error):
             conn.uid("FETCH", "1", "(EMAILID[])")
-
-    def test_invariants_match_dovecot(self):
-        if shutil.which("dovecot") is None or not os.path.exists("/usr/lib/dovecot/imap"):
-            self.skipTest("dovecot-imapd is not installed (scripts/deps.sh)")
-        reference = dovecot.Dovecot(os.path.join(self.dir, "dovecot-imap"), self.certs,
-                                    imap=True)
-        reference.add_user(USER, PASSWORD)
-        reference.start()
-        self.addCleanup(reference.stop)
-        theirs = RawImap(reference.imap_port)
-        self.addCleanup(theirs.close)
-        theirs.command(b"LOGIN %s %s" % (USER.encode(), PASSWORD.encode()))
-        if b"OBJECTID" not in theirs.command(b"CAPABILITY")[0].split():
-            # Debian's Dovecot 2.3 has no OBJECTID: STATUS (MAILBOXID) and FETCH EMAILID are BAD.
-            self.skipTest("this Dovecot does not advertise OBJECTID")
-        results = {}
-        for name, server in (("dovecot", theirs), ("popbridge", self.ours)):
-            with self.subTest(server=name):
-                mailbox_invariants(self, server)
-                results[name] = email_invariants(self, server)
-        # Same shape on both: four messages left in oc with distinct EMAILIDs.
-        for name, ids in results.items():
-            self.assertEqual(sorted(ids), [1, 2, 4, 5], name)
-            self.assertEqual(len({v[0] for v in ids.values()}), 4, name)
-        # popbridge always has a thread; the reference may answer NIL.
-        self.assertTrue(all(v[1] is not None for v in results["popbridge"].values()))
 
 
 if __name__ == "__main__":
