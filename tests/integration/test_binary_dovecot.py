@@ -20,14 +20,11 @@ does not, an unknown Content-Transfer-Encoding answers NO [UNKNOWN-CTE] as Dovec
 message APPENDed as a literal8 is stored as sent."""
 
 import base64
-import os
 import re
-import shutil
 import unittest
 
-from harness import dovecot
 from harness.case import PopbridgeCase, IMAP_USER, IMAP_PASSWORD
-from test_fetch_dovecot import TlsRawImap
+from test_fetch_dovecot import TlsRawImap, open_reference_pair
 from test_mime_dovecot import PASSWORD, USER, RawImap
 
 
@@ -169,20 +166,7 @@ def fetch_value(conn, seq, item, name):
 class BinaryDifferentialTest(PopbridgeCase):
     def setUp(self):
         super().setUp()
-        if shutil.which("dovecot") is None or not os.path.exists("/usr/lib/dovecot/imap"):
-            self.skipTest("dovecot-imapd is not installed (scripts/deps.sh)")
-        self.reference = dovecot.Dovecot(os.path.join(self.dir, "dovecot-imap"), self.certs,
-                                         imap=True)
-        self.reference.add_user(USER, PASSWORD)
-        self.reference.start()
-        self.addCleanup(self.reference.stop)
-        self.theirs = RawImap(self.reference.imap_port)
-        self.addCleanup(self.theirs.close)
-        self.theirs.command(b"LOGIN %s %s" % (USER.encode(), PASSWORD.encode()))
-        pb = self.new_popbridge()
-        self.ours = TlsRawImap(pb.imaps_port, self.certs.ca_cert)
-        self.addCleanup(self.ours.close)
-        self.ours.command(b"LOGIN %s %s" % (IMAP_USER.encode(), IMAP_PASSWORD.encode()))
+        self.theirs, self.ours = open_reference_pair(self)
         self.servers = (self.theirs, self.ours)
         self.names = list(CORPUS)
         for name in self.names:

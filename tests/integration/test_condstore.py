@@ -6,15 +6,12 @@ STATUS HIGHESTMODSEQ, [CLOSED] and live VANISHED updates are checked too, and a 
 commands is compared, response shape by response shape, with a private Dovecot IMAP."""
 
 import imaplib
-import os
 import re
-import shutil
 import unittest
 
-from harness import dovecot
 from harness import imap as himap
 from harness.case import PopbridgeCase, IMAP_USER, IMAP_PASSWORD
-from test_fetch_dovecot import TlsRawImap
+from test_fetch_dovecot import TlsRawImap, open_reference_pair
 from test_mime_dovecot import PASSWORD, USER, RawImap
 
 COUNT = 8
@@ -363,20 +360,7 @@ class DovecotShapesTest(PopbridgeCase):
 
     def setUp(self):
         super().setUp()
-        if shutil.which("dovecot") is None or not os.path.exists("/usr/lib/dovecot/imap"):
-            self.skipTest("dovecot-imapd is not installed (scripts/deps.sh)")
-        self.reference = dovecot.Dovecot(os.path.join(self.dir, "dovecot-imap"), self.certs,
-                                         imap=True)
-        self.reference.add_user(USER, PASSWORD)
-        self.reference.start()
-        self.addCleanup(self.reference.stop)
-        theirs = RawImap(self.reference.imap_port)
-        self.addCleanup(theirs.close)
-        theirs.command(b"LOGIN %s %s" % (USER.encode(), PASSWORD.encode()))
-        pb = self.new_popbridge()
-        ours = TlsRawImap(pb.imaps_port, self.certs.ca_cert)
-        self.addCleanup(ours.close)
-        ours.command(b"LOGIN %s %s" % (IMAP_USER.encode(), IMAP_PASSWORD.encode()))
+        theirs, ours = open_reference_pair(self)
         self.servers = (theirs, ours)
         for server in self.servers:
             server.command(b"CREATE Other")

@@ -6,15 +6,12 @@ line must be the same, tags aside; a MODSEQ value is compared as the messages th
 status response by its status and response code, and the human text not at all. The one
 deliberate difference is listed in DOVECOT_ONLY."""
 
-import os
 import re
-import shutil
 import time
 import unittest
 
-from harness import dovecot
 from harness.case import PopbridgeCase, IMAP_USER, IMAP_PASSWORD
-from test_fetch_dovecot import TlsRawImap
+from test_fetch_dovecot import TlsRawImap, open_reference_pair
 from test_mime_dovecot import PASSWORD, USER, RawImap
 
 # Ages of the messages' INTERNALDATEs in seconds.
@@ -126,20 +123,7 @@ SKIP = re.compile(rb"^\* (FLAGS|\d+ EXISTS|\d+ RECENT|OK \[(PERMANENTFLAGS|UNSEE
 class EsearchDifferentialTest(PopbridgeCase):
     def setUp(self):
         super().setUp()
-        if shutil.which("dovecot") is None or not os.path.exists("/usr/lib/dovecot/imap"):
-            self.skipTest("dovecot-imapd is not installed (scripts/deps.sh)")
-        self.reference = dovecot.Dovecot(os.path.join(self.dir, "dovecot-imap"), self.certs,
-                                         imap=True)
-        self.reference.add_user(USER, PASSWORD)
-        self.reference.start()
-        self.addCleanup(self.reference.stop)
-        theirs = RawImap(self.reference.imap_port)
-        self.addCleanup(theirs.close)
-        theirs.command(b"LOGIN %s %s" % (USER.encode(), PASSWORD.encode()))
-        pb = self.new_popbridge()
-        ours = TlsRawImap(pb.imaps_port, self.certs.ca_cert)
-        self.addCleanup(ours.close)
-        ours.command(b"LOGIN %s %s" % (IMAP_USER.encode(), IMAP_PASSWORD.encode()))
+        theirs, ours = open_reference_pair(self)
         self.servers = (theirs, ours)
         now = time.time()
         for server in self.servers:

@@ -83,23 +83,30 @@ def part_sections(bodystructure):
     return sections
 
 
+def open_reference_pair(case):
+    """For a PopbridgeCase: a private Dovecot IMAP (Debian's dovecot-imapd) and a new popbridge,
+    each logged in over a raw connection closed at cleanup; returns (theirs, ours). Skips the test
+    when dovecot-imapd is not installed."""
+    if shutil.which("dovecot") is None or not os.path.exists("/usr/lib/dovecot/imap"):
+        case.skipTest("dovecot-imapd is not installed (scripts/deps.sh)")
+    case.reference = dovecot.Dovecot(os.path.join(case.dir, "dovecot-imap"), case.certs, imap=True)
+    case.reference.add_user(USER, PASSWORD)
+    case.reference.start()
+    case.addCleanup(case.reference.stop)
+    theirs = RawImap(case.reference.imap_port)
+    case.addCleanup(theirs.close)
+    theirs.command(b"LOGIN %s %s" % (USER.encode(), PASSWORD.encode()))
+    pb = case.new_popbridge()
+    ours = TlsRawImap(pb.imaps_port, case.certs.ca_cert)
+    case.addCleanup(ours.close)
+    ours.command(b"LOGIN %s %s" % (IMAP_USER.encode(), IMAP_PASSWORD.encode()))
+    return theirs, ours
+
+
 class FetchDifferentialTest(PopbridgeCase):
     def setUp(self):
         super().setUp()
-        if shutil.which("dovecot") is None or not os.path.exists("/usr/lib/dovecot/imap"):
-            self.skipTest("dovecot-imapd is not installed (scripts/deps.sh)")
-        self.reference = dovecot.Dovecot(os.path.join(self.dir, "dovecot-imap"), self.certs,
-                                         imap=True)
-        self.reference.add_user(USER, PASSWORD)
-        self.reference.start()
-        self.addCleanup(self.reference.stop)
-        self.theirs = RawImap(self.reference.imap_port)
-        self.addCleanup(self.theirs.close)
-        self.theirs.command(b"LOGIN %s %s" % (USER.encode(), PASSWORD.encode()))
-        pb = self.new_popbridge()
-        self.ours = TlsRawImap(pb.imaps_port, self.certs.ca_cert)
-        self.addCleanup(self.ours.close)
-        self.ours.command(b"LOGIN %s %s" % (IMAP_USER.encode(), IMAP_PASSWORD.encode()))
+        self.theirs, self.ours = open_reference_pair(self)
         self.names = list(CORPUS)
         for name in self.names:
             for server in (self.theirs, self.ours):

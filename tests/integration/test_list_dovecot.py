@@ -4,14 +4,11 @@ shape. Dovecot's Maildir++ layout uses "." as the hierarchy delimiter, so names 
 with each server's own delimiter turned into "/". popbridge's default special-use mailboxes and
 INBOX (which every popbridge user has subscribed) are left out of the comparison."""
 
-import os
 import re
-import shutil
 import unittest
 
-from harness import dovecot
 from harness.case import PopbridgeCase, IMAP_USER, IMAP_PASSWORD
-from test_fetch_dovecot import TlsRawImap
+from test_fetch_dovecot import TlsRawImap, open_reference_pair
 from test_mime_dovecot import PASSWORD, USER, RawImap
 
 IGNORED = {"INBOX", "Archive", "Drafts", "Junk", "Sent", "Trash"}
@@ -52,20 +49,7 @@ def shape(lines, keep_children):
 class ListDifferentialTest(PopbridgeCase):
     def setUp(self):
         super().setUp()
-        if shutil.which("dovecot") is None or not os.path.exists("/usr/lib/dovecot/imap"):
-            self.skipTest("dovecot-imapd is not installed (scripts/deps.sh)")
-        self.reference = dovecot.Dovecot(os.path.join(self.dir, "dovecot-imap"), self.certs,
-                                         imap=True)
-        self.reference.add_user(USER, PASSWORD)
-        self.reference.start()
-        self.addCleanup(self.reference.stop)
-        self.theirs = RawImap(self.reference.imap_port)
-        self.addCleanup(self.theirs.close)
-        self.theirs.command(b"LOGIN %s %s" % (USER.encode(), PASSWORD.encode()))
-        pb = self.new_popbridge()
-        self.ours = TlsRawImap(pb.imaps_port, self.certs.ca_cert)
-        self.addCleanup(self.ours.close)
-        self.ours.command(b"LOGIN %s %s" % (IMAP_USER.encode(), IMAP_PASSWORD.encode()))
+        self.theirs, self.ours = open_reference_pair(self)
         self.servers = {"dovecot": (self.theirs, b"."), "popbridge": (self.ours, b"/")}
 
     def both(self, command):

@@ -6,14 +6,11 @@ against a plain IMAP4rev1 session of the same user that must stay as it was. A s
 runs the same IMAP4rev1 script against a private Dovecot (Debian's 2.3 offers neither
 IMAP4rev2 nor UTF8=ACCEPT, which the test checks) and requires identical responses."""
 
-import os
 import re
-import shutil
 import unittest
 
-from harness import dovecot
 from harness.case import PopbridgeCase, IMAP_USER, IMAP_PASSWORD
-from test_fetch_dovecot import TlsRawImap
+from test_fetch_dovecot import TlsRawImap, open_reference_pair
 from test_mime_dovecot import PASSWORD, USER, RawImap
 
 RESUME = "R\u00e9sum\u00e9"  # Résumé
@@ -228,21 +225,7 @@ SCRIPT = [
 class Rev1DifferentialTest(PopbridgeCase):
     def setUp(self):
         super().setUp()
-        if shutil.which("dovecot") is None or not os.path.exists("/usr/lib/dovecot/imap"):
-            self.skipTest("dovecot-imapd is not installed (scripts/deps.sh)")
-        self.reference = dovecot.Dovecot(os.path.join(self.dir, "dovecot-imap"), self.certs,
-                                         imap=True)
-        self.reference.add_user(USER, PASSWORD)
-        self.reference.start()
-        self.addCleanup(self.reference.stop)
-        theirs = RawImap(self.reference.imap_port)
-        self.addCleanup(theirs.close)
-        theirs.command(b"LOGIN %s %s" % (USER.encode(), PASSWORD.encode()))
-        pb = self.new_popbridge()
-        ours = TlsRawImap(pb.imaps_port, self.certs.ca_cert)
-        self.addCleanup(ours.close)
-        ours.command(b"LOGIN %s %s" % (IMAP_USER.encode(), IMAP_PASSWORD.encode()))
-        self.theirs, self.ours = theirs, ours
+        self.theirs, self.ours = open_reference_pair(self)
 
     @staticmethod
     def normalized(lines):

@@ -9,13 +9,10 @@ Both fold case with i;unicode-casemap (RFC 5051): "CRÈME" matches "Crème", "σ
 and "ΣΟς", and a needle ending in a base letter matches it accented ("cafe" in "café")."""
 
 import base64
-import os
-import shutil
 import unittest
 
-from harness import dovecot
 from harness.case import PopbridgeCase, IMAP_USER, IMAP_PASSWORD
-from test_fetch_dovecot import TlsRawImap
+from test_fetch_dovecot import TlsRawImap, open_reference_pair
 from test_mime_dovecot import PASSWORD, USER, RawImap
 
 MESSAGES = [
@@ -105,20 +102,7 @@ def search(server, key, needle):
 class SearchDifferentialTest(PopbridgeCase):
     def setUp(self):
         super().setUp()
-        if shutil.which("dovecot") is None or not os.path.exists("/usr/lib/dovecot/imap"):
-            self.skipTest("dovecot-imapd is not installed (scripts/deps.sh)")
-        self.reference = dovecot.Dovecot(os.path.join(self.dir, "dovecot-imap"), self.certs,
-                                         imap=True)
-        self.reference.add_user(USER, PASSWORD)
-        self.reference.start()
-        self.addCleanup(self.reference.stop)
-        self.theirs = RawImap(self.reference.imap_port)
-        self.addCleanup(self.theirs.close)
-        self.theirs.command(b"LOGIN %s %s" % (USER.encode(), PASSWORD.encode()))
-        pb = self.new_popbridge()
-        self.ours = TlsRawImap(pb.imaps_port, self.certs.ca_cert)
-        self.addCleanup(self.ours.close)
-        self.ours.command(b"LOGIN %s %s" % (IMAP_USER.encode(), IMAP_PASSWORD.encode()))
+        self.theirs, self.ours = open_reference_pair(self)
         for message in MESSAGES:
             for server in (self.theirs, self.ours):
                 server.command(b"APPEND INBOX", literal=message)
