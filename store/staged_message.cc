@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace popbridge::store {
@@ -28,6 +29,7 @@ StagedMessage::StagedMessage(StagedMessage&& other) noexcept
       size_(other.size_),
       header_size_(other.header_size_),
       header_found_(other.header_found_),
+      header_copy_(std::move(other.header_copy_)),
       line_state_(other.line_state_),
       failed_(other.failed_),
       finished_(other.finished_),
@@ -49,6 +51,7 @@ StagedMessage& StagedMessage::operator=(StagedMessage&& other) noexcept {
     size_ = other.size_;
     header_size_ = other.header_size_;
     header_found_ = other.header_found_;
+    header_copy_ = std::move(other.header_copy_);
     line_state_ = other.line_state_;
     failed_ = other.failed_;
     finished_ = other.finished_;
@@ -92,7 +95,14 @@ Result<void> StagedMessage::write(std::string_view bytes) {
   if (failed_ || finished_ || !fd_.valid()) {
     return fail(Error{ErrorCode::Internal, "write to a staged message that is not open"});
   }
-  scanHeader(bytes);
+  if (!header_found_) {
+    scanHeader(bytes);
+    // The part of `bytes` that belongs to the header, as far as the copy still has room.
+    const std::uint64_t header_end = header_found_ ? header_size_ : size_ + bytes.size();
+    const std::size_t in_header = static_cast<std::size_t>(header_end - size_);
+    const std::size_t room = kHeaderCopyBytes - std::min(kHeaderCopyBytes, header_copy_.size());
+    header_copy_.append(bytes.substr(0, std::min(in_header, room)));
+  }
   mime_.feed(bytes);
   size_ += bytes.size();
   if (buffer_.size() + bytes.size() < kBufferBytes) {

@@ -32,6 +32,10 @@ class StagedMessage {
   // Bytes up to and including the first empty line (CRLF CRLF, or LF LF for bare-LF input); the
   // whole message while no empty line has been seen (RFC 5322 2.1: header, empty line, body).
   std::uint64_t headerSize() const { return header_found_ ? header_size_ : size_; }
+  // The first kHeaderCopyBytes of the header (all of it when shorter), kept as it was written so
+  // that append() can read the message's threading links without reading the file back.
+  static constexpr std::size_t kHeaderCopyBytes = 64 * 1024;
+  std::string_view headerPrefix() const { return header_copy_; }
 
  private:
   friend class UserStore;
@@ -62,6 +66,7 @@ class StagedMessage {
   std::uint64_t size_ = 0;
   std::uint64_t header_size_ = 0;
   bool header_found_ = false;
+  std::string header_copy_;  // headerPrefix()
   LineState line_state_ = LineState::Start;
   bool failed_ = false;
   bool finished_ = false;

@@ -179,7 +179,7 @@ CREATE TABLE IF NOT EXISTS thread_refs(
 
 // THREADID assignment reads at most this much of a header, follows at most this many msg-ids
 // of it, and ignores msg-ids longer than kMaxThreadMessageId (none is that long in real mail).
-constexpr std::size_t kMaxThreadHeaderBytes = 64 * 1024;
+constexpr std::size_t kMaxThreadHeaderBytes = StagedMessage::kHeaderCopyBytes;
 constexpr std::size_t kMaxThreadRefs = 64;
 constexpr std::size_t kMaxThreadMessageId = 998;
 
@@ -1161,14 +1161,11 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
     }
   }
 
-  // THREADID links of each body, read back from the page cache outside the write lock.
+  // THREADID links of each body, from the header copy kept as it was written, outside the write
+  // lock.
   std::vector<std::vector<std::string>> links;
   links.reserve(batch.size());
-  for (const auto& message : batch) {
-    auto header = readHeaderPrefix(blobPath(message.body.blob_id_), message.body.headerSize(),
-                                   kMaxThreadHeaderBytes);
-    links.push_back(header ? threadLinks(*header) : std::vector<std::string>());
-  }
+  for (const auto& message : batch) links.push_back(threadLinks(message.body.headerPrefix()));
 
   std::lock_guard lock(write_mutex_);
   auto result = [&]() -> Result<ChangeSet> {

@@ -22,24 +22,29 @@ class StagedMessageTest : public ::testing::Test {
     user_ = *user;
   }
 
-  // header_size of `content` written whole, one byte at a time, and split at every offset.
+  // header_size of `content` written whole, one byte at a time, and split at every offset; the
+  // header copy is the header's first bytes each time.
   void expectHeaderSize(const std::string& content, std::uint64_t expected) {
+    const std::string header = content.substr(0, expected);
     {
       auto staged = user_->stageMessage().value();
       ASSERT_TRUE(staged.write(content).has_value());
       EXPECT_EQ(staged.headerSize(), expected) << "whole: " << content;
+      EXPECT_EQ(staged.headerPrefix(), header) << "whole: " << content;
       EXPECT_EQ(staged.size(), content.size());
     }
     {
       auto staged = user_->stageMessage().value();
       for (char c : content) ASSERT_TRUE(staged.write(std::string_view(&c, 1)).has_value());
       EXPECT_EQ(staged.headerSize(), expected) << "bytewise: " << content;
+      EXPECT_EQ(staged.headerPrefix(), header) << "bytewise: " << content;
     }
     for (std::size_t split = 0; split <= content.size(); ++split) {
       auto staged = user_->stageMessage().value();
       ASSERT_TRUE(staged.write(std::string_view(content).substr(0, split)).has_value());
       ASSERT_TRUE(staged.write(std::string_view(content).substr(split)).has_value());
       EXPECT_EQ(staged.headerSize(), expected) << "split at " << split << ": " << content;
+      EXPECT_EQ(staged.headerPrefix(), header) << "split at " << split << ": " << content;
     }
   }
 
@@ -47,6 +52,16 @@ class StagedMessageTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
   std::shared_ptr<UserStore> user_;
 };
+
+TEST_F(StagedMessageTest, HeaderCopyStopsAtItsLimit) {
+  const std::string header =
+      "X-Long: " + std::string(StagedMessage::kHeaderCopyBytes, 'a') + "\r\n";
+  auto staged = user_->stageMessage().value();
+  ASSERT_TRUE(staged.write(header.substr(0, 1000)).has_value());
+  ASSERT_TRUE(staged.write(header.substr(1000) + "\r\nbody\r\n").has_value());
+  EXPECT_EQ(staged.headerSize(), header.size() + 2);
+  EXPECT_EQ(staged.headerPrefix(), header.substr(0, StagedMessage::kHeaderCopyBytes));
+}
 
 TEST_F(StagedMessageTest, HeaderSizeCrLf) {
   expectHeaderSize("Subject: x\r\nFrom: y\r\n\r\nbody\r\n", 23);
