@@ -20,7 +20,6 @@ does not, an unknown Content-Transfer-Encoding answers NO [UNKNOWN-CTE] as Dovec
 message APPENDed as a literal8 is stored as sent."""
 
 import base64
-import re
 import unittest
 
 from harness.case import PopbridgeCase, IMAP_USER, IMAP_PASSWORD
@@ -116,39 +115,9 @@ PARTIALS = [b"<0.10>", b"<5.100>", b"<3.1>", b"<250.1000000>", b"<65530.70000>",
             b"<1000000.5>"]
 
 
-def read_response(self):
-    """One response: a line plus any literal or literal8 it announces, as raw bytes."""
-    data = b""
-    while True:
-        line = self.file.readline()
-        if not line:
-            raise AssertionError("connection closed")
-        data += line
-        m = re.search(rb"~?\{(\d+)\}\r\n$", line)
-        if not m:
-            return data
-        data += self.file.read(int(m.group(1)))
-
-
 def run(conn, text, literal=None, literal8=False):
     """Runs a command; returns (untagged responses, tagged line) without judging the status."""
-    conn.n += 1
-    tag = b"b%d" % conn.n
-    if literal is None:
-        conn.sock.sendall(tag + b" " + text + b"\r\n")
-    else:
-        marker = b"~" if literal8 else b""
-        conn.sock.sendall(tag + b" " + text + b" " + marker + b"{%d}\r\n" % len(literal))
-        cont = conn.file.readline()
-        if not cont.startswith(b"+"):
-            raise AssertionError(f"no continuation: {cont!r}")
-        conn.sock.sendall(literal + b"\r\n")
-    untagged = []
-    while True:
-        r = read_response(conn)
-        if r.startswith(tag + b" "):
-            return untagged, r[len(tag) + 1:]
-        untagged.append(r)
+    return conn.exchange(text, literal, literal8)
 
 
 def fetch_value(conn, seq, item, name):

@@ -596,26 +596,28 @@ class RawImap:
             raise AssertionError(f"greeting {greeting!r}")
 
     def _response(self):
-        """One response: a line plus any literals it announces, as raw bytes."""
+        """One response: a line plus any literals (or literal8s) it announces, as raw bytes."""
         data = b""
         while True:
             line = self.file.readline()
             if not line:
                 raise AssertionError("connection closed")
             data += line
-            m = re.search(rb"\{(\d+)\}\r\n$", line)
+            m = re.search(rb"~?\{(\d+)\}\r\n$", line)
             if not m:
                 return data
             data += self.file.read(int(m.group(1)))
 
-    def command(self, text, literal=None):
-        """Runs a command; returns its untagged responses. `literal` follows a {n} at the end."""
+    def exchange(self, text, literal=None, literal8=False):
+        """Runs a command; returns (untagged responses, tagged line after the tag) without judging
+        the status. `literal` follows a {n} (a ~{n} with `literal8`) at the end."""
         self.n += 1
         tag = b"t%d" % self.n
         if literal is None:
             self.sock.sendall(tag + b" " + text + b"\r\n")
         else:
-            self.sock.sendall(tag + b" " + text + b" {%d}\r\n" % len(literal))
+            marker = b"~" if literal8 else b""
+            self.sock.sendall(tag + b" " + text + b" " + marker + b"{%d}\r\n" % len(literal))
             cont = self.file.readline()
             if not cont.startswith(b"+"):
                 raise AssertionError(f"no continuation: {cont!r}")
@@ -624,10 +626,15 @@ class RawImap:
         while True:
             r = self._response()
             if r.startswith(tag + b" "):
-                if not r.startswith(tag + b" OK"):
-                    raise AssertionError(f"{text!r}: {r!r}")
-                return untagged
+                return untagged, r[len(tag) + 1:]
             untagged.append(r)
+
+    def command(self, text, literal=None):
+        """Runs a command; returns its untagged responses. `literal` follows a {n} at the end."""
+        untagged, tagged = self.exchange(text, literal)
+        if not tagged.startswith(b"OK"):
+            raise AssertionError(f"{text!r}: {tagged!r}")
+        return untagged
 
     def fetch_item(self, seq, item, name=None):
         """The raw value of one FETCH item (e.g. ENVELOPE) of message `seq`."""
