@@ -348,19 +348,19 @@ struct RedactVisitor {
   }
   // Search strings may quote message content or addresses (STYLE.md 7.6): keys, numbers and
   // sets are shown, every string argument as ***. Walks the flat key tree without recursion.
-  void operator()(const SearchArgs& args) const {
-    if (args.returns) {
-      const SearchReturn& r = *args.returns;
-      out += " RETURN (";
-      for (const auto& [set, name] :
-           {std::pair{r.min, "MIN"}, std::pair{r.max, "MAX"}, std::pair{r.all, "ALL"},
-            std::pair{r.count, "COUNT"}, std::pair{r.save, "SAVE"}}) {
-        if (!set) continue;
-        if (out.back() != '(') out += ' ';
-        out += name;
-      }
-      out += ')';
+  void appendReturn(const SearchReturn& r) const {
+    out += " RETURN (";
+    for (const auto& [set, name] :
+         {std::pair{r.min, "MIN"}, std::pair{r.max, "MAX"}, std::pair{r.all, "ALL"},
+          std::pair{r.count, "COUNT"}, std::pair{r.save, "SAVE"}}) {
+      if (!set) continue;
+      if (out.back() != '(') out += ' ';
+      out += name;
     }
+    out += ')';
+  }
+  void operator()(const SearchArgs& args) const {
+    if (args.returns) appendReturn(*args.returns);
     if (args.charset) {
       out += " CHARSET ";
       appendLogString(out, *args.charset);
@@ -428,8 +428,10 @@ struct RedactVisitor {
     }
   }
   void operator()(const SortArgs& args) const {
-    static constexpr std::array<std::string_view, 7> kNames = {"ARRIVAL", "CC",      "DATE", "FROM",
-                                                               "SIZE",    "SUBJECT", "TO"};
+    // In the order of SortKey.
+    static constexpr std::array<std::string_view, 9> kNames = {
+        "ARRIVAL", "CC", "DATE", "DISPLAYFROM", "DISPLAYTO", "FROM", "SIZE", "SUBJECT", "TO"};
+    if (args.returns) appendReturn(*args.returns);
     out += " (";
     for (std::size_t i = 0; i < args.criteria.size(); ++i) {
       if (i > 0) {

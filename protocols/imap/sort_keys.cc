@@ -7,6 +7,7 @@
 #include "protocols/imap/base_subject.h"
 #include "protocols/mailfile/date.h"
 #include "protocols/mime/casemap.h"
+#include "protocols/mime/decode.h"
 #include "protocols/mime/rfc822.h"
 
 namespace popbridge::imap {
@@ -19,11 +20,22 @@ constexpr std::array<std::string_view, 8> kFieldNames = {
 // i;unicode-casemap (RFC 5256 3 and RFC 5051): octet order of the casemapped form.
 std::string folded(std::string_view s) { return mime::casemapped(s); }
 
-// The first address's mailbox (for a group: the group's name, as its start marker carries it).
-std::string firstMailbox(std::string_view value) {
+// The sort values of the first address of an address header: its mailbox (RFC 5256 3; for a
+// group the group's name, as its start marker carries it) and its display value (RFC 5957 3).
+void firstAddress(std::string_view value, std::string& mailbox, std::string& display) {
   const auto addresses = mime::rfc822::parseAddressList(value);
-  if (addresses.empty() || !addresses.front().mailbox) return {};
-  return folded(*addresses.front().mailbox);
+  if (addresses.empty()) return;
+  const mime::Address& first = addresses.front();
+  if (first.mailbox) mailbox = folded(*first.mailbox);
+  if (first.name) {
+    display = folded(mime::decodeEncodedWords(*first.name));
+    if (!display.empty()) return;
+  }
+  if (first.mailbox && first.host) {
+    display = folded(*first.mailbox + "@" + *first.host);
+  } else {
+    display = mailbox;
+  }
 }
 
 }  // namespace
@@ -115,9 +127,10 @@ SortKeys sortKeys(std::string_view header, std::uint32_t number, std::int64_t ar
     const auto date = mailfile::parseRfc5322Date(*values[kDate]);
     if (date && date->seconds != 0) keys.sent = date->seconds;
   }
-  if (values[kFrom]) keys.from = firstMailbox(*values[kFrom]);
-  if (values[kTo]) keys.to = firstMailbox(*values[kTo]);
-  if (values[kCc]) keys.cc = firstMailbox(*values[kCc]);
+  if (values[kFrom]) firstAddress(*values[kFrom], keys.from, keys.display_from);
+  if (values[kTo]) firstAddress(*values[kTo], keys.to, keys.display_to);
+  std::string unused;
+  if (values[kCc]) firstAddress(*values[kCc], keys.cc, unused);
   if (values[kMessageId]) {
     auto ids = messageIds(*values[kMessageId]);
     if (!ids.empty()) keys.message_id = std::move(ids.front());
@@ -141,6 +154,10 @@ std::vector<std::uint32_t> sortNumbers(std::vector<SortKeys> messages,
         return three(a.cc, b.cc);
       case SortKey::Date:
         return three(a.sent, b.sent);
+      case SortKey::DisplayFrom:
+        return three(a.display_from, b.display_from);
+      case SortKey::DisplayTo:
+        return three(a.display_to, b.display_to);
       case SortKey::From:
         return three(a.from, b.from);
       case SortKey::Size:

@@ -22,6 +22,11 @@ struct SortKeys {
   std::string from;
   std::string to;
   std::string cc;
+  // The display value (RFC 5957 3) of the first address of From and To, case folded: its
+  // display name with encoded-words decoded when that is not empty, else mailbox@host, else the
+  // mailbox (a group's name), else empty.
+  std::string display_from;
+  std::string display_to;
   std::string message_id;               // the first msg-id of Message-ID, "<...>"; empty if none
   std::vector<std::string> references;  // RFC 5256 2.2 (1): References' msg-ids in order, or
                                         // the first msg-id of In-Reply-To when it has none
@@ -38,7 +43,17 @@ SortKeys sortKeys(std::string_view header, std::uint32_t number, std::int64_t ar
 // is not one. Pure; any thread.
 std::vector<std::string> messageIds(std::string_view value);
 
-enum class SortKey : std::uint8_t { Arrival, Cc, Date, From, Size, Subject, To };
+enum class SortKey : std::uint8_t {
+  Arrival,
+  Cc,
+  Date,
+  DisplayFrom,  // RFC 5957 4
+  DisplayTo,
+  From,
+  Size,
+  Subject,
+  To
+};
 
 struct SortCriterion {
   SortKey key = SortKey::Arrival;

@@ -137,7 +137,7 @@ std::string Session::capabilities() const {
   // RFC 7889 3.1: one limit for every mailbox, the command reader's literal limit.
   caps += " APPENDLIMIT=" + std::to_string(appendLimit());
   caps += " ESEARCH SEARCHRES WITHIN";  // RFC 4731, RFC 5182, RFC 5032
-  caps += " SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
+  caps += " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
   caps += " BINARY";            // RFC 3516: FETCH BINARY[], BINARY.SIZE[] and APPEND literal8
   caps += " COMPRESS=DEFLATE";  // RFC 4978
   caps += " OBJECTID";          // RFC 8474

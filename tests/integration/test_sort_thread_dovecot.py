@@ -20,6 +20,7 @@ Cyrillic, ß, Ø, raw UTF-8 and encoded-words, which order differently under oct
 folding."""
 
 import base64
+import re
 import unittest
 
 from harness.case import PopbridgeCase, IMAP_USER, IMAP_PASSWORD
@@ -209,6 +210,23 @@ for n, text in enumerate(UNICODE_SUBJECTS):
                    message(encoded(text) if n % 2 else text, "Sat, 9 Mar 2024 %02d:00:00 +0000" % n,
                            "u%d@example.org" % n, None, None, "<u%d@x>" % n)))
 
+# Display names for DISPLAYFROM and DISPLAYTO (RFC 5957): quoted, encoded, empty, absent, a
+# trailing comment, a group, and case and accents against bare addresses.
+DISPLAY_ADDRESSES = [
+    ('"Zimmer, Anna" <anna@example.org>', "Bob <bob@example.net>"),
+    ("=?UTF-8?Q?=C3=89mile?= <emile@example.org>", '"" <zed@example.net>'),
+    ('"" <emile@example.org>', "team:;"),
+    ("mallory@example.com (Mallory M.)", "=?ISO-8859-1?Q?=D8ystein?= <o@example.no>"),
+    ("anna@example.org", "Carol <carol@example.com>, Bob <bob@example.net>"),
+    ("emile <EMILE@example.org>", "\"bob\" <bob@example.net>"),
+    ("Team: Alice <alice@example.org>, Bob <bob@example.net>;", "undisclosed-recipients:;"),
+    ("\"\u00e9mile\" <x@example.org>", "=?UTF-8?B?w4lyaWM=?= <eric@example.org>"),
+]
+for n, (sender, to) in enumerate(DISPLAY_ADDRESSES):
+    CORPUS.append(("10-Mar-2024 %02d:00:00 +0000" % n,
+                   message("display %d" % n, "Sun, 10 Mar 2024 %02d:00:00 +0000" % n, sender,
+                           to, None, "<d%d@x>" % n)))
+
 # Two fillers, expunged from both servers after the APPENDs so that sequence numbers and UIDs
 # differ.
 FILLER = ("01-Feb-2024 00:00:00 +0000",
@@ -225,7 +243,20 @@ SEARCH_TAILS = [b"ALL", b"2:20", b"NOT FROM alice", b"SUBJECT hello", b"OR TO li
 SORT_CRITERIA = [b"ARRIVAL", b"DATE", b"REVERSE DATE", b"SUBJECT", b"REVERSE SUBJECT DATE",
                  b"FROM", b"REVERSE FROM", b"TO", b"CC", b"SIZE", b"REVERSE SIZE",
                  b"FROM DATE", b"CC REVERSE ARRIVAL", b"TO SUBJECT REVERSE SIZE",
-                 b"REVERSE ARRIVAL"]
+                 b"REVERSE ARRIVAL", b"DISPLAYFROM", b"REVERSE DISPLAYFROM", b"DISPLAYTO",
+                 b"DISPLAYFROM REVERSE DATE", b"REVERSE DISPLAYTO SUBJECT"]
+
+# ESORT (RFC 5267): RETURN options on SORT, answered by ESEARCH with MIN and MAX the first and last
+# in sort order and ALL in sort order.
+ESORT_COMMANDS = [
+    b"SORT RETURN (MIN MAX COUNT ALL) (SUBJECT) UTF-8 ALL",
+    b"UID SORT RETURN (ALL) (REVERSE DATE) UTF-8 ALL",
+    b"SORT RETURN () (DISPLAYFROM) UTF-8 SINCE 3-Mar-2024",
+    b"UID SORT RETURN (MIN MAX) (FROM DATE) UTF-8 NOT FROM alice",
+    b"SORT RETURN (COUNT) (SIZE) UTF-8 SUBJECT nothing-matches",
+    b"SORT RETURN (ALL MIN) (SIZE) UTF-8 SUBJECT nothing-matches",
+    b"UID SORT RETURN (COUNT MAX) (REVERSE ARRIVAL) UTF-8 2:30",
+]
 
 
 def commands():
@@ -237,6 +268,7 @@ def commands():
         out.append(b"SORT (DATE SUBJECT) UTF-8 %s" % tail)
         out.append(b"UID SORT (REVERSE FROM) UTF-8 %s" % tail)
     out.append(b"SORT (SUBJECT) UTF-8 SUBJECT nothing-matches")
+    out.extend(ESORT_COMMANDS)
     for algorithm in (b"ORDEREDSUBJECT", b"REFERENCES"):
         for tail in SEARCH_TAILS:
             out.append(b"THREAD %s UTF-8 %s" % (algorithm, tail))
@@ -246,9 +278,11 @@ def commands():
 
 
 def answer(server, command):
-    """The untagged SORT/THREAD response, trailing white space removed (see the docstring)."""
-    lines = [r for r in server.command(command)
-             if r.startswith(b"* SORT") or r.startswith(b"* THREAD")]
+    """The untagged SORT, THREAD or ESEARCH response, trailing white space removed (see the
+    docstring) and the command's tag in ESEARCH replaced."""
+    lines = [re.sub(rb'^\* ESEARCH \(TAG "[^"]*"\)', b'* ESEARCH (TAG "t")', r)
+             for r in server.command(command)
+             if r.startswith(b"* SORT") or r.startswith(b"* THREAD") or r.startswith(b"* ESEARCH")]
     if len(lines) != 1:
         raise AssertionError(f"{command!r}: expected one response, got {lines!r}")
     return lines[0].rstrip()
@@ -269,7 +303,8 @@ class SortThreadDifferentialTest(PopbridgeCase):
     def test_sort_and_thread_match_dovecot(self):
         # One test method: the setup (two servers, the corpus) is the slow part.
         caps = self.ours.command(b"CAPABILITY")[0].split()
-        for cap in (b"SORT", b"THREAD=ORDEREDSUBJECT", b"THREAD=REFERENCES"):
+        for cap in (b"SORT", b"SORT=DISPLAY", b"ESORT", b"THREAD=ORDEREDSUBJECT",
+                    b"THREAD=REFERENCES"):
             self.assertIn(cap, caps)
 
         nested = 0
@@ -279,6 +314,20 @@ class SortThreadDifferentialTest(PopbridgeCase):
             nested += b"((" in theirs
         # The comparison covers real threads, dummies included, not just flat lists.
         self.assertGreater(nested, 2)
+
+        # SORT RETURN (SAVE ...) keeps the result as "$" (RFC 5182, RFC 5267), as a set.
+        for save, use in ((b"SORT RETURN (SAVE) (SUBJECT) UTF-8 SINCE 5-Mar-2024", b"SEARCH $"),
+                          (b"UID SORT RETURN (SAVE ALL) (REVERSE FROM) UTF-8 2:9",
+                           b"UID SEARCH $"),
+                          (b"SORT RETURN (SAVE MIN MAX) (DISPLAYFROM) UTF-8 ALL",
+                           b"UID SEARCH $")):
+            replies = {}
+            for name, server in (("dovecot", self.theirs), ("popbridge", self.ours)):
+                untagged = [r for r in server.command(save) if r.startswith(b"* ESEARCH")]
+                used = [r for r in server.command(use) if r.startswith(b"* SEARCH")]
+                replies[name] = (len(untagged), used)
+            self.assertEqual(replies["popbridge"], replies["dovecot"], save.decode())
+            self.assertNotEqual(replies["popbridge"][1], [b"* SEARCH\r\n"], save.decode())
 
         # Errors: an unknown charset is NO [BADCHARSET], an unknown algorithm or key BAD.
         for server in (self.theirs, self.ours):

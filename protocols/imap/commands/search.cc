@@ -305,12 +305,7 @@ Result<std::int64_t, ParseError> parseSearchDate(std::string_view text) {
   return daysFromCivil(year, month, day);
 }
 
-namespace {
-
-// search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"
-// (RFC 4466 2.6, RFC 4731 3.1, RFC 5182 2); `in` is right after "RETURN". Leaves `in` after
-// the ")".
-Result<SearchReturn, ParseError> parseReturnOptions(ArgParser& in) {
+Result<SearchReturn, ParseError> parseSearchReturnOptions(ArgParser& in) {
   SearchReturn returns;
   auto ok = in.sp();
   if (!ok) return fail(ok.error());
@@ -341,6 +336,8 @@ Result<SearchReturn, ParseError> parseReturnOptions(ArgParser& in) {
   return returns;
 }
 
+namespace {
+
 Result<void, ParseError> parseSearchProgram(ArgParser& in, const Limits& limits, SearchArgs& args);
 
 }  // namespace
@@ -357,7 +354,7 @@ Result<SearchArgs, ParseError> parseSearchArgs(ArgParser& in, const Limits& limi
     const std::size_t start = in.position();
     auto word = in.keyword();
     if (word && *word == "RETURN") {
-      auto returns = parseReturnOptions(in);
+      auto returns = parseSearchReturnOptions(in);
       if (!returns) return fail(returns.error());
       args.returns = *returns;
       ok = in.sp();

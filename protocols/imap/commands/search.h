@@ -83,6 +83,11 @@ struct SearchReturn {
   bool save = false;  // SEARCHRES
 };
 
+// search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"
+// (RFC 4466 2.6, RFC 4731 3.1, RFC 5182 2), also for SORT (RFC 5267 3); `in` is right after
+// "RETURN" and is left after the ")". Pure; any thread.
+Result<SearchReturn, ParseError> parseSearchReturnOptions(ArgParser& in);
+
 // SEARCH [RETURN (...)] [CHARSET astring] 1*(SP search-key) (RFC 3501 6.4.4, RFC 4466 2.6,
 // RFC 4731) and UID SEARCH (RFC 3501 6.4.8).
 struct SearchArgs {

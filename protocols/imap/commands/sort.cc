@@ -12,10 +12,12 @@ struct KeyName {
   SortKey key;
 };
 
-constexpr std::array<KeyName, 7> kSortKeys = {{
+constexpr std::array<KeyName, 9> kSortKeys = {{
     {"ARRIVAL", SortKey::Arrival},
     {"CC", SortKey::Cc},
     {"DATE", SortKey::Date},
+    {"DISPLAYFROM", SortKey::DisplayFrom},
+    {"DISPLAYTO", SortKey::DisplayTo},
     {"FROM", SortKey::From},
     {"SIZE", SortKey::Size},
     {"SUBJECT", SortKey::Subject},
@@ -28,7 +30,17 @@ Result<SortArgs, ParseError> parseSortArgs(ArgParser& in, const Limits& limits) 
   SortArgs args;
   auto ok = in.sp();
   if (!ok) return fail(ok.error());
-  ok = in.expect('(', "Expected ( and sort criteria");
+  // ESORT (RFC 5267 3): sort-criteria may be preceded by search-return-opts.
+  if (in.peek() == 'R' || in.peek() == 'r') {
+    auto word = in.keyword();
+    if (!word || *word != "RETURN") return fail(badSyntax("Expected RETURN or sort criteria"));
+    auto returns = parseSearchReturnOptions(in);
+    if (!returns) return fail(returns.error());
+    args.returns = *returns;
+    ok = in.sp();
+    if (!ok) return fail(ok.error());
+  }
+  ok = in.expect('(', "'(' and sort criteria");
   if (!ok) return fail(ok.error());
   while (true) {
     auto word = in.keyword();
@@ -63,6 +75,7 @@ Result<SortArgs, ParseError> parseSortArgs(ArgParser& in, const Limits& limits) 
   auto search = parseSearchArgs(in, limits);
   if (!search) return fail(std::move(search.error()));
   if (search->charset) return fail(badSyntax("SORT takes its charset before the search keys"));
+  if (search->returns) return fail(badSyntax("SORT takes RETURN before its sort criteria"));
   args.search = std::move(*search);
   return args;
 }

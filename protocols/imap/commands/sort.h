@@ -16,15 +16,16 @@ namespace popbridge::imap {
 
 // SORT sort-criteria SP search-criteria (RFC 5256 3, 5) and UID SORT.
 struct SortArgs {
+  std::optional<SearchReturn> returns;  // ESORT (RFC 5267 3): answered by ESEARCH
   std::vector<SortCriterion> criteria;  // at least one, in the order given
   std::string charset;                  // as sent, uppercased (mandatory in SORT)
   SearchArgs search;                    // search.charset is never set
 };
 
-// Parses ' (' ["REVERSE" SP] sort-key *(SP ["REVERSE" SP] sort-key) ')' SP charset
-// 1*(SP search-key)'; `in` is positioned right after the command name. Sort keys and REVERSE in
-// any case. The search keys go through parseSearchArgs (same limits, same tree); a "CHARSET"
-// there is a syntax error since SORT names its charset itself. Pure; any thread.
+// Parses ' [RETURN (return-opts) SP] (' ["REVERSE" SP] sort-key *(SP ["REVERSE" SP] sort-key) ')'
+// SP charset 1*(SP search-key)'; `in` is positioned right after the command name. Sort keys and
+// REVERSE in any case. The search keys go through parseSearchArgs (same limits, same tree); a
+// "CHARSET" there is a syntax error since SORT names its charset itself. Pure; any thread.
 Result<SortArgs, ParseError> parseSortArgs(ArgParser& in, const Limits& limits);
 
 // "* SORT 5 3 4\r\n" (RFC 5256 4, sort-data) with the numbers in the order given; "* SORT\r\n"

@@ -62,6 +62,22 @@ inline std::uint64_t appendLimit() { return popbridge::imap::Limits{}.max_litera
 Result<store::SearchQuery, std::string> storeSearchQuery(const SelectedMailbox& box,
                                                          popbridge::imap::SearchArgs& args);
 
+// The messages a SEARCH or SORT found in this client's view: ascending for SEARCH, in sort
+// order for SORT.
+struct SearchMatches {
+  std::vector<std::uint32_t> numbers;  // sequence numbers, or UIDs for UID SEARCH / UID SORT
+  std::vector<std::uint32_t> uids;
+  std::vector<std::uint64_t> modseqs;
+};
+
+// RFC 4731 (ESEARCH), RFC 5267 3 (ESORT: MIN and MAX are the first and last in sort order, ALL
+// keeps that order), RFC 5182 (SAVE) and RFC 7162 3.1.5 (MODSEQ): writes the ESEARCH response,
+// if any, and updates "$". With MIN and/or MAX and neither ALL nor COUNT, only the MIN and MAX
+// messages are saved and give the MODSEQ (RFC 5182 2.1, as Dovecot does for SEARCH); otherwise
+// every match. SAVE alone writes no ESEARCH response (RFC 5182 2.1). Loop thread (search.cc).
+void answerEsearch(Session& s, const popbridge::imap::SearchReturn& r, const SearchMatches& matches,
+                   bool with_modseq);
+
 // Appends "* STATUS name (item value ...)\r\n" for the uppercased STATUS `items` (STATUS and
 // LIST RETURN (STATUS), RFC 5819).
 void appendStatusResponse(std::string& out, const Session& session, const store::MailboxInfo& info,

@@ -250,19 +250,10 @@ Result<Node, std::string> translate(const SelectedMailbox& box, SearchKey& key, 
   return node;
 }
 
-// What a SEARCH answers, from the matches in this client's view (ascending).
-struct Matches {
-  std::vector<std::uint32_t> numbers;  // sequence numbers, or UIDs for UID SEARCH
-  std::vector<std::uint32_t> uids;
-  std::vector<std::uint64_t> modseqs;
-};
+}  // namespace
 
-// RFC 4731 (ESEARCH), RFC 5182 (SAVE) and RFC 7162 3.1.5 (MODSEQ): writes the ESEARCH response,
-// if any, and updates "$". With MIN and/or MAX and neither ALL nor COUNT, only the minimum
-// and maximum messages are saved and give the MODSEQ (RFC 5182 2.1, as Dovecot does); otherwise
-// every match. SAVE alone writes no ESEARCH response (RFC 5182 2.1).
-void answerExtended(Session& s, const popbridge::imap::SearchReturn& r, const Matches& matches,
-                    bool with_modseq) {
+void answerEsearch(Session& s, const popbridge::imap::SearchReturn& r, const SearchMatches& matches,
+                   bool with_modseq) {
   const std::size_t size = matches.numbers.size();
   std::vector<std::size_t> picked;
   if ((r.min || r.max) && !r.all && !r.count) {
@@ -275,6 +266,7 @@ void answerExtended(Session& s, const popbridge::imap::SearchReturn& r, const Ma
     std::vector<std::uint32_t>& saved = s.selected()->saved_uids;
     saved.clear();
     for (const std::size_t i : picked) saved.push_back(matches.uids[i]);
+    std::sort(saved.begin(), saved.end());  // a SORT's matches come in sort order
   }
   if (!r.min && !r.max && !r.all && !r.count) return;
   popbridge::imap::EsearchResponse response;
@@ -295,6 +287,8 @@ void answerExtended(Session& s, const popbridge::imap::SearchReturn& r, const Ma
   popbridge::imap::appendEsearchResponse(out, response);
   s.send(std::move(out));
 }
+
+namespace {
 
 // Answers NO. RFC 5182 2.1: a SEARCH RETURN (SAVE) answered NO leaves "$" empty (one answered
 // BAD must not change it, so BADs go straight to finish()).
@@ -382,7 +376,7 @@ void handleSearch(Session& session, popbridge::imap::Command& command) {
         // ascending UIDs give ascending numbers either way.
         const SelectedMailbox& view = *s->selected();
         const bool by_uid = s->current().uid;
-        Matches matches;
+        SearchMatches matches;
         matches.numbers.reserve(found->size());
         for (const store::SearchHit& hit : *found) {
           const auto index = view.indexOf(hit.uid);
@@ -392,7 +386,7 @@ void handleSearch(Session& session, popbridge::imap::Command& command) {
           matches.modseqs.push_back(hit.modseq);
         }
         if (returns) {
-          answerExtended(*s, *returns, matches, with_modseq);
+          answerEsearch(*s, *returns, matches, with_modseq);
         } else {
           std::uint64_t highest = 0;
           for (const std::uint64_t modseq : matches.modseqs) highest = std::max(highest, modseq);

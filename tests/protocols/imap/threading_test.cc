@@ -226,6 +226,47 @@ TEST(SortKeysTest, FieldsFromTheHeader) {
   EXPECT_EQ(bare.references, std::vector<std::string>{"<p@x>"});
 }
 
+// RFC 5957 3: the display name (encoded-words decoded) unless empty, else mailbox@host, else the
+// mailbox (a group's name), else empty; case folded as every sort string is.
+TEST(SortKeysTest, DisplayValues) {
+  auto keys = [](std::string from, std::string to) {
+    return sortKeys("From: " + from + "\r\nTo: " + to + "\r\n\r\n", 1, 0, 0);
+  };
+  SortKeys k = keys("\"Smith, Bob\" <bob@example.org>, carol@x", "Zoë <z@x>");
+  EXPECT_EQ(k.display_from, "SMITH, BOB");
+  EXPECT_EQ(k.from, "BOB");
+  EXPECT_EQ(k.display_to, "ZOE\xCC\x88");  // i;unicode-casemap decomposes
+  k = keys("=?utf-8?q?=C3=84rger?= <a@x>", "\"\" <Empty@Name.example>");
+  EXPECT_EQ(k.display_from, "A\xCC\x88RGER");
+  EXPECT_EQ(k.display_to, "EMPTY@NAME.EXAMPLE");
+  // A trailing comment is the addr-name of the ENVELOPE address, as in Dovecot.
+  k = keys("plain@example.org (Old Style)", "undisclosed-recipients:;");
+  EXPECT_EQ(k.display_from, "OLD STYLE");
+  EXPECT_EQ(k.from, "PLAIN");
+  EXPECT_EQ(k.display_to, "UNDISCLOSED-RECIPIENTS");
+  k = keys("plain@example.org", "<@route:local@host>");
+  EXPECT_EQ(k.display_from, "PLAIN@EXAMPLE.ORG");
+  EXPECT_EQ(k.display_to, "LOCAL@HOST");
+  const SortKeys none = sortKeys("Subject: x\r\n\r\n", 1, 0, 0);
+  EXPECT_EQ(none.display_from, "");
+  EXPECT_EQ(none.display_to, "");
+}
+
+TEST(SortNumbersTest, DisplayKeys) {
+  std::vector<SortKeys> messages(3);
+  for (std::uint32_t i = 0; i < 3; ++i) messages[i].number = i + 1;
+  messages[0].display_from = "ZED";
+  messages[1].display_from = "ALICE";
+  messages[2].display_from = "";
+  messages[0].display_to = "B";
+  messages[1].display_to = "C";
+  messages[2].display_to = "A";
+  EXPECT_EQ(sortNumbers(messages, {{SortKey::DisplayFrom, false}}),
+            (std::vector<std::uint32_t>{3, 2, 1}));
+  EXPECT_EQ(sortNumbers(messages, {{SortKey::DisplayTo, true}}),
+            (std::vector<std::uint32_t>{2, 1, 3}));
+}
+
 TEST(SortNumbersTest, CriteriaReverseAndTies) {
   std::vector<SortKeys> messages(4);
   for (std::uint32_t i = 0; i < 4; ++i) messages[i].number = i + 1;

@@ -54,6 +54,32 @@ TEST(SortArgsTest, UidFormQuotedCharsetLiteralKeys) {
   EXPECT_EQ(args.search.keys[2].kind, SearchKey::Kind::Sequence);
 }
 
+TEST(SortArgsTest, DisplayKeysAndEsortReturnOptions) {
+  const SortArgs display = sort("s SORT (DisplayFrom REVERSE DISPLAYTO) UTF-8 ALL\r\n");
+  const std::vector<SortCriterion> expected = {{SortKey::DisplayFrom, false},
+                                               {SortKey::DisplayTo, true}};
+  EXPECT_EQ(display.criteria, expected);
+  EXPECT_FALSE(display.returns);
+
+  const SortArgs esort = sort("s UID SORT return (min COUNT save) (SUBJECT) UTF-8 1:4\r\n", true);
+  ASSERT_TRUE(esort.returns);
+  EXPECT_TRUE(esort.returns->min);
+  EXPECT_TRUE(esort.returns->count);
+  EXPECT_TRUE(esort.returns->save);
+  EXPECT_FALSE(esort.returns->max);
+  EXPECT_FALSE(esort.returns->all);
+  ASSERT_EQ(esort.criteria.size(), 1u);
+  EXPECT_EQ(esort.criteria[0].key, SortKey::Subject);
+  ASSERT_EQ(esort.search.keys.size(), 2u);
+  EXPECT_EQ(esort.search.keys[1].kind, SearchKey::Kind::Sequence);
+
+  // RFC 4731 3.1: RETURN () means ALL.
+  const SortArgs empty = sort("s SORT RETURN () (SIZE) US-ASCII ALL\r\n");
+  ASSERT_TRUE(empty.returns);
+  EXPECT_TRUE(empty.returns->all);
+  EXPECT_FALSE(empty.returns->min || empty.returns->max || empty.returns->count);
+}
+
 TEST(SortArgsTest, SyntaxErrors) {
   for (const char* bad : {
            "s SORT DATE UTF-8 ALL\r\n",              // criteria need parentheses
@@ -64,6 +90,11 @@ TEST(SortArgsTest, SyntaxErrors) {
            "s SORT (REVERSE) UTF-8 ALL\r\n",         // REVERSE needs a key
            "s SORT (DATE  SIZE) UTF-8 ALL\r\n",      // one space
            "s SORT (DATE) UTF-8 CHARSET X ALL\r\n",  // no second charset
+           "s SORT RETURN (ALL) UTF-8 ALL\r\n",      // RETURN needs sort criteria after it
+           "s SORT RETURN (PARTIAL 1:5) (DATE) UTF-8 ALL\r\n",  // no CONTEXT=SORT
+           "s SORT RETURNS (ALL) (DATE) UTF-8 ALL\r\n",
+           "s SORT (DATE) UTF-8 RETURN (ALL) ALL\r\n",  // RETURN goes before the criteria
+           "s SORT RETURN (ALL)(DATE) UTF-8 ALL\r\n",
        }) {
     const ParseError error = readOneError(bad);
     EXPECT_EQ(error.kind, ParseError::Kind::Bad) << bad;
@@ -89,6 +120,11 @@ TEST(ThreadArgsTest, AlgorithmsAndKeys) {
 TEST(SortArgsTest, RedactedLogFormHidesStrings) {
   Command command = readOneCommand("s UID SORT (REVERSE DATE CC) UTF-8 FROM secret SEEN\r\n");
   EXPECT_EQ(command.redacted(), "s UID SORT (REVERSE DATE CC) UTF-8 FROM *** SEEN");
+  command = readOneCommand(
+      "s SORT RETURN (MAX ALL) (DISPLAYTO REVERSE DISPLAYFROM SIZE) UTF-8 "
+      "TO secret\r\n");
+  EXPECT_EQ(command.redacted(),
+            "s SORT RETURN (MAX ALL) (DISPLAYTO REVERSE DISPLAYFROM SIZE) UTF-8 TO ***");
   command = readOneCommand("t THREAD REFERENCES UTF-8 SUBJECT secret\r\n");
   EXPECT_EQ(command.redacted(), "t THREAD REFERENCES UTF-8 SUBJECT ***");
 }
