@@ -29,6 +29,8 @@ constexpr std::size_t kMaxSecretBytes = 64 * 1024;
 constexpr std::chrono::milliseconds kMinPollInterval{100};
 // Shorter reply timeouts would fail healthy servers that pause for a disk or a virus scan.
 constexpr std::chrono::milliseconds kMinTimeout{500};
+// A failed login holds its connection this long at most: more would only tie up the client.
+constexpr std::chrono::milliseconds kMaxAuthFailureDelay{std::chrono::seconds(30)};
 constexpr std::size_t kMaxNameLength = 128;
 
 // The walker below stops at the first problem by throwing Failure, which parseConfig turns
@@ -676,7 +678,8 @@ User readUser(const Context& ctx, const Field& field, const Quota& default_quota
 }
 
 void readImap(const Context& ctx, const Field& field, Config& config) {
-  const MapReader map(ctx, field, {"listen", "tls", "plaintext_auth"});
+  const MapReader map(
+      ctx, field, {"listen", "tls", "plaintext_auth", "auth_failure_delay", "max_command_rate"});
   const Field listen = map.required("listen");
   std::optional<std::string> first_tls_listener;
   for (const Field& entry : sequence(ctx, listen)) {
@@ -735,6 +738,25 @@ void readImap(const Context& ctx, const Field& field, Config& config) {
                                                  {{"never", PlaintextAuth::Never},
                                                   {"loopback", PlaintextAuth::Loopback},
                                                   {"always", PlaintextAuth::Always}});
+  }
+  if (auto delay = map.optional("auth_failure_delay")) {
+    auto parsed = parseDuration(scalar(ctx, *delay, "a duration such as 2s"));
+    if (!parsed) {
+      raise(ctx, delay->mark, delay->path, parsed.error());
+    }
+    if (*parsed > kMaxAuthFailureDelay) {
+      raise(ctx, delay->mark, delay->path,
+            "must be at most " + formatDuration(kMaxAuthFailureDelay) + ", got " +
+                formatDuration(*parsed));
+    }
+    config.auth_failure_delay = *parsed;
+  }
+  if (auto rate = map.optional("max_command_rate")) {
+    if (rate->value.IsScalar() && rate->value.Scalar() == "unlimited") {
+      config.max_command_rate = std::nullopt;
+    } else {
+      config.max_command_rate = positiveCount(ctx, *rate);
+    }
   }
 }
 

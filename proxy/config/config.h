@@ -96,6 +96,11 @@ struct Config {
   std::vector<Listener> listeners;
   std::string tls_cert, tls_key;  // empty when no TLS listener
   PlaintextAuth plaintext_auth = PlaintextAuth::Loopback;
+  // Limits on every IMAP connection against guessing and flooding: how long a failed login
+  // waits before its NO (imap.auth_failure_delay), and how many commands per second a
+  // connection may run (imap.max_command_rate; none when unset, "unlimited" in the file).
+  std::chrono::milliseconds auth_failure_delay{2000};
+  std::optional<std::uint32_t> max_command_rate = 1000;
   Quota default_quota;  // the top-level `quota`, already folded into each User::quota
   std::vector<User> users;
 

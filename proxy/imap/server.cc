@@ -35,6 +35,8 @@ Result<void, std::string> ImapServer::start() {
     ListenerOptions options;
     options.tls = listener.tls;
     options.plaintext_auth = config_.plaintext_auth;
+    options.auth_failure_delay = config_.auth_failure_delay;
+    options.max_command_rate = config_.max_command_rate;
     if (listener.tls != config::TlsMode::None) options.tls_context = tls_context_;
     auto bound = TcpListener::listen(loop_, listener.address,
                                      [this, options](uv_stream_t* s) { accept(s, options); });

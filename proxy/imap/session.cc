@@ -1,6 +1,7 @@
 #include "proxy/imap/session.h"
 
 #include <algorithm>
+#include <cmath>
 #include <variant>
 
 #include "protocols/imap/mutf7.h"
@@ -30,6 +31,12 @@ constexpr auto kAutologoutIdle = std::chrono::minutes(60);
 // Input read ahead of the running command before popbridge stops reading from the client.
 constexpr std::size_t kMaxPipelinedInput = 1024 * 1024;
 
+// A client that keeps sending commands popbridge answers BAD is broken or probing; as Dovecot
+// does, the connection ends at the 20th in a row.
+constexpr unsigned kMaxBadInARow = 20;
+// Failed logins on one connection before it is closed.
+constexpr unsigned kMaxFailedLogins = 3;
+
 }  // namespace
 
 std::optional<std::size_t> SelectedMailbox::indexOf(std::uint32_t uid) const {
@@ -47,7 +54,13 @@ Session::Session(ImapServer& server, std::uint64_t id, std::unique_ptr<Connectio
       log_name_("imap#" + std::to_string(id)),
       connection_(std::move(connection)),
       options_(std::move(options)),
-      autologout_(server.loop()) {}
+      autologout_(server.loop()),
+      delay_(server.loop()) {
+  if (options_.max_command_rate) {
+    rate_tokens_ = *options_.max_command_rate;  // a full second's burst to start with
+    rate_checked_ms_ = uv_now(server_.loop());
+  }
+}
 
 Session::~Session() {
   if (selected_ && user_) server_.hub().unsubscribe(user_name_, selected_->id, id_);
@@ -99,6 +112,7 @@ void Session::close() {
   if (closing_) return;
   closing_ = true;
   autologout_.stop();
+  delay_.stop();
   if (connection_->compressionActive()) {
     const Connection::CompressionStats stats = connection_->compressionStats();
     log(LogSeverity::Info, log_name_, "DEFLATE totals: sent ", stats.out_plain, " bytes as ",
@@ -211,8 +225,9 @@ void Session::onData(std::string_view bytes) {
   armAutologout();
   reader_.feed(bytes);
   processInput();
-  // A client that pipelines while a command runs waits in the kernel, not in popbridge's memory.
-  if (current_ && !awaiting_line_ && reader_.buffered() > kMaxPipelinedInput) {
+  // A client that pipelines while a command runs (or faster than its command rate) waits in the
+  // kernel, not in popbridge's memory.
+  if (((current_ && !awaiting_line_) || rate_waiting_) && reader_.buffered() > kMaxPipelinedInput) {
     connection_->stopReading();
     reading_paused_ = true;
   }
@@ -220,6 +235,7 @@ void Session::onData(std::string_view bytes) {
 
 void Session::processInput() {
   while (!closing_ && !hanging_up_ && (!current_ || awaiting_line_)) {
+    if (!current_ && reader_.buffered() > 0 && throttled()) return;
     popbridge::imap::ReadResult result = reader_.next();
     if (std::holds_alternative<popbridge::imap::NeedMore>(result)) return;
     if (const auto* more = std::get_if<popbridge::imap::NeedContinuation>(&result)) {
@@ -259,10 +275,61 @@ void Session::processInput() {
         popbridge::imap::appendTagged(out, error->tag, Status::Bad, code, error->message);
       }
       send(std::move(out));
+      if (!too_big) countBad();
       continue;
     }
+    if (options_.max_command_rate) rate_tokens_ -= 1;
     dispatch(std::move(std::get<Command>(result)));
   }
+}
+
+bool Session::throttled() {
+  if (!options_.max_command_rate) return false;
+  if (rate_waiting_) return true;
+  const double rate = *options_.max_command_rate;
+  const std::uint64_t now = uv_now(server_.loop());
+  rate_tokens_ =
+      std::min(rate, rate_tokens_ + static_cast<double>(now - rate_checked_ms_) * rate / 1000.0);
+  rate_checked_ms_ = now;
+  if (rate_tokens_ >= 1) return false;
+  const auto wait = std::chrono::milliseconds(
+      static_cast<std::int64_t>(std::ceil((1 - rate_tokens_) * 1000.0 / rate)));
+  rate_waiting_ = true;
+  delay_.start(wait, [this] {
+    rate_waiting_ = false;
+    if (reading_paused_ && !current_) {
+      reading_paused_ = false;
+      connection_->startReading();
+    }
+    processInput();
+  });
+  return true;
+}
+
+void Session::countBad() {
+  if (++bad_in_a_row_ < kMaxBadInARow) return;
+  log(LogSeverity::Info, log_name_, "closing: ", kMaxBadInARow, " invalid commands in a row from ",
+      connection_->peerAddress());
+  send("* BYE Too many invalid commands\r\n");
+  hangUpAfterWrite();
+}
+
+void Session::loginFailed() {
+  ++failed_logins_;
+  auto answer = [this] {
+    finish(Status::No, "AUTHENTICATIONFAILED", "Authentication failed");
+    if (failed_logins_ >= kMaxFailedLogins && !hanging_up_) {
+      log(LogSeverity::Info, log_name_, "closing: ", kMaxFailedLogins, " failed logins from ",
+          connection_->peerAddress());
+      send("* BYE Too many failed logins\r\n");
+      hangUpAfterWrite();
+    }
+  };
+  if (options_.auth_failure_delay.count() == 0) {
+    answer();
+    return;
+  }
+  delay_.start(options_.auth_failure_delay, std::move(answer));
 }
 
 void Session::dispatch(Command command) {
@@ -331,6 +398,11 @@ void Session::finish(Status status, std::string_view code, std::string_view text
   std::string out;
   popbridge::imap::appendTagged(out, current_->tag, status, code, text);
   send(std::move(out));
+  if (status == Status::Bad) {
+    countBad();
+  } else {
+    bad_in_a_row_ = 0;
+  }
   if (logout_pending_) {
     hangUpAfterWrite();
     return;

@@ -45,6 +45,9 @@ struct ListenerOptions {
   config::TlsMode tls = config::TlsMode::None;
   config::PlaintextAuth plaintext_auth = config::PlaintextAuth::Never;
   std::shared_ptr<tls::Context> tls_context;  // null when the listener has no TLS
+  // Config::auth_failure_delay and Config::max_command_rate.
+  std::chrono::milliseconds auth_failure_delay{0};
+  std::optional<std::uint32_t> max_command_rate;
 };
 
 // The selected mailbox as this client knows it: sequence number n is messages[n - 1].
@@ -149,6 +152,10 @@ class Session {
   void noteActivity();
 
   void authenticated(UserContext& user, const std::string& user_name);
+  // Ends a LOGIN or AUTHENTICATE whose credentials were wrong: NO [AUTHENTICATIONFAILED] after
+  // the listener's auth_failure_delay; the third failure on this connection also says BYE and
+  // hangs up.
+  void loginFailed();
   // Enters the selected state for `mailbox` (snapshot not loaded yet); subscribes to changes.
   SelectedMailbox& beginSelect(std::int64_t id, std::string name, bool read_only);
   // Leaves the selected state without announcing anything.
@@ -180,6 +187,11 @@ class Session {
   void hangUpAfterWrite();
   // RFC 3501 5.4: the autologout timer restarts with every byte from the client.
   void armAutologout();
+  // Whether the command rate limit holds the next command back; if so, a timer runs
+  // processInput() again once the client may send one more.
+  bool throttled();
+  // Counts a BAD answer; the 20th in a row hangs up.
+  void countBad();
 
   ImapServer& server_;
   std::uint64_t id_;
@@ -188,6 +200,15 @@ class Session {
   ListenerOptions options_;
   popbridge::imap::CommandReader reader_;
   Timer autologout_;
+  Timer delay_;  // a failed login's answer; the command rate limit's wait
+
+  // Command rate limit (token bucket): commands the client may still send now, and when that
+  // was last topped up (uv_now, ms).
+  double rate_tokens_ = 0;
+  std::uint64_t rate_checked_ms_ = 0;
+  bool rate_waiting_ = false;
+  unsigned bad_in_a_row_ = 0;
+  unsigned failed_logins_ = 0;
 
   std::uint8_t state_ = kNotAuthenticated;
   UserContext* user_ = nullptr;

@@ -381,12 +381,20 @@ class Services {
       restart.emplace_back("imap.tls");
     }
     if (next.plaintext_auth != config_.plaintext_auth) restart.emplace_back("imap.plaintext_auth");
+    if (next.auth_failure_delay != config_.auth_failure_delay) {
+      restart.emplace_back("imap.auth_failure_delay");
+    }
+    if (next.max_command_rate != config_.max_command_rate) {
+      restart.emplace_back("imap.max_command_rate");
+    }
     next.data_dir = config_.data_dir;
     next.control_socket = config_.control_socket;
     next.listeners = config_.listeners;
     next.tls_cert = config_.tls_cert;
     next.tls_key = config_.tls_key;
     next.plaintext_auth = config_.plaintext_auth;
+    next.auth_failure_delay = config_.auth_failure_delay;
+    next.max_command_rate = config_.max_command_rate;
 
     // Users first: the scheduler finds contexts through the lookup.
     std::vector<std::string> added_users;

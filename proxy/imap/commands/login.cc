@@ -27,7 +27,7 @@ void verifyAndLogin(Session& session, std::string user, std::string password) {
         if (context == nullptr) {
           log(LogSeverity::Info, s->logName(), "authentication failed for ", user, " from ",
               s->connection().peerAddress());
-          s->finish(Status::No, "AUTHENTICATIONFAILED", "Authentication failed");
+          s->loginFailed();
           return;
         }
         s->authenticated(*context, user);

@@ -73,6 +73,7 @@ class Popbridge:
         self.certs = certs
         self.log_level = log_level
         self.plaintext_auth = plaintext_auth
+        self.imap_settings = {}  # more keys of the imap section, e.g. {"max_command_rate": 20}
         self.data_dir = os.path.join(self.root, "data")
         self.config_file = os.path.join(self.root, "popbridge.yaml")
         self.users = []
@@ -122,6 +123,7 @@ class Popbridge:
             f"    - {{ address: \"127.0.0.1:{self.imaps_port}\", tls: implicit }}",
             f"  tls: {{ cert: {_q(self.certs.cert)}, key: {_q(self.certs.key)} }}",
             f"  plaintext_auth: {self.plaintext_auth}",
+            *[f"  {key}: {value}" for key, value in self.imap_settings.items()],
             "users:",
         ]
         for user in self.users:

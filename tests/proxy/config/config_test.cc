@@ -234,6 +234,8 @@ TEST_F(ConfigTest, Defaults) {
   ASSERT_TRUE(config.has_value()) << config.error().toString();
   EXPECT_EQ(config->log_level, LogLevel::Info);
   EXPECT_EQ(config->plaintext_auth, PlaintextAuth::Loopback);
+  EXPECT_EQ(config->auth_failure_delay, std::chrono::seconds(2));
+  EXPECT_EQ(config->max_command_rate, 1000u);
   EXPECT_EQ(config->data_dir, dir_ / "data") << "relative to the config file's directory";
   EXPECT_TRUE(config->tls_cert.empty());
   EXPECT_TRUE(config->tls_key.empty());
@@ -281,6 +283,34 @@ TEST_F(ConfigTest, AllOptionalKeysParsed) {
   EXPECT_EQ(account.folder, "Pulled");
 }
 
+TEST_F(ConfigTest, ConnectionLimits) {
+  std::string yaml = baseYaml("implicit");
+  replaceAll(yaml, "  listen:\n",
+             "  auth_failure_delay: 500ms\n  max_command_rate: 50\n  listen:\n");
+  auto config = parseConfig(yaml, dir_ / "c.yaml");
+  ASSERT_TRUE(config.has_value()) << config.error().toString();
+  EXPECT_EQ(config->auth_failure_delay, std::chrono::milliseconds(500));
+  EXPECT_EQ(config->max_command_rate, 50u);
+
+  yaml = baseYaml("implicit");
+  replaceAll(yaml, "  listen:\n",
+             "  auth_failure_delay: 0s\n  max_command_rate: unlimited\n  listen:\n");
+  config = parseConfig(yaml, dir_ / "c.yaml");
+  ASSERT_TRUE(config.has_value()) << config.error().toString();
+  EXPECT_EQ(config->auth_failure_delay, std::chrono::milliseconds(0));
+  EXPECT_FALSE(config->max_command_rate);
+
+  yaml = baseYaml("implicit");
+  replaceAll(yaml, "  listen:\n", "  auth_failure_delay: 2m\n  listen:\n");
+  EXPECT_EQ(expectError(yaml).toString(),
+            "/etc/popbridge.yaml:3:3: imap.auth_failure_delay: must be at most 30s, got 2m");
+  yaml = baseYaml("implicit");
+  replaceAll(yaml, "  listen:\n", "  max_command_rate: 0\n  listen:\n");
+  EXPECT_EQ(expectError(yaml).toString(),
+            "/etc/popbridge.yaml:3:3: imap.max_command_rate: expected a positive whole number, "
+            "got \"0\"");
+}
+
 TEST_F(ConfigTest, WrongEnumValueNamesFileLineColumnAndKeyPath) {
   const ConfigError error = expectError(baseYaml("tsl"));
   EXPECT_EQ(error.toString(),
@@ -304,7 +334,7 @@ TEST_F(ConfigTest, UnknownKeyWithoutSuggestionListsKnownKeys) {
   const ConfigError error = expectError(yaml);
   EXPECT_EQ(error.toString(),
             "/etc/popbridge.yaml:3:3: imap.colour: unknown key \"colour\" (expected one of: "
-            "listen, tls, plaintext_auth)");
+            "listen, tls, plaintext_auth, auth_failure_delay, max_command_rate)");
 }
 
 TEST_F(ConfigTest, UnknownTopLevelKey) {
