@@ -3,7 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <span>
 #include <utility>
+#include <vector>
 
 namespace popbridge::store {
 namespace {
@@ -117,6 +121,34 @@ Result<void> StagedMessage::write(std::string_view bytes) {
   }
   buffer_.append(bytes);
   return {};
+}
+
+Result<bool> StagedMessage::sameBytesAs(const BodyReader& body) {
+  if (failed_ || finished_ || !fd_.valid()) {
+    return fail(Error{ErrorCode::Internal, "staged message is not open"});
+  }
+  if (size_ != body.size()) return false;
+  if (auto flushed = flush(); !flushed) return fail(flushed.error());
+  constexpr std::size_t kChunk = 64 * 1024;
+  std::vector<char> ours(kChunk);
+  std::vector<char> theirs(kChunk);
+  for (std::uint64_t offset = 0; offset < size_;) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, size_ - offset));
+    std::size_t got = 0;
+    while (got < want) {
+      const ssize_t n =
+          ::pread(fd_.get(), ours.data() + got, want - got, static_cast<off_t>(offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail(ioError("pread", tmp_path_, errno));
+      if (n == 0) return fail(Error{ErrorCode::Io, "staged message shorter than written"});
+      got += static_cast<std::size_t>(n);
+    }
+    auto read = body.read(offset, std::span<char>(theirs.data(), want));
+    if (!read) return fail(read.error());
+    if (*read != want || std::memcmp(ours.data(), theirs.data(), want) != 0) return false;
+    offset += want;
+  }
+  return true;
 }
 
 Result<void> StagedMessage::flush() {

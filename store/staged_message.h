@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "protocols/mime/parser.h"
+#include "store/body_reader.h"
 #include "store/error.h"
 #include "store/file_ops.h"
 
@@ -36,6 +37,9 @@ class StagedMessage {
   // that append() can read the message's threading links without reading the file back.
   static constexpr std::size_t kHeaderCopyBytes = 64 * 1024;
   std::string_view headerPrefix() const { return header_copy_; }
+  // Whether the bytes written so far are exactly those of `body` (an import that meets a message
+  // already stored). Reads the temporary file back; Io on a read error.
+  Result<bool> sameBytesAs(const BodyReader& body);
 
  private:
   friend class UserStore;

@@ -1071,7 +1071,8 @@ Result<StagedMessage> UserStore::stageMessage() {
   auto id = randomHex(16);
   if (!id) return fail(id.error());
   auto path = dir_ / "tmp" / *id;
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  // Read and write: an import compares a staged body with stored ones (sameBytesAs).
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd.valid()) return fail(ioError("create", path, errno));
   return StagedMessage(this, std::move(path), std::move(*id), std::move(fd), sync_errors_.load());
 }

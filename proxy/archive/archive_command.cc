@@ -79,9 +79,14 @@ int importMail(const config::Config& config, const cli::ImportRequest& request) 
     printError("import", "warning: " + std::to_string(summary.skipped_keywords) +
                              " keywords were not valid IMAP keywords and were left out");
   }
-  std::printf("imported %llu messages (%s) into %zu mailboxes of %s\n",
+  std::printf("imported %llu messages (%s) into %zu mailboxes of %s",
               static_cast<unsigned long long>(summary.messages), formatBytes(summary.bytes).c_str(),
               summary.mailboxes.size(), request.user.c_str());
+  if (summary.already_there > 0) {
+    std::printf("; %llu were already there and skipped",
+                static_cast<unsigned long long>(summary.already_there));
+  }
+  std::printf("\n");
   return 0;
 }
 

@@ -192,8 +192,11 @@ Result<void> Importer::run(const ImportPlan& plan) {
     if (!done) return done;
     const MailboxCount& count = summary_.mailboxes.back();
     progress_.line(count.mailbox + ": " + std::to_string(count.messages) + " messages, " +
-                   formatBytes(count.bytes) + (count.created ? " (new mailbox)" : "") + " from " +
-                   source.path.string());
+                   formatBytes(count.bytes) + (count.created ? " (new mailbox)" : "") +
+                   (count.already_there > 0
+                        ? " (" + std::to_string(count.already_there) + " already there, skipped)"
+                        : "") +
+                   " from " + source.path.string());
   }
   return {};
 }
@@ -210,6 +213,15 @@ Result<void> Importer::openMailbox(const std::string& name) {
   }
   count.mailbox = existing->name;
   mailbox_ = existing->name;
+  mailbox_id_ = existing->id;
+  unmatched_by_size_.clear();
+  if (!count.created) {
+    auto messages = store_.listMessages(existing->id);
+    if (!messages) {
+      return fail(ArchiveError{"mailbox \"" + name + "\": " + messages.error().message});
+    }
+    for (const store::MessageInfo& m : *messages) unmatched_by_size_[m.size].push_back(m.uid);
+  }
   summary_.mailboxes.push_back(std::move(count));
   return {};
 }
@@ -353,7 +365,37 @@ Result<void> Importer::importMaildir(const ImportSource& source) {
   return {};
 }
 
+Result<bool> Importer::alreadyThere(store::StagedMessage& body) {
+  auto bucket = unmatched_by_size_.find(body.size());
+  if (bucket == unmatched_by_size_.end()) return false;
+  std::vector<std::uint32_t>& uids = bucket->second;
+  for (auto uid = uids.begin(); uid != uids.end(); ++uid) {
+    auto stored = store_.openBody(mailbox_id_, *uid);
+    if (!stored) {
+      if (stored.error().code == store::ErrorCode::NotFound) continue;  // expunged meanwhile
+      return fail(ArchiveError{"store: " + stored.error().message});
+    }
+    auto same = body.sameBytesAs(*stored);
+    if (!same) return fail(ArchiveError{"store: " + same.error().message});
+    if (*same) {
+      uids.erase(uid);
+      return true;
+    }
+  }
+  return false;
+}
+
 Result<void> Importer::add(store::NewMessage message) {
+  if (!unmatched_by_size_.empty()) {
+    auto there = alreadyThere(message.body);
+    if (!there) return fail(there.error());
+    if (*there) {
+      ++summary_.mailboxes.back().already_there;
+      ++summary_.already_there;
+      progress_.add(1, 0);
+      return {};  // the staged file goes with `message`
+    }
+  }
   batch_bytes_ += message.body.size();
   batch_.push_back(std::move(message));
   progress_.add(1, 0);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "protocols/mailfile/mbox.h"
@@ -45,7 +46,8 @@ Result<ImportPlan> planImport(const std::filesystem::path& path, std::string_vie
 struct MailboxCount {
   std::string mailbox;
   std::uint64_t messages = 0;
-  std::uint64_t bytes = 0;  // as stored (CRLF line ends)
+  std::uint64_t bytes = 0;          // as stored (CRLF line ends)
+  std::uint64_t already_there = 0;  // skipped: the mailbox held the same bytes before the import
   bool created = false;
 };
 
@@ -53,6 +55,7 @@ struct ImportSummary {
   std::vector<MailboxCount> mailboxes;  // one per source, in import order
   std::uint64_t messages = 0;
   std::uint64_t bytes = 0;
+  std::uint64_t already_there = 0;
   std::uint64_t skipped_keywords = 0;  // keywords the store cannot hold (not an IMAP atom)
 };
 
@@ -65,8 +68,11 @@ struct ImportSettings {
 
 // Imports a plan into one user's store: mailboxes are created when absent, messages appended
 // in batches. Each batch is durable when append() returns, so after an error what was
-// committed stays (summary() says how much). Messages are never deduplicated: importing the
-// same source twice stores it twice. Borrows the store and the meter; use from one thread.
+// committed stays (summary() says how much). A message whose bytes equal those of a message
+// the mailbox held before the import is skipped, each stored message standing for one such
+// copy: importing a source again (after an interruption, say) adds only what is missing, while
+// identical copies within one source are all kept. Borrows the store and the meter; use from
+// one thread.
 class Importer {
  public:
   Importer(store::UserStore& store, ImportSettings settings, ProgressMeter& progress)
@@ -82,6 +88,9 @@ class Importer {
   Result<void> importMaildir(const ImportSource& source);
   // Queues a complete message; appends the batch when it is full.
   Result<void> add(store::NewMessage message);
+  // Whether `body` equals a message the current mailbox held at openMailbox() that no earlier
+  // message of this import matched; if so, that one counts as matched now.
+  Result<bool> alreadyThere(store::StagedMessage& body);
   Result<void> flush();
   store::Flags storeFlags(const mailfile::MailFlags& flags);
 
@@ -90,6 +99,9 @@ class Importer {
   ProgressMeter& progress_;
   ImportSummary summary_;
   std::string mailbox_;  // of the current source
+  std::int64_t mailbox_id_ = 0;
+  // The current mailbox's messages at openMailbox() not matched yet, by size.
+  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> unmatched_by_size_;
   std::vector<store::NewMessage> batch_;
   std::uint64_t batch_bytes_ = 0;
 };

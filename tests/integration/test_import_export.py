@@ -195,16 +195,24 @@ class ImportExportTest(PopbridgeCase):
         for mailbox in ("INBOX", "Old/Mail"):
             self.assertEqual(state[mailbox], MBOX_EXPECTED, mailbox)
 
-    def test_import_is_not_deduplicated(self):
+    def test_importing_again_adds_only_what_is_missing(self):
         path = os.path.join(self.dir, "mail.mbox")
         with open(path, "wb") as f:
             f.write(MBOX)
         pb = self.popbridge_stopped()
         self.import_(pb, path)
-        self.import_(pb, path)
-        pb.start()
-        conn = self.imap_login(pb)
-        self.assertEqual(imap.status_messages(conn), 6)
+        r = self.import_(pb, path)
+        self.assertIn("imported 0 messages", r.stdout)
+        self.assertIn("3 were already there and skipped", r.stdout)
+        source = os.path.join(self.dir, "Maildir")
+        expected = write_maildir_tree(source)
+        self.import_(pb, source, "--into", "Tree")
+        r = self.import_(pb, source, "--into", "Tree")
+        self.assertIn("imported 0 messages", r.stdout)
+        self.assertIn("7 were already there and skipped", r.stdout)
+        state = self.served_state(pb)
+        self.assertEqual(state["INBOX"], MBOX_EXPECTED)
+        self.assertEqual(sum(len(state[name]) for name in state if name.startswith("Tree")), 7)
 
     def test_mboxo_keeps_deeper_quoting(self):
         path = os.path.join(self.dir, "o.mbox")

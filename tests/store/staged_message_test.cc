@@ -117,5 +117,38 @@ TEST_F(StagedMessageTest, LargeWritesKeepEveryByte) {
   }
 }
 
+TEST_F(StagedMessageTest, SameBytesAsComparesWithAStoredBody) {
+  const std::string content = testing::makeMessage("stored", 200000);
+  auto info = user_->mailbox("INBOX").value();
+  std::vector<NewMessage> batch;
+  batch.push_back(testing::newMessage(*user_, content));
+  const auto uid = user_->append("INBOX", std::move(batch)).value().appended.at(0).uid;
+  const BodyReader stored = user_->openBody(info.id, uid).value();
+
+  auto staged = [&](const std::string& bytes) {
+    auto message = user_->stageMessage().value();
+    // Pieces of several sizes, so some bytes are still buffered when the comparison starts.
+    for (std::size_t at = 0; at < bytes.size(); at += 70001) {
+      EXPECT_TRUE(message.write(std::string_view(bytes).substr(at, 70001)).has_value());
+    }
+    return message;
+  };
+  auto same = staged(content);
+  EXPECT_TRUE(same.sameBytesAs(stored).value());
+  EXPECT_TRUE(same.sameBytesAs(stored).value());  // asking again changes nothing
+  EXPECT_FALSE(staged(content + "x").sameBytesAs(stored).value());
+  std::string last_byte = content;
+  last_byte.back() = last_byte.back() == 'a' ? 'b' : 'a';
+  EXPECT_FALSE(staged(last_byte).sameBytesAs(stored).value());
+  std::string first_byte = content;
+  first_byte.front() = 'x';
+  EXPECT_FALSE(staged(first_byte).sameBytesAs(stored).value());
+  // A staged message compared and then appended is stored whole.
+  std::vector<NewMessage> again;
+  again.push_back(NewMessage{std::move(same), 0, 0, {}, std::nullopt});
+  const auto second = user_->append("INBOX", std::move(again)).value().appended.at(0).uid;
+  EXPECT_EQ(testing::readBody(*user_, info.id, second, 65536), content);
+}
+
 }  // namespace
 }  // namespace popbridge::store

@@ -195,6 +195,47 @@ TEST_F(ArchiveTest, CommittedBatchesStayWhenTheMboxTurnsOutBroken) {
   EXPECT_EQ(messages("a").size(), 2u);
 }
 
+// An import run again (after an interruption, or by mistake) adds only what is missing: each
+// message already in the mailbox with the same bytes stands for one copy in the source.
+TEST_F(ArchiveTest, ImportingAgainAddsOnlyWhatIsMissing) {
+  std::string source = mbox(5);
+  // Two identical copies in the source: both kept on the first run.
+  source += "From a@example.org Sat Nov 28 12:16:00 2026\nSubject: twin\n\nsame\n\n";
+  source += "From a@example.org Sat Nov 28 12:16:01 2026\nSubject: twin\n\nsame\n\n";
+  // Same size as "body 0", other bytes: not a duplicate of it.
+  writeFile(files_.path() / "first.mbox", mbox(3));
+  ASSERT_TRUE(import(files_.path() / "first.mbox", "Old"));
+  EXPECT_EQ(summary_.messages, 3u);
+  EXPECT_EQ(summary_.already_there, 0u);
+
+  // The full source: the 3 committed before are skipped, the other 4 are added.
+  writeFile(files_.path() / "all.mbox", source);
+  ASSERT_TRUE(import(files_.path() / "all.mbox", "Old"));
+  EXPECT_EQ(summary_.messages, 4u);
+  EXPECT_EQ(summary_.already_there, 3u);
+  ASSERT_EQ(summary_.mailboxes.size(), 1u);
+  EXPECT_EQ(summary_.mailboxes[0].already_there, 3u);
+  EXPECT_EQ(messages("Old").size(), 7u);
+
+  // Once more: nothing to add, the twins included.
+  ASSERT_TRUE(import(files_.path() / "all.mbox", "Old"));
+  EXPECT_EQ(summary_.messages, 0u);
+  EXPECT_EQ(summary_.already_there, 7u);
+  EXPECT_EQ(messages("Old").size(), 7u);
+
+  // A message that differs in one byte (same size) is new; another mailbox has nothing yet.
+  std::string changed = mbox(1);
+  changed.replace(changed.find("body 0"), 6, "body X");
+  writeFile(files_.path() / "changed.mbox", changed);
+  ASSERT_TRUE(import(files_.path() / "changed.mbox", "Old"));
+  EXPECT_EQ(summary_.messages, 1u);
+  EXPECT_EQ(summary_.already_there, 0u);
+  ASSERT_TRUE(import(files_.path() / "all.mbox", "Other"));
+  EXPECT_EQ(summary_.messages, 7u);
+  // No staged file is left behind by the skipped messages.
+  EXPECT_EQ(store::testing::countFiles(user_->directory() / "tmp"), 0u);
+}
+
 class ExportTest : public ArchiveTest {
  protected:
   void append(std::string_view mailbox, std::string_view body, store::Flags flags) {
