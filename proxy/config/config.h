@@ -96,6 +96,9 @@ struct Config {
   std::vector<Listener> listeners;
   std::string tls_cert, tls_key;  // empty when no TLS listener
   PlaintextAuth plaintext_auth = PlaintextAuth::Loopback;
+  // imap.append_limit: the largest message APPEND accepts, in bytes (RFC 7889 APPENDLIMIT).
+  static constexpr std::uint64_t kDefaultAppendLimit = 64ull << 20;
+  std::uint64_t append_limit = kDefaultAppendLimit;
   Quota default_quota;  // the top-level `quota`, already folded into each User::quota
   std::vector<User> users;
 

@@ -381,12 +381,15 @@ class Services {
       restart.emplace_back("imap.tls");
     }
     if (next.plaintext_auth != config_.plaintext_auth) restart.emplace_back("imap.plaintext_auth");
+    // Sessions advertise APPENDLIMIT from the start; a new value needs new sessions.
+    if (next.append_limit != config_.append_limit) restart.emplace_back("imap.append_limit");
     next.data_dir = config_.data_dir;
     next.control_socket = config_.control_socket;
     next.listeners = config_.listeners;
     next.tls_cert = config_.tls_cert;
     next.tls_key = config_.tls_key;
     next.plaintext_auth = config_.plaintext_auth;
+    next.append_limit = config_.append_limit;
 
     // Users first: the scheduler finds contexts through the lookup.
     std::vector<std::string> added_users;

@@ -73,6 +73,7 @@ class Popbridge:
         self.certs = certs
         self.log_level = log_level
         self.plaintext_auth = plaintext_auth
+        self.append_limit = None  # imap.append_limit, e.g. "1M"; None leaves the default
         self.data_dir = os.path.join(self.root, "data")
         self.config_file = os.path.join(self.root, "popbridge.yaml")
         self.users = []
@@ -122,6 +123,10 @@ class Popbridge:
             f"    - {{ address: \"127.0.0.1:{self.imaps_port}\", tls: implicit }}",
             f"  tls: {{ cert: {_q(self.certs.cert)}, key: {_q(self.certs.key)} }}",
             f"  plaintext_auth: {self.plaintext_auth}",
+        ]
+        if self.append_limit is not None:
+            lines.append(f"  append_limit: {self.append_limit}")
+        lines += [
             "users:",
         ]
         for user in self.users:
