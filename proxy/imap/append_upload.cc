@@ -103,7 +103,8 @@ void AppendUpload::onWritten() {
     return;
   }
   if (buffered_ >= kWriteChunk) flush();
-  if (on_progress_) on_progress_();
+  // The session may drop this upload from inside the callback: call a copy, touch nothing after.
+  if (std::function<void()> progress = on_progress_) progress();
 }
 
 }  // namespace popbridge::proxy::imap

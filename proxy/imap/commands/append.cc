@@ -34,6 +34,13 @@ void commit(Session& session, std::string mailbox, Prepared prepared, AppendUplo
       [mailbox = std::move(mailbox), prepared, staged, uidvalidity,
        limits =
            quotaLimitsOf(session)](store::UserStore& store) -> store::Result<store::ChangeSet> {
+        // Staged bodies not committed are removed here, on the worker, however this ends.
+        struct Release {
+          const AppendUpload::Staged& staged;
+          ~Release() {
+            if (staged) staged->clear();
+          }
+        } release{staged};
         auto target = store.mailbox(mailbox);
         if (!target) return fail(target.error());
         *uidvalidity = target->uidvalidity;
@@ -55,10 +62,7 @@ void commit(Session& session, std::string mailbox, Prepared prepared, AppendUplo
                                             message.flags, std::nullopt});
         }
         // RFC 9208 4.3.1: over the quota, NO [OVERQUOTA] and nothing of the command is stored.
-        auto result = store.append(mailbox, std::move(batch), limits);
-        // Bodies not committed are removed here, on the worker, not on the loop.
-        if (staged) staged->clear();
-        return result;
+        return store.append(mailbox, std::move(batch), limits);
       },
       [server, id = session.id(), uidvalidity](store::Result<store::ChangeSet> changes) {
         Session* s = server->find(id);
