@@ -89,6 +89,30 @@ const LiteralPiece* ArgParser::literalAt(std::size_t pos) const {
 
 bool ArgParser::atLiteral() const { return literalAt(pos_) != nullptr; }
 
+bool ArgParser::atStreamedLiteral() const {
+  const LiteralPiece* piece = literalAt(pos_);
+  return piece != nullptr && piece->streamed.has_value();
+}
+
+Result<StreamedLiteral, ParseError> ArgParser::streamedLiteral(Literal8 literal8) {
+  const LiteralPiece* piece = literalAt(pos_);
+  if (piece == nullptr || !piece->streamed) {
+    return fail(badSyntax("Expected a message literal"));
+  }
+  if (piece->binary && literal8 == Literal8::Reject) {
+    return fail(badSyntax("literal8 is not allowed here"));
+  }
+  // RFC 3501 9: a literal carries CHAR8 (no NUL); only literal8 may (RFC 3516 4.1).
+  if (!piece->binary && piece->has_nul) {
+    return fail(badSyntax("NUL in literal (use literal8)"));
+  }
+  StreamedLiteral out{*piece->streamed, piece->size, piece->binary};
+  const std::size_t close = command_.text.find('}', pos_);
+  pos_ = close == std::string::npos ? command_.text.size() : close + 1;
+  ++next_literal_;
+  return out;
+}
+
 std::string ArgParser::takeWhile(bool (*accept)(unsigned char)) {
   // A literal announcement is never part of an atom even when it starts with the atom char '~'.
   std::size_t limit = command_.text.size();
@@ -173,6 +197,9 @@ Result<std::string, ParseError> ArgParser::quoted() {
 
 Result<std::string, ParseError> ArgParser::literal(Literal8 literal8, bool* binary) {
   LiteralPiece& piece = command_.literals[next_literal_];
+  if (piece.streamed) {
+    return fail(badSyntax("A literal this large is only accepted as an APPEND message"));
+  }
   if (piece.binary && literal8 == Literal8::Reject) {
     return fail(badSyntax("literal8 is not allowed here"));
   }

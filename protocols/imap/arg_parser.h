@@ -18,6 +18,18 @@ struct LiteralPiece {
   std::size_t pos;  // offset in CommandText::text of its "{" (or "~" for literal8)
   std::string data;
   bool binary;  // literal8 "~{n}" (RFC 3516 4.1)
+  // Set when the reader streamed the bytes out instead (CommandReader::setStreamedLiteralLimit):
+  // `data` is then empty and this is the literal's index among the command's streamed ones.
+  std::optional<std::size_t> streamed = std::nullopt;
+  std::uint64_t size = 0;  // of a streamed literal
+  bool has_nul = false;    // a streamed literal held a NUL byte
+};
+
+// A literal whose bytes went elsewhere while the command arrived (LiteralPiece::streamed).
+struct StreamedLiteral {
+  std::size_t index;
+  std::uint64_t size;
+  bool binary;
 };
 
 // A complete client command: every line of it joined without CRLF (so each literal
@@ -88,6 +100,11 @@ class ArgParser {
   Result<std::vector<std::string>, ParseError> flagList();
   // True when a literal announcement starts here.
   bool atLiteral() const;
+  // True when the literal starting here was streamed (LiteralPiece::streamed).
+  bool atStreamedLiteral() const;
+  // Consumes a streamed literal (literal8 only where `literal8` allows). A non-literal8 one
+  // that held a NUL byte is an error (RFC 3501 9). string() refuses streamed literals.
+  Result<StreamedLiteral, ParseError> streamedLiteral(Literal8 literal8);
 
   // Consumes and returns the longest run of bytes accepted by `accept` (possibly empty). Stops
   // before a literal announcement.

@@ -341,7 +341,7 @@ struct RedactVisitor {
       // STYLE.md 7.6: never message content in logs, only its size.
       if (message.utf8) out += " UTF8 (";
       out += message.binary ? (message.utf8 ? "~{" : " ~{") : (message.utf8 ? "{" : " {");
-      out += std::to_string(message.message.size());
+      out += std::to_string(message.size);
       out += '}';
       if (message.utf8) out += ')';
     }

@@ -73,6 +73,32 @@ std::string tagOf(std::string_view line, Whole whole) {
   return std::string(line.substr(0, n));
 }
 
+// Whether a literal announced at `pos` of the command `text` (lines joined) holds an APPEND
+// message: the command is "tag APPEND mailbox ..." and the mailbox comes before `pos` (RFC 3501
+// 6.3.11: only the mailbox and the messages may be literals; flags and date-time may not).
+bool isAppendMessage(std::string_view text, std::size_t pos) {
+  std::size_t i = 0;
+  while (i < text.size() && isTagChar(static_cast<unsigned char>(text[i]))) {
+    ++i;
+  }
+  if (i == 0 || i >= text.size() || text[i] != ' ') {
+    return false;
+  }
+  ++i;
+  constexpr std::string_view kName = "APPEND ";
+  if (text.size() - i < kName.size()) {
+    return false;
+  }
+  for (std::size_t k = 0; k < kName.size(); ++k) {
+    const char c = text[i + k];
+    if ((c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c) != kName[k]) {
+      return false;
+    }
+  }
+  i += kName.size();
+  return pos > i && text.find_first_not_of(' ', i) < pos;
+}
+
 }  // namespace
 
 CommandReader::CommandReader(Limits limits) : limits_(limits) {}
@@ -112,6 +138,8 @@ void CommandReader::resetCommand() {
   depth_ = 0;
   literal_left_ = 0;
   discarding_ = false;
+  streaming_ = false;
+  streamed_count_ = 0;
 }
 
 ParseError CommandReader::limitError(std::string message, std::size_t visible,
@@ -176,6 +204,21 @@ ReadResult CommandReader::next() {
         const std::size_t available = buffer_.size() - pos_;
         const auto take =
             static_cast<std::size_t>(std::min<std::uint64_t>(available, literal_left_));
+        if (streaming_ && literal_left_ > 0) {
+          if (take == 0) {
+            return NeedMore{};
+          }
+          const std::size_t chunk = std::min(take, kMaxChunk);
+          const std::string_view bytes(buffer_.data() + pos_, chunk);
+          LiteralPiece& piece = command_.literals.back();
+          if (!piece.binary && !piece.has_nul && bytes.find('\0') != std::string_view::npos) {
+            piece.has_nul = true;
+          }
+          pos_ += chunk;
+          literal_left_ -= chunk;
+          return LiteralChunk{bytes};
+        }
+        streaming_ = false;
         if (!discarding_) {
           command_.literals.back().data.append(buffer_, pos_, take);
         }
@@ -298,9 +341,32 @@ ReadResult CommandReader::next() {
     if (!announcement) {
       return finishCommand();
     }
+    if (streamed_limit_ > 0 && isAppendMessage(command_.text, base + announcement->start)) {
+      if (announcement->size > streamed_limit_) {
+        // RFC 7889 4: NO [TOOBIG]; a synchronizing literal is refused before its continuation.
+        ParseError error = limitError(
+            "Message larger than APPENDLIMIT (" + std::to_string(streamed_limit_) + " bytes)", 0,
+            ParseError::Kind::TooBig);
+        skipLiteralOrEnd(line);
+        return error;
+      }
+      LiteralPiece piece{base + announcement->start, {}, announcement->binary};
+      piece.streamed = streamed_count_++;
+      piece.size = announcement->size;
+      command_.literals.push_back(std::move(piece));
+      literal_left_ = announcement->size;
+      streaming_ = true;
+      state_ = State::Literal;
+      return LiteralBegin{announcement->size, announcement->binary, announcement->sync};
+    }
     if (announcement->size > limits_.max_literal ||
         announcement->size > limits_.max_command - total_bytes_) {
-      ParseError error = limitError("Literal too large", 0, ParseError::Kind::TooBig);
+      ParseError error =
+          limitError("Literal larger than " +
+                         std::to_string(std::min<std::uint64_t>(
+                             limits_.max_literal, limits_.max_command - total_bytes_)) +
+                         " bytes",
+                     0, ParseError::Kind::TooBig);
       skipLiteralOrEnd(line);
       return error;
     }

@@ -24,7 +24,23 @@ struct NeedContinuation {
 struct Line {
   std::string text;
 };
-using ReadResult = std::variant<NeedMore, NeedContinuation, Command, Line, ParseError>;
+// An APPEND message literal that is streamed (see setStreamedLiteralLimit()) was announced and
+// accepted. Its bytes follow as LiteralChunk events instead of being kept in the Command; the
+// session sends a continuation request first when `sync` (RFC 3501 7.5). For streamed literals
+// this event replaces NeedContinuation.
+struct LiteralBegin {
+  std::uint64_t size;
+  bool binary;  // literal8 "~{n}" (RFC 3516 4.1)
+  bool sync;    // "{n}" rather than "{n+}" (RFC 7888)
+};
+// The next bytes of the streamed literal announced by the last LiteralBegin, at most
+// CommandReader::kMaxChunk of them. The view borrows the reader's buffer: it is valid until the
+// next call on the reader.
+struct LiteralChunk {
+  std::string_view bytes;
+};
+using ReadResult =
+    std::variant<NeedMore, NeedContinuation, Command, Line, ParseError, LiteralBegin, LiteralChunk>;
 
 // Push-style framing and parsing of client input (STYLE.md 4.1): bytes in, Commands out. Never
 // does I/O and never calls back. One instance per connection, used from one thread at a time.
@@ -36,7 +52,20 @@ using ReadResult = std::variant<NeedMore, NeedContinuation, Command, Line, Parse
 // lines between commands are ignored.
 class CommandReader {
  public:
+  // The largest LiteralChunk.
+  static constexpr std::size_t kMaxChunk = 256 * 1024;
+
   explicit CommandReader(Limits limits = {});
+
+  // Streams the message literals of APPEND commands (RFC 3501 6.3.11, RFC 3502 MULTIAPPEND,
+  // RFC 3516 literal8) of up to `limit` bytes each (the session's APPENDLIMIT, RFC 7889): each is
+  // reported as LiteralBegin followed by LiteralChunk events while it arrives, so nothing holds a
+  // whole message (STYLE.md 4.3). Such a literal counts against neither max_literal nor
+  // max_command; one over `limit` is ParseError{TooBig}. The Command then carries a LiteralPiece
+  // with `streamed` set in its place (AppendMessage::streamed). A literal that is the APPEND's
+  // mailbox name is never streamed. 0 (the default) streams nothing. Applies to literals
+  // announced from now on.
+  void setStreamedLiteralLimit(std::uint64_t limit) { streamed_limit_ = limit; }
 
   // Copies bytes into the reader's buffer. Call next() until it returns NeedMore.
   void feed(std::string_view bytes);
@@ -95,6 +124,9 @@ class CommandReader {
   std::uint64_t literal_left_ = 0;
   bool discarding_ = false;  // an error was reported; drop the rest of this command
   std::string skip_tail_;    // the last bytes of a line being skipped
+  std::uint64_t streamed_limit_ = 0;
+  bool streaming_ = false;          // the literal being read goes out as LiteralChunk events
+  std::size_t streamed_count_ = 0;  // streamed literals of the command so far
   MailboxNames names_ = MailboxNames::Mutf7;
 };
 

@@ -32,6 +32,8 @@ constexpr std::chrono::milliseconds kMinTimeout{500};
 // A failed login holds its connection this long at most: more would only tie up the client.
 constexpr std::chrono::milliseconds kMaxAuthFailureDelay{std::chrono::seconds(30)};
 constexpr std::size_t kMaxNameLength = 128;
+// imap.append_limit: far beyond any real message, and well inside APPENDLIMIT's number64.
+constexpr std::uint64_t kMaxAppendLimit = 1ull << 40;
 
 // The walker below stops at the first problem by throwing Failure, which parseConfig turns
 // into the returned ConfigError. Config loading is an edge where yaml-cpp's exceptions are
@@ -678,8 +680,9 @@ User readUser(const Context& ctx, const Field& field, const Quota& default_quota
 }
 
 void readImap(const Context& ctx, const Field& field, Config& config) {
-  const MapReader map(
-      ctx, field, {"listen", "tls", "plaintext_auth", "auth_failure_delay", "max_command_rate"});
+  const MapReader map(ctx, field,
+                      {"listen", "tls", "plaintext_auth", "append_limit", "auth_failure_delay",
+                       "max_command_rate"});
   const Field listen = map.required("listen");
   std::optional<std::string> first_tls_listener;
   for (const Field& entry : sequence(ctx, listen)) {
@@ -757,6 +760,17 @@ void readImap(const Context& ctx, const Field& field, Config& config) {
     } else {
       config.max_command_rate = positiveCount(ctx, *rate);
     }
+  }
+  if (auto limit = map.optional("append_limit")) {
+    auto parsed = parseSize(scalar(ctx, *limit, "a size such as 64M"));
+    if (!parsed) {
+      raise(ctx, limit->mark, limit->path, parsed.error());
+    }
+    // RFC 7889 3.1: APPENDLIMIT is a number64; popbridge keeps sizes far below that.
+    if (*parsed == 0 || *parsed > kMaxAppendLimit) {
+      raise(ctx, limit->mark, limit->path, "must be more than 0 and at most 1024G");
+    }
+    config.append_limit = *parsed;
   }
 }
 

@@ -101,6 +101,9 @@ struct Config {
   // connection may run (imap.max_command_rate; none when unset, "unlimited" in the file).
   std::chrono::milliseconds auth_failure_delay{2000};
   std::optional<std::uint32_t> max_command_rate = 1000;
+  // imap.append_limit: the largest message APPEND accepts, in bytes (RFC 7889 APPENDLIMIT).
+  static constexpr std::uint64_t kDefaultAppendLimit = 64ull << 20;
+  std::uint64_t append_limit = kDefaultAppendLimit;
   Quota default_quota;  // the top-level `quota`, already folded into each User::quota
   std::vector<User> users;
 

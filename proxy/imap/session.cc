@@ -6,6 +6,7 @@
 
 #include "protocols/imap/mutf7.h"
 #include "proxy/core/worker.h"
+#include "proxy/imap/append_upload.h"
 #include "proxy/imap/command_table.h"
 #include "proxy/imap/commands/handlers.h"
 #include "proxy/imap/fetch_job.h"
@@ -233,14 +234,25 @@ void Session::onData(std::string_view bytes) {
   }
 }
 
+std::uint64_t Session::appendLimit() const { return server_.config().append_limit; }
+
 void Session::processInput() {
-  while (!closing_ && !hanging_up_ && (!current_ || awaiting_line_)) {
+  while (!closing_ && !hanging_up_ && (!current_ || awaiting_line_) &&
+         !(upload_ && upload_->full())) {
     if (!current_ && reader_.buffered() > 0 && throttled()) return;
     popbridge::imap::ReadResult result = reader_.next();
     if (std::holds_alternative<popbridge::imap::NeedMore>(result)) return;
     if (const auto* more = std::get_if<popbridge::imap::NeedContinuation>(&result)) {
       (void)more;
       send("+ Ready for literal data\r\n");
+      continue;
+    }
+    if (const auto* begin = std::get_if<popbridge::imap::LiteralBegin>(&result)) {
+      onLiteralBegin(*begin);
+      continue;
+    }
+    if (const auto* chunk = std::get_if<popbridge::imap::LiteralChunk>(&result)) {
+      onLiteralChunk(chunk->bytes);
       continue;
     }
     if (auto* line = std::get_if<popbridge::imap::Line>(&result)) {
@@ -251,6 +263,7 @@ void Session::processInput() {
       continue;
     }
     if (auto* error = std::get_if<popbridge::imap::ParseError>(&result)) {
+      dropUpload();  // nothing of a refused command is stored
       std::string out;
       if (error->kind == popbridge::imap::ParseError::Kind::TooLong) {
         // The rest of the stream cannot be framed reliably: say so and hang up.
@@ -268,9 +281,7 @@ void Session::processInput() {
       if (error->tag.empty()) {
         popbridge::imap::appendUntaggedStatus(out, Status::Bad, code, error->message);
       } else if (too_big) {
-        popbridge::imap::appendTagged(
-            out, error->tag, Status::No, code,
-            "Literal larger than " + std::to_string(appendLimit()) + " bytes (APPENDLIMIT)");
+        popbridge::imap::appendTagged(out, error->tag, Status::No, code, error->message);
       } else {
         popbridge::imap::appendTagged(out, error->tag, Status::Bad, code, error->message);
       }
@@ -330,6 +341,48 @@ void Session::loginFailed() {
     return;
   }
   delay_.start(options_.auth_failure_delay, std::move(answer));
+}
+
+void Session::onLiteralBegin(const popbridge::imap::LiteralBegin& begin) {
+  // The reader streams only once authenticated() gave it a limit, so there is a user.
+  if (user_ == nullptr) return;
+  if (!upload_) {
+    upload_ = std::make_unique<AppendUpload>(server_.loop(), user_->store(),
+                                             [server = &server_, id = id_] {
+                                               if (Session* s = server->find(id)) {
+                                                 s->onUploadProgress();
+                                               }
+                                             });
+  }
+  upload_->begin();
+  if (begin.sync) send("+ Ready for literal data\r\n");
+}
+
+void Session::onLiteralChunk(std::string_view bytes) {
+  if (!upload_) return;
+  upload_->add(bytes);
+  // The disk is slower than the client: let the client wait in the kernel (STYLE.md 5.5).
+  if (upload_->full() && !upload_paused_) {
+    upload_paused_ = true;
+    connection_->stopReading();
+  }
+}
+
+void Session::onUploadProgress() {
+  if (closing_ || !upload_ || upload_->full()) return;
+  if (upload_paused_) {
+    upload_paused_ = false;
+    if (!reading_paused_) connection_->startReading();
+  }
+  processInput();
+}
+
+void Session::dropUpload() {
+  upload_.reset();
+  if (upload_paused_) {
+    upload_paused_ = false;
+    if (!reading_paused_ && !closing_) connection_->startReading();
+  }
 }
 
 void Session::dispatch(Command command) {
@@ -423,6 +476,7 @@ void Session::finish(Status status, std::string_view code, std::string_view text
         connection_->tlsActive() ? " (inside TLS)" : "");
   }
   current_.reset();
+  dropUpload();
   expunge_allowed_ = true;
   if (reading_paused_) {
     reading_paused_ = false;
@@ -472,6 +526,8 @@ void Session::authenticated(UserContext& user, const std::string& user_name) {
   user_ = &user;
   user_name_ = user_name;
   state_ = kAuthenticated;
+  // From now on APPEND messages go to disk as they arrive, up to APPENDLIMIT each.
+  reader_.setStreamedLiteralLimit(appendLimit());
   log(LogSeverity::Info, log_name_, "logged in as ", user_name, " from ",
       connection_->peerAddress());
 }

@@ -32,6 +32,7 @@ using popbridge::imap::Status;
 
 class ImapServer;
 class FetchJob;
+class AppendUpload;
 
 // RFC 3501 3: the connection states a command may be legal in (bit set).
 enum StateBit : std::uint8_t {
@@ -136,6 +137,12 @@ class Session {
   // Appends the stored (UTF-8) mailbox `name` as this client reads mailbox names.
   void appendMailbox(std::string& out, std::string_view name) const;
 
+  // The largest message APPEND accepts, in bytes (RFC 7889 APPENDLIMIT, imap.append_limit).
+  std::uint64_t appendLimit() const;
+  // The message literals of the current APPEND as they were streamed to disk while the command
+  // arrived; null when it had none. Owned by the session until the command finishes.
+  AppendUpload* appendUpload() { return upload_.get(); }
+
   // Writes raw protocol bytes (already encoded).
   void send(std::string bytes);
   // Ends the current command: applies and announces pending changes as the command's rules
@@ -192,6 +199,13 @@ class Session {
   bool throttled();
   // Counts a BAD answer; the 20th in a row hangs up.
   void countBad();
+  // An APPEND literal arrives (CommandReader::LiteralBegin / LiteralChunk).
+  void onLiteralBegin(const popbridge::imap::LiteralBegin& begin);
+  void onLiteralChunk(std::string_view bytes);
+  // The upload wrote a chunk: read on if it had made the session stop.
+  void onUploadProgress();
+  // Drops the upload (its staged files are removed) and reads on if it had stopped reading.
+  void dropUpload();
 
   ImapServer& server_;
   std::uint64_t id_;
@@ -229,6 +243,8 @@ class Session {
   bool qresync_ = false;
   bool rev2_ = false;
   bool utf8_accept_ = false;
+  std::unique_ptr<AppendUpload> upload_;  // the current APPEND's streamed literals
+  bool upload_paused_ = false;            // stopped reading: the upload's buffer is full
   std::shared_ptr<FetchJob> fetch_job_;
   bool fetch_round_running_ = false;
   bool fetch_waiting_drain_ = false;

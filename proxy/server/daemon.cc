@@ -387,6 +387,8 @@ class Services {
     if (next.max_command_rate != config_.max_command_rate) {
       restart.emplace_back("imap.max_command_rate");
     }
+    // Sessions advertise APPENDLIMIT from the start; a new value needs new sessions.
+    if (next.append_limit != config_.append_limit) restart.emplace_back("imap.append_limit");
     next.data_dir = config_.data_dir;
     next.control_socket = config_.control_socket;
     next.listeners = config_.listeners;
@@ -395,6 +397,7 @@ class Services {
     next.plaintext_auth = config_.plaintext_auth;
     next.auth_failure_delay = config_.auth_failure_delay;
     next.max_command_rate = config_.max_command_rate;
+    next.append_limit = config_.append_limit;
 
     // Users first: the scheduler finds contexts through the lookup.
     std::vector<std::string> added_users;

@@ -4,7 +4,8 @@
 // - the reader never crashes, and every next() loop ends: each event other than NeedMore either
 //   consumes input or switches the reader to skipping it, so events <= 2 * bytes + 2;
 // - after NeedMore at most one partial line is buffered (buffered() <= max_line + 1);
-// - the same bytes give the same events whole and in random splits (STYLE.md 8.2);
+// - the same bytes give the same events whole and in random splits (STYLE.md 8.2), streamed
+//   APPEND literals joined across their chunks;
 // - redacted() is one line and never shows a LOGIN password;
 // - LOGIN arguments written back with appendAstring() parse to the same strings;
 // - SEARCH EMAILID / THREADID values are RFC 8474 objectids.
@@ -74,6 +75,14 @@ std::string render(const ReadResult& result) {
   if (std::holds_alternative<NeedMore>(result)) {
     return "more";
   }
+  if (const auto* begin = std::get_if<LiteralBegin>(&result)) {
+    return "begin " + std::to_string(begin->size) + (begin->sync ? " sync" : "") +
+           (begin->binary ? " binary" : "");
+  }
+  if (const auto* chunk = std::get_if<LiteralChunk>(&result)) {
+    check(!chunk->bytes.empty() && chunk->bytes.size() <= CommandReader::kMaxChunk);
+    return "chunk " + std::string(chunk->bytes);
+  }
   if (const auto* c = std::get_if<NeedContinuation>(&result)) {
     return "cont " + std::to_string(c->literal_size);
   }
@@ -112,7 +121,9 @@ std::string render(const ReadResult& result) {
   } else if (const auto* append = std::get_if<AppendArgs>(&command.args)) {
     check(!append->messages.empty());
     for (const AppendMessage& message : append->messages) {
-      out += " " + message.message;
+      check(message.streamed ? message.message.empty() : message.size == message.message.size());
+      out += " " + (message.streamed ? "#" + std::to_string(*message.streamed) : message.message) +
+             " " + std::to_string(message.size);
     }
   }
   return out;
@@ -124,9 +135,10 @@ struct Run {
 
 // Feeds `input` cut at `cuts`, draining after every feed and checking progress.
 Run run(std::string_view input, const std::vector<std::size_t>& cuts, const Limits& limits,
-        MailboxNames names) {
+        MailboxNames names, std::uint64_t streamed_limit) {
   CommandReader reader(limits);
   reader.setMailboxNames(names);
+  reader.setStreamedLiteralLimit(streamed_limit);
   Run out;
   std::size_t start = 0;
   auto feed = [&](std::string_view chunk) {
@@ -143,7 +155,14 @@ Run run(std::string_view input, const std::vector<std::size_t>& cuts, const Limi
           reader.expectLine();
         }
       }
-      out.events.push_back(render(result));
+      std::string event = render(result);
+      // How a streamed literal is cut into chunks depends on the feeds: join them.
+      if (event.starts_with("chunk ") && !out.events.empty() &&
+          out.events.back().starts_with("chunk ")) {
+        out.events.back() += event.substr(6);
+      } else {
+        out.events.push_back(std::move(event));
+      }
     }
     check(reader.buffered() <= limits.max_line + 1);
   };
@@ -169,6 +188,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   // Modified UTF-7 names (IMAP4rev1) or UTF-8 ones (UTF8=ACCEPT / IMAP4rev2).
   const MailboxNames names = provider.ConsumeBool() ? MailboxNames::Utf8 : MailboxNames::Mutf7;
+  // APPEND message literals streamed out (as after login) or held like any other.
+  const std::uint64_t streamed_limit =
+      provider.ConsumeBool() ? provider.ConsumeIntegralInRange<std::uint64_t>(1, 512) : 0;
   const std::size_t split_count = provider.ConsumeIntegralInRange<std::size_t>(0, 16);
   std::vector<std::size_t> split_seeds;
   for (std::size_t i = 0; i < split_count; ++i) {
@@ -184,8 +206,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   std::sort(cuts.begin(), cuts.end());
 
-  const Run whole = run(input, {}, limits, names);
-  const Run split = run(input, cuts, limits, names);
+  const Run whole = run(input, {}, limits, names, streamed_limit);
+  const Run split = run(input, cuts, limits, names, streamed_limit);
   if (whole.events != split.events) {
     for (const auto& event : whole.events) {
       std::fprintf(stderr, "whole: %s\n", event.c_str());

@@ -1,8 +1,8 @@
 """Literals at the limits (RFC 7888): popbridge advertises LITERAL+, which covers LITERAL-
 (non-synchronizing literals of any size, not only up to 4096 octets), so only LITERAL+ is
-offered. A literal over popbridge's own limit (1 MiB) is refused with a tagged NO [TOOBIG]: a
-synchronizing one gets no continuation, a non-synchronizing one is read and dropped, and the
-connection goes on."""
+offered. A message literal over the configured imap.append_limit (1 MiB here) is refused with a
+tagged NO [TOOBIG]: a synchronizing one gets no continuation, a non-synchronizing one is read and
+dropped, and the connection goes on."""
 
 import unittest
 
@@ -18,7 +18,9 @@ def message(size):
 class LiteralsTest(PopbridgeCase):
     def setUp(self):
         super().setUp()
-        self.pb = self.new_popbridge()
+        self.pb = self.new_popbridge(start=False)
+        self.pb.append_limit = "1M"
+        self.pb.start()
         self.conn = self.imap_login(self.pb)
 
     def test_literal_plus_without_the_4096_bound(self):

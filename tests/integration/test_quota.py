@@ -146,12 +146,14 @@ class QuotaTest(PopbridgeCase):
         self.assertEqual(typ, "OK", data)
 
     def test_appendlimit_and_toobig(self):
-        pb = self.start({})
+        pb = self.new_popbridge(start=False)
+        pb.append_limit = "1536K"  # imap.append_limit
+        pb.start()
         conn = self.imap_login(pb)
         limits = [c for c in conn.capabilities if c.startswith("APPENDLIMIT=")]
         self.assertEqual(len(limits), 1, conn.capabilities)
         limit = int(limits[0].split("=")[1])
-        self.assertGreaterEqual(limit, 1 << 20)
+        self.assertEqual(limit, 1536 << 10)
         # RFC 7889 4: STATUS and LIST-STATUS give the same limit for every mailbox.
         self.assertEqual(status(conn, "Archive", "(APPENDLIMIT)"), {"APPENDLIMIT": limit})
         typ, data = conn._simple_command("LIST", '""', "INBOX", "RETURN", "(STATUS (APPENDLIMIT))")

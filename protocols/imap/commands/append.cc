@@ -57,11 +57,22 @@ Result<AppendMessage, ParseError> parseMessage(ArgParser& in) {
   if (!in.atLiteral()) {
     return fail(badSyntax("APPEND message must be a literal"));
   }
-  auto data = in.string(Literal8::Allow, &message.binary);
-  if (!data) {
-    return fail(data.error());
+  if (in.atStreamedLiteral()) {
+    auto streamed = in.streamedLiteral(Literal8::Allow);
+    if (!streamed) {
+      return fail(streamed.error());
+    }
+    message.streamed = streamed->index;
+    message.size = streamed->size;
+    message.binary = streamed->binary;
+  } else {
+    auto data = in.string(Literal8::Allow, &message.binary);
+    if (!data) {
+      return fail(data.error());
+    }
+    message.message = std::move(*data);
+    message.size = message.message.size();
   }
-  message.message = std::move(*data);
   if (message.utf8) {
     auto ok = in.expect(')', "')' after the UTF8 message");
     if (!ok) {

@@ -16,9 +16,13 @@ struct AppendMessage {
   std::vector<std::string> flags;
   std::optional<std::string> internal_date;  // as sent, e.g. "17-Jul-1996 02:44:25 -0700";
                                              // already checked with parseDateTime()
-  std::string message;                       // literal held in memory within Limits for now
-  bool binary = false;                       // sent as literal8 "~{n}"
-  bool utf8 = false;                         // sent as UTF8 (...) (RFC 6855 4)
+  // The literal, unless the reader streamed it out (CommandReader::setStreamedLiteralLimit):
+  // then `message` is empty and `streamed` is its index among the command's streamed literals.
+  std::string message;
+  std::optional<std::size_t> streamed;
+  std::uint64_t size = 0;  // of the literal, held or streamed
+  bool binary = false;     // sent as literal8 "~{n}"
+  bool utf8 = false;       // sent as UTF8 (...) (RFC 6855 4)
 };
 
 // APPEND mailbox 1*append-message (MULTIAPPEND, RFC 3502 6.3.11): one or more messages, all

@@ -1,7 +1,9 @@
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include "proxy/imap/append_upload.h"
 #include "proxy/imap/commands/handlers.h"
 #include "proxy/imap/flags.h"
 #include "proxy/imap/server.h"
@@ -11,69 +13,52 @@
 namespace popbridge::proxy::imap {
 namespace {
 
-// One message of the command, checked and ready for the store.
+// One message of the command, checked and ready for the store: its body is either in memory
+// (a literal the reader held) or staged on disk already (a streamed one, see AppendUpload).
 struct PreparedMessage {
   std::string body;
+  std::optional<std::size_t> streamed;
   std::int64_t date = 0;
   int offset = 0;
   store::Flags flags;
 };
 
-}  // namespace
+using Prepared = std::shared_ptr<std::vector<PreparedMessage>>;
 
-// RFC 3501 6.3.11 with MULTIAPPEND (RFC 3502): every message of the command is staged and then
-// committed in one store transaction, so the messages are durable before the tagged OK, get
-// consecutive UIDs, and a failure anywhere stores none of them.
-void handleAppend(Session& session, popbridge::imap::Command& command) {
-  auto& args = std::get<popbridge::imap::AppendArgs>(command.args);
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-  // Everything that can be refused without the store is checked for every message first.
-  std::vector<PreparedMessage> prepared;
-  prepared.reserve(args.messages.size());
-  for (popbridge::imap::AppendMessage& message : args.messages) {
-    // RFC 6855 4: the UTF8 data form is a protocol error unless UTF8=ACCEPT was enabled.
-    if (message.utf8 && !session.utf8AcceptEnabled()) {
-      session.finish(Status::Bad, "", "APPEND UTF8 needs ENABLE UTF8=ACCEPT first");
-      return;
-    }
-    auto flags = parseFlags(message.flags);
-    if (!flags) {
-      session.finish(Status::Bad, "", flags.error());
-      return;
-    }
-    PreparedMessage ready{std::move(message.message), now, 0, *flags};
-    if (message.internal_date) {
-      auto parsed = popbridge::imap::parseDateTime(*message.internal_date);
-      if (!parsed) {
-        session.finish(Status::Bad, "", "Invalid date-time: " + parsed.error().message);
-        return;
-      }
-      ready.date = parsed->first;
-      ready.offset = parsed->second;
-    }
-    prepared.push_back(std::move(ready));
-  }
+// Stages and commits the messages on the user's write queue, then answers the command.
+void commit(Session& session, std::string mailbox, Prepared prepared, AppendUpload::Staged staged) {
   ImapServer* server = &session.server();
   // Filled on the worker, read on the loop after the worker finished.
   auto uidvalidity = std::make_shared<std::uint32_t>(0);
   session.user()->write(
-      [mailbox = std::move(args.mailbox), prepared = std::move(prepared), uidvalidity,
-       limits = quotaLimitsOf(session)](
-          store::UserStore& store) mutable -> store::Result<store::ChangeSet> {
+      [mailbox = std::move(mailbox), prepared, staged, uidvalidity,
+       limits =
+           quotaLimitsOf(session)](store::UserStore& store) -> store::Result<store::ChangeSet> {
+        // Staged bodies not committed are removed here, on the worker, however this ends.
+        struct Release {
+          const AppendUpload::Staged& staged;
+          ~Release() {
+            if (staged) staged->clear();
+          }
+        } release{staged};
         auto target = store.mailbox(mailbox);
         if (!target) return fail(target.error());
         *uidvalidity = target->uidvalidity;
         std::vector<store::NewMessage> batch;
-        batch.reserve(prepared.size());
-        for (PreparedMessage& message : prepared) {
+        batch.reserve(prepared->size());
+        for (PreparedMessage& message : *prepared) {
           // A staged body that never reaches append() is removed by its destructor.
-          auto staged = store.stageMessage();
-          if (!staged) return fail(staged.error());
-          if (auto written = staged->write(message.body); !written) return fail(written.error());
-          std::string().swap(message.body);
-          batch.push_back(store::NewMessage{std::move(*staged), message.date, message.offset,
+          std::optional<store::StagedMessage> body;
+          if (message.streamed) {
+            body.emplace(std::move((*staged)[*message.streamed]));
+          } else {
+            auto fresh = store.stageMessage();
+            if (!fresh) return fail(fresh.error());
+            if (auto written = fresh->write(message.body); !written) return fail(written.error());
+            std::string().swap(message.body);
+            body.emplace(std::move(*fresh));
+          }
+          batch.push_back(store::NewMessage{std::move(*body), message.date, message.offset,
                                             message.flags, std::nullopt});
         }
         // RFC 9208 4.3.1: over the quota, NO [OVERQUOTA] and nothing of the command is stored.
@@ -102,6 +87,67 @@ void handleAppend(Session& session, popbridge::imap::Command& command) {
         }
         s->finish(Status::Ok, code, "APPEND completed");
       });
+}
+
+}  // namespace
+
+// RFC 3501 6.3.11 with MULTIAPPEND (RFC 3502): every message of the command is staged and then
+// committed in one store transaction, so the messages are durable before the tagged OK, get
+// consecutive UIDs, and a failure anywhere stores none of them. Message literals were streamed
+// to staged files while the command arrived (AppendUpload); the command waits for the last of
+// those writes before it commits.
+void handleAppend(Session& session, popbridge::imap::Command& command) {
+  auto& args = std::get<popbridge::imap::AppendArgs>(command.args);
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  AppendUpload* upload = session.appendUpload();
+  const std::size_t streamed_count = upload == nullptr ? 0 : upload->count();
+  // Everything that can be refused without the store is checked for every message first.
+  auto prepared = std::make_shared<std::vector<PreparedMessage>>();
+  prepared->reserve(args.messages.size());
+  for (popbridge::imap::AppendMessage& message : args.messages) {
+    // RFC 6855 4: the UTF8 data form is a protocol error unless UTF8=ACCEPT was enabled.
+    if (message.utf8 && !session.utf8AcceptEnabled()) {
+      session.finish(Status::Bad, "", "APPEND UTF8 needs ENABLE UTF8=ACCEPT first");
+      return;
+    }
+    auto flags = parseFlags(message.flags);
+    if (!flags) {
+      session.finish(Status::Bad, "", flags.error());
+      return;
+    }
+    if (message.streamed && *message.streamed >= streamed_count) {
+      session.finish(Status::No, "SERVERBUG", "Message data was not kept");  // never expected
+      return;
+    }
+    PreparedMessage ready{std::move(message.message), message.streamed, now, 0, *flags};
+    if (message.internal_date) {
+      auto parsed = popbridge::imap::parseDateTime(*message.internal_date);
+      if (!parsed) {
+        session.finish(Status::Bad, "", "Invalid date-time: " + parsed.error().message);
+        return;
+      }
+      ready.date = parsed->first;
+      ready.offset = parsed->second;
+    }
+    prepared->push_back(std::move(ready));
+  }
+  if (upload == nullptr) {
+    commit(session, std::move(args.mailbox), std::move(prepared), nullptr);
+    return;
+  }
+  upload->finish([server = &session.server(), id = session.id(), mailbox = std::move(args.mailbox),
+                  prepared](store::Result<AppendUpload::Staged> staged) mutable {
+    // The upload belongs to the session, so the session is there; it may drop the upload now.
+    Session* s = server->find(id);
+    if (s == nullptr) return;
+    if (!staged) {
+      s->finishWithStoreError(staged.error());
+      return;
+    }
+    commit(*s, std::move(mailbox), std::move(prepared), std::move(*staged));
+  });
 }
 
 }  // namespace popbridge::proxy::imap

@@ -52,10 +52,6 @@ void handleCompress(Session& session, popbridge::imap::Command& command);
 // Loop thread.
 store::QuotaLimits quotaLimitsOf(Session& session);
 
-// The largest message APPEND accepts, in bytes (RFC 7889 APPENDLIMIT): the literal limit of the
-// session's command reader; a larger literal is refused with NO [TOOBIG] before it is read.
-inline std::uint64_t appendLimit() { return popbridge::imap::Limits{}.max_literal; }
-
 // The store query for SEARCH keys (also those of SORT and THREAD), sequence numbers and "*"
 // resolved against `box` (search.cc). An error text for keys popbridge refuses. Moves strings
 // out of `args`. Loop thread.

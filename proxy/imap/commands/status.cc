@@ -26,7 +26,8 @@ void appendStatusResponse(std::string& out, const Session& session, const store:
     if (item == "SIZE") value = info.total_bytes;
     if (item == "DELETED") value = info.deleted;  // RFC 9051 6.3.11
     if (item == "HIGHESTMODSEQ") value = info.highestmodseq;
-    if (item == "APPENDLIMIT") value = appendLimit();  // RFC 7889 4: the same for every mailbox
+    if (item == "APPENDLIMIT")
+      value = session.appendLimit();  // RFC 7889 4: the same for every mailbox
     out += item + " " + std::to_string(value);
   }
   out += ")\r\n";

@@ -74,6 +74,7 @@ class Popbridge:
         self.log_level = log_level
         self.plaintext_auth = plaintext_auth
         self.imap_settings = {}  # more keys of the imap section, e.g. {"max_command_rate": 20}
+        self.append_limit = None  # imap.append_limit, e.g. "1M"; None leaves the default
         self.data_dir = os.path.join(self.root, "data")
         self.config_file = os.path.join(self.root, "popbridge.yaml")
         self.users = []
@@ -124,6 +125,10 @@ class Popbridge:
             f"  tls: {{ cert: {_q(self.certs.cert)}, key: {_q(self.certs.key)} }}",
             f"  plaintext_auth: {self.plaintext_auth}",
             *[f"  {key}: {value}" for key, value in self.imap_settings.items()],
+        ]
+        if self.append_limit is not None:
+            lines.append(f"  append_limit: {self.append_limit}")
+        lines += [
             "users:",
         ]
         for user in self.users:

@@ -351,5 +351,99 @@ TEST(CommandReaderTest, MailboxNamesInUtf8Mode) {
   }
 }
 
+// --- APPEND message literals streamed out (setStreamedLiteralLimit) ---
+
+TEST(CommandReaderTest, AppendMessageLiteralsAreStreamed) {
+  Limits limits;
+  limits.max_literal = 4;  // streamed literals are not bound by the held-literal limits
+  limits.max_command = 64;
+  auto events = readEverySplit(
+      "t1 APPEND INBOX (\\Seen) {12}\r\nHello\r\nworld ~{3+}\r\na\0b\r\nt2 NOOP\r\n"s, limits, 100);
+  ASSERT_EQ(events.size(), 6u);
+  const auto dumped = dumpAll(events);
+  ASSERT_EQ(dumped.size(), 6u);
+  EXPECT_EQ(dumped[0], "Begin 12 sync");
+  EXPECT_EQ(dumped[1], "Chunk <Hello\r\nworld>");
+  EXPECT_EQ(dumped[2], "Begin 3 binary");
+  EXPECT_EQ(dumped[3], "Chunk <a\0b>"s);
+  EXPECT_EQ(dumped[4],
+            "Command t1 APPEND Append<INBOX>[<\\Seen>]<-><> streamed#0 size 12[]<-><> binary "
+            "streamed#1 size 3");
+  EXPECT_EQ(dumped[5], "Command t2 NOOP NoArgs");
+}
+
+TEST(CommandReaderTest, AppendMailboxLiteralIsHeldNotStreamed) {
+  auto events = readEverySplit("t1 append {5}\r\nDraft {2+}\r\nhi\r\n", {}, 100);
+  const auto dumped = dumpAll(events);
+  ASSERT_EQ(dumped.size(), 4u);
+  EXPECT_EQ(dumped[0], "Continue 5");
+  EXPECT_EQ(dumped[1], "Begin 2");
+  EXPECT_EQ(dumped[2], "Chunk <hi>");
+  EXPECT_EQ(dumped[3], "Command t1 APPEND Append<Draft>[]<-><> streamed#0 size 2");
+}
+
+TEST(CommandReaderTest, OtherCommandsKeepTheirLiteralsWhileStreaming) {
+  auto events = readEverySplit("t1 LOGIN {3}\r\nbob pw\r\n", {}, 100);
+  const auto dumped = dumpAll(events);
+  ASSERT_EQ(dumped.size(), 2u);
+  EXPECT_EQ(dumped[0], "Continue 3");
+  EXPECT_EQ(dumped[1], "Command t1 LOGIN Login<bob><pw>");
+}
+
+TEST(CommandReaderTest, EmptyStreamedLiteralHasNoChunk) {
+  const auto dumped = dumpAll(readEverySplit("t1 APPEND INBOX {0+}\r\n\r\n", {}, 100));
+  ASSERT_EQ(dumped.size(), 2u);
+  EXPECT_EQ(dumped[0], "Begin 0");
+  EXPECT_EQ(dumped[1], "Command t1 APPEND Append<INBOX>[]<-><> streamed#0 size 0");
+}
+
+TEST(CommandReaderTest, StreamedLiteralOverTheLimitIsTooBig) {
+  // Synchronizing: refused before the continuation, so the client sends no literal.
+  auto sync = readEverySplit("t1 APPEND INBOX {101}\r\nt2 NOOP\r\n", {}, 100);
+  ASSERT_EQ(sync.size(), 2u);
+  EXPECT_EQ(dump(sync[0]), "Error 3 tag=<t1>");
+  EXPECT_NE(std::get<ParseError>(sync[0]).message.find("APPENDLIMIT (100 bytes)"),
+            std::string::npos);
+  EXPECT_EQ(dump(sync[1]), "Command t2 NOOP NoArgs");
+  // LITERAL+ (RFC 7888 4): read and thrown away, in the middle of a MULTIAPPEND too.
+  const std::string big(101, 'x');
+  const auto plus = dumpAll(readEverySplit(
+      "t1 APPEND INBOX {1+}\r\na {101+}\r\n" + big + " {1+}\r\nb\r\nt2 NOOP\r\n", {}, 100));
+  ASSERT_EQ(plus.size(), 4u);
+  EXPECT_EQ(plus[0], "Begin 1");
+  EXPECT_EQ(plus[1], "Chunk <a>");
+  EXPECT_EQ(plus[2], "Error 3 tag=<t1>");
+  EXPECT_EQ(plus[3], "Command t2 NOOP NoArgs");
+}
+
+TEST(CommandReaderTest, NulInAStreamedLiteralNeedsLiteral8) {
+  const auto dumped = dumpAll(readEverySplit("t1 APPEND INBOX {3+}\r\na\0b\r\n"s, {}, 100));
+  ASSERT_EQ(dumped.size(), 3u);
+  EXPECT_EQ(dumped[2], "Error 0 tag=<t1>");
+}
+
+TEST(CommandReaderTest, StreamedChunksAreBounded) {
+  const std::string body(CommandReader::kMaxChunk * 2 + 7, 'm');
+  CommandReader reader;
+  reader.setStreamedLiteralLimit(body.size());
+  reader.feed("t1 APPEND INBOX {" + std::to_string(body.size()) + "+}\r\n" + body + "\r\n");
+  EXPECT_TRUE(std::holds_alternative<LiteralBegin>(reader.next()));
+  std::size_t total = 0;
+  std::size_t chunks = 0;
+  while (true) {
+    ReadResult result = reader.next();
+    auto* chunk = std::get_if<LiteralChunk>(&result);
+    if (chunk == nullptr) {
+      EXPECT_TRUE(std::holds_alternative<Command>(result)) << dump(result);
+      break;
+    }
+    EXPECT_LE(chunk->bytes.size(), CommandReader::kMaxChunk);
+    total += chunk->bytes.size();
+    ++chunks;
+  }
+  EXPECT_EQ(total, body.size());
+  EXPECT_EQ(chunks, 3u);
+}
+
 }  // namespace
 }  // namespace popbridge::imap

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -112,7 +114,10 @@ inline std::string dumpArgs(const CommandArgs& args) {
       std::string out = "Append<" + a.mailbox + ">";
       for (const AppendMessage& m : a.messages) {
         out += dumpStrings(m.flags) + "<" + m.internal_date.value_or("-") + "><" + m.message + ">" +
-               (m.binary ? " binary" : "");
+               (m.binary ? " binary" : "") +
+               (m.streamed
+                    ? " streamed#" + std::to_string(*m.streamed) + " size " + std::to_string(m.size)
+                    : "");
       }
       return out;
     }
@@ -162,15 +167,32 @@ inline std::string dump(const ReadResult& result) {
     std::string operator()(const ParseError& e) const {
       return "Error " + std::to_string(static_cast<int>(e.kind)) + " tag=<" + e.tag + ">";
     }
+    std::string operator()(const LiteralBegin& b) const {
+      return "Begin " + std::to_string(b.size) + (b.binary ? " binary" : "") +
+             (b.sync ? " sync" : "");
+    }
+    std::string operator()(const LiteralChunk& c) const {
+      return "Chunk <" + std::string(c.bytes) + ">";
+    }
   };
   return std::visit(Visitor{}, result);
 }
 
+// Copies of LiteralChunk bytes, which otherwise borrow a reader's buffer; kept for the test
+// program's life (tests feed little).
+inline std::string_view keepChunk(std::string_view bytes) {
+  static std::deque<std::string> kept;
+  return kept.emplace_back(bytes);
+}
+
 // Feeds `input` cut at `cuts` (ascending offsets) and returns every event but NeedMore.
+// `streamed_limit` is passed to CommandReader::setStreamedLiteralLimit().
 inline std::vector<ReadResult> readEvents(std::string_view input,
                                           const std::vector<std::size_t>& cuts,
-                                          const Limits& limits = {}) {
+                                          const Limits& limits = {},
+                                          std::uint64_t streamed_limit = 0) {
   CommandReader reader(limits);
+  reader.setStreamedLiteralLimit(streamed_limit);
   std::vector<ReadResult> events;
   std::size_t start = 0;
   auto drain = [&] {
@@ -178,6 +200,9 @@ inline std::vector<ReadResult> readEvents(std::string_view input,
       ReadResult result = reader.next();
       if (std::holds_alternative<NeedMore>(result)) {
         return;
+      }
+      if (auto* chunk = std::get_if<LiteralChunk>(&result)) {
+        chunk->bytes = keepChunk(chunk->bytes);
       }
       events.push_back(std::move(result));
     }
@@ -192,9 +217,21 @@ inline std::vector<ReadResult> readEvents(std::string_view input,
   return events;
 }
 
+// Consecutive LiteralChunks are shown as one: how a streamed literal is cut depends on how the
+// input arrived.
 inline std::vector<std::string> dumpAll(const std::vector<ReadResult>& events) {
   std::vector<std::string> out;
+  bool chunk = false;
   for (const auto& event : events) {
+    if (const auto* c = std::get_if<LiteralChunk>(&event)) {
+      if (chunk) {
+        out.back().insert(out.back().size() - 1, c->bytes);
+        continue;
+      }
+      chunk = true;
+    } else {
+      chunk = false;
+    }
     out.push_back(dump(event));
   }
   return out;
@@ -202,16 +239,18 @@ inline std::vector<std::string> dumpAll(const std::vector<ReadResult>& events) {
 
 // Reads `input` whole, byte by byte and split at every offset into two feeds; expects the same
 // events each time and returns them (from the whole feed).
-inline std::vector<ReadResult> readEverySplit(std::string_view input, const Limits& limits = {}) {
-  std::vector<ReadResult> whole = readEvents(input, {}, limits);
+inline std::vector<ReadResult> readEverySplit(std::string_view input, const Limits& limits = {},
+                                              std::uint64_t streamed_limit = 0) {
+  std::vector<ReadResult> whole = readEvents(input, {}, limits, streamed_limit);
   const std::vector<std::string> expected = dumpAll(whole);
   std::vector<std::size_t> every;
   for (std::size_t i = 1; i < input.size(); ++i) {
     every.push_back(i);
   }
-  EXPECT_EQ(dumpAll(readEvents(input, every, limits)), expected) << "byte by byte: " << input;
+  EXPECT_EQ(dumpAll(readEvents(input, every, limits, streamed_limit)), expected)
+      << "byte by byte: " << input;
   for (std::size_t i = 1; i < input.size(); ++i) {
-    EXPECT_EQ(dumpAll(readEvents(input, {i}, limits)), expected)
+    EXPECT_EQ(dumpAll(readEvents(input, {i}, limits, streamed_limit)), expected)
         << "split at " << i << ": " << input;
   }
   return whole;

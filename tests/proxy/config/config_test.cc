@@ -164,6 +164,7 @@ TEST(ConfigExampleTest, DocumentsEveryKey) {
                           "cert:",
                           "key:",
                           "plaintext_auth:",
+                          "append_limit:",
                           "users:",
                           "name:",
                           "password_hash:",
@@ -236,6 +237,7 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(config->plaintext_auth, PlaintextAuth::Loopback);
   EXPECT_EQ(config->auth_failure_delay, std::chrono::seconds(2));
   EXPECT_EQ(config->max_command_rate, 1000u);
+  EXPECT_EQ(config->append_limit, 64u << 20);
   EXPECT_EQ(config->data_dir, dir_ / "data") << "relative to the config file's directory";
   EXPECT_TRUE(config->tls_cert.empty());
   EXPECT_TRUE(config->tls_key.empty());
@@ -268,11 +270,12 @@ TEST_F(ConfigTest, AllOptionalKeysParsed) {
       "        folder: Pulled\n";
   replaceAll(yaml, "data_dir: /var/lib/popbridge\n",
              "data_dir: /var/lib/popbridge\nlog_level: debug\n");
-  replaceAll(yaml, "  listen:\n", "  plaintext_auth: never\n  listen:\n");
+  replaceAll(yaml, "  listen:\n", "  plaintext_auth: never\n  append_limit: 200M\n  listen:\n");
   auto config = parseConfig(yaml, dir_ / "c.yaml");
   ASSERT_TRUE(config.has_value()) << config.error().toString();
   EXPECT_EQ(config->log_level, LogLevel::Debug);
   EXPECT_EQ(config->plaintext_auth, PlaintextAuth::Never);
+  EXPECT_EQ(config->append_limit, 200u << 20);
   const PopAccount& account = config->users[0].accounts[0];
   EXPECT_EQ(account.tls, TlsMode::Starttls);
   EXPECT_EQ(account.retention, Retention::Delete);
@@ -334,7 +337,22 @@ TEST_F(ConfigTest, UnknownKeyWithoutSuggestionListsKnownKeys) {
   const ConfigError error = expectError(yaml);
   EXPECT_EQ(error.toString(),
             "/etc/popbridge.yaml:3:3: imap.colour: unknown key \"colour\" (expected one of: "
-            "listen, tls, plaintext_auth, auth_failure_delay, max_command_rate)");
+            "listen, tls, plaintext_auth, append_limit, auth_failure_delay, max_command_rate)");
+}
+
+TEST_F(ConfigTest, BadAppendLimitNamesItsKey) {
+  std::string yaml = baseYaml();
+  replaceAll(yaml, "imap:\n", "imap:\n  append_limit: 0\n");
+  EXPECT_EQ(expectError(yaml).toString(),
+            "/etc/popbridge.yaml:3:3: imap.append_limit: must be more than 0 and at most 1024G");
+  yaml = baseYaml();
+  replaceAll(yaml, "imap:\n", "imap:\n  append_limit: 2000G\n");
+  EXPECT_EQ(expectError(yaml).toString(),
+            "/etc/popbridge.yaml:3:3: imap.append_limit: must be more than 0 and at most 1024G");
+  yaml = baseYaml();
+  replaceAll(yaml, "imap:\n", "imap:\n  append_limit: lots\n");
+  EXPECT_NE(expectError(yaml).toString().find("/etc/popbridge.yaml:3:3: imap.append_limit: "),
+            std::string::npos);
 }
 
 TEST_F(ConfigTest, UnknownTopLevelKey) {

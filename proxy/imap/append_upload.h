@@ -1,0 +1,80 @@
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/error.h"
+#include "store/staged_message.h"
+#include "store/user_store.h"
+
+namespace popbridge::proxy::imap {
+
+// The message literals of one APPEND command (MULTIAPPEND, literal8) while they arrive: each is
+// written to its own StagedMessage in the user's tmp/ on worker threads, so no whole message is
+// held in memory (STYLE.md 4.3) and the loop never waits on the disk (DESIGN.md). One write is
+// in flight at a time; received bytes wait in a buffer of at most about kHighMark bytes, and the
+// session stops reading from the client while full() says so.
+//
+// Destroying an upload whose staged messages were not taken removes their temporary files (on a
+// worker). Loop thread only.
+class AppendUpload {
+ public:
+  // Received bytes above which the session stops feeding the upload.
+  static constexpr std::size_t kHighMark = 1024 * 1024;
+  // Bytes collected before a write is started.
+  static constexpr std::size_t kWriteChunk = 256 * 1024;
+
+  // `on_progress` (may be empty) runs on the loop thread after each finished write, so the
+  // session can resume reading; it is never called from inside a method of this class.
+  AppendUpload(uv_loop_t* loop, std::shared_ptr<store::UserStore> store,
+               std::function<void()> on_progress);
+  ~AppendUpload();
+  AppendUpload(const AppendUpload&) = delete;
+  AppendUpload& operator=(const AppendUpload&) = delete;
+
+  // A new message literal starts; the bytes that follow belong to it.
+  void begin();
+  // Bytes of the current literal; copied.
+  void add(std::string_view bytes);
+  // Literals begun so far.
+  std::size_t count() const { return count_; }
+  // Whether the session should stop passing bytes until `on_progress` runs.
+  bool full() const { return buffered_ >= kHighMark; }
+
+  // The staged messages in order, every byte written, or the first error.
+  using Staged = std::shared_ptr<std::vector<store::StagedMessage>>;
+  using Done = std::function<void(store::Result<Staged>)>;
+  // Calls `done` on the loop thread (never before returning) once every byte received has been
+  // written. Call once, after the last add().
+  void finish(Done done);
+
+ private:
+  struct State;
+  struct Segment {
+    bool starts_message = false;
+    std::string bytes;
+  };
+  void flush();
+  void onWritten();
+
+  uv_loop_t* loop_;
+  std::shared_ptr<store::UserStore> store_;
+  std::function<void()> on_progress_;
+  std::shared_ptr<State> state_;  // touched by a worker while write_in_flight_
+  std::shared_ptr<bool> alive_;
+  std::vector<Segment> pending_;  // received, not yet handed to a worker
+  std::size_t buffered_ = 0;      // bytes in pending_ and in the write in flight
+  std::size_t in_flight_ = 0;     // bytes of the write in flight
+  std::size_t count_ = 0;
+  bool write_in_flight_ = false;
+  Done done_;
+};
+
+}  // namespace popbridge::proxy::imap
