@@ -17,8 +17,9 @@ Benchmarks (see bench/README.md for the method):
              FETCH FLAGS for each message of its set.
   memory     many concurrent IDLE connections, plain and then TLS: RSS growth per connection
              (popbridge: VmRSS of its one process; Dovecot: the sum of RSS of all its processes).
-  notify     idling clients on one mailbox; another connection APPENDs; the time from the
-             APPEND's tagged OK to each idler's "* n EXISTS": p50, p99, max.
+  notify     idling clients on one mailbox; another connection APPENDs; the time to each
+             idler's "* n EXISTS" from the commit (popbridge's debug log line for it), from
+             the APPEND's tagged OK and from sending the APPEND: p50, p99, max.
   bigfetch   FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE) on a large mailbox (popbridge filled by
              `popbridge import` of an mbox, Dovecot by a maildir written directly), then
              UID FETCH 1:* (FLAGS) (CHANGEDSINCE n) after 1% of the flags changed.
@@ -230,7 +231,7 @@ class Idler(asyncio.Protocol):
         self.buf = b""
         self.stage = 0
         self.ready = asyncio.get_running_loop().create_future()
-        self.events = []  # (n, monotonic time) of EXISTS while idling
+        self.events = []  # (n, monotonic time, realtime in us) of EXISTS while idling
         self.transport = None
 
     def connection_made(self, transport):
@@ -242,19 +243,21 @@ class Idler(asyncio.Protocol):
 
     def data_received(self, data):
         now = time.monotonic()
+        # CLOCK_REALTIME, to compare with the commit time popbridge logs (same machine).
+        now_us = time.time_ns() // 1000
         self.buf += data
         while True:
             i = self.buf.find(b"\r\n")
             if i < 0:
                 return
             line, self.buf = self.buf[:i], self.buf[i + 2:]
-            self._line(line, now)
+            self._line(line, now, now_us)
 
-    def _line(self, line, now):
+    def _line(self, line, now, now_us):
         if self.stage == 4:
             m = _EXISTS.match(line)
             if m:
-                self.events.append((int(m.group(1)), now))
+                self.events.append((int(m.group(1)), now, now_us))
         elif self.stage == 0 and line.startswith(b"* OK"):
             self.transport.write(f"a LOGIN {self.user} {PASSWORD}\r\nb SELECT INBOX\r\n".encode())
             self.stage = 1
@@ -600,9 +603,44 @@ async def idle_memory(server, ctx, port, users, count):
 
 # ----------------------------------------------------------------------------- notify
 
-async def notify_latency(port, clients, rounds):
+_PUBLISHED = re.compile(
+    rb"debug " + NOTIFY_USER.encode() + rb": published mailbox \d+ modseq (\d+) \((\d+) appended"
+    rb".* to (\d+) sessions: commit_us=(\d+) publish_us=(\d+) done_us=(\d+)")
+
+
+class CommitLog:
+    """popbridge's debug log read as it grows: the "published mailbox" line of each of
+    NOTIFY_USER's commits (proxy/server/user_context.cc), CLOCK_REALTIME microseconds."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = 0
+
+    def skip(self):
+        self.offset = os.path.getsize(self.path)
+
+    def appends(self):
+        """The commits with appended messages logged since the last call: a list of dicts."""
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        self.offset += end
+        out = []
+        for line in data[:end].splitlines():
+            m = _PUBLISHED.search(line)
+            if m and int(m.group(2)) > 0:
+                out.append({"modseq": int(m.group(1)), "sessions": int(m.group(3)),
+                            "commit_us": int(m.group(4)), "publish_us": int(m.group(5)),
+                            "done_us": int(m.group(6))})
+        return out
+
+
+async def notify_latency(port, clients, rounds, commit_log=None):
     """`clients` idlers on NOTIFY_USER's INBOX; `rounds` APPENDs from another connection.
-    Returns (latencies from the tagged OK in ms, latencies from sending APPEND in ms, missed)."""
+    Returns a dict of lists: latencies (ms) from the tagged OK, from sending APPEND, and with
+    `commit_log` (popbridge) from the commit, plus per round the commit -> start of the fan-out
+    and the fan-out itself; and the count of idlers missed."""
     transports, idlers = await open_idlers(port, None, [NOTIFY_USER], clients)
     await asyncio.sleep(2)
     c = await Conn.open(port)
@@ -610,24 +648,36 @@ async def notify_latency(port, clients, rounds):
     untagged, _ = await c.command("STATUS INBOX (MESSAGES)")
     count = int(re.search(rb"MESSAGES (\d+)", b"".join(untagged)).group(1))
     msg = append_pool(7, 1)[0][:3000] + b"\r\n"
-    from_ok, from_send, missed = [], [], 0
+    from_ok, from_send, from_commit, wake, fanout, missed = [], [], [], [], [], 0
     for _r in range(rounds):
         count += 1
+        if commit_log:
+            commit_log.skip()
         t_send = time.monotonic()
         await c.command("APPEND INBOX", literal=msg)
         t_ok = time.monotonic()
         deadline = t_ok + 20
         while time.monotonic() < deadline:
-            if all(any(n >= count for n, _ in p.events) for p in idlers):
+            if all(any(e[0] >= count for e in p.events) for p in idlers):
                 break
             await asyncio.sleep(0.05)
+        commit = None
+        if commit_log:
+            commits = commit_log.appends()
+            if len(commits) != 1 or commits[0]["sessions"] < clients:
+                raise ProtocolError(f"expected one logged commit to {clients} sessions: {commits}")
+            commit = commits[0]
+            wake.append((commit["publish_us"] - commit["commit_us"]) / 1000)
+            fanout.append((commit["done_us"] - commit["publish_us"]) / 1000)
         for p in idlers:
-            t = next((t for n, t in p.events if n >= count), None)
-            if t is None:
+            e = next((e for e in p.events if e[0] >= count), None)
+            if e is None:
                 missed += 1
             else:
-                from_ok.append((t - t_ok) * 1000)
-                from_send.append((t - t_send) * 1000)
+                from_ok.append((e[1] - t_ok) * 1000)
+                from_send.append((e[1] - t_send) * 1000)
+                if commit:
+                    from_commit.append((e[2] - commit["commit_us"]) / 1000)
             p.events.clear()
         await asyncio.sleep(1)
     await c.command("LOGOUT")
@@ -635,7 +685,8 @@ async def notify_latency(port, clients, rounds):
     for t in transports:
         t.abort()
     await asyncio.sleep(1)
-    return from_ok, from_send, missed
+    return {"from_ok": from_ok, "from_send": from_send, "from_commit": from_commit,
+            "wake": wake, "fanout": fanout, "missed": missed}
 
 
 # ----------------------------------------------------------------------------- big mailbox
@@ -692,6 +743,20 @@ async def big_fetch(server, port, count, runs, change_fraction, seed):
         out["fetch_first_s"] = times[0]
         out["fetch_s"] = statistics.median(times[1:])
         out["fetch_cpu_s"] = statistics.median(cpus[1:])
+        if server.name == "popbridge":  # RFC 8474 OBJECTID; Debian's Dovecot 2.3 has none
+            times, cpus = [], []
+            for _ in range(runs):
+                cpu0 = server.cpu_seconds()
+                t0 = time.monotonic()
+                untagged, _ = await c.command("FETCH 1:* (EMAILID THREADID)")
+                times.append(time.monotonic() - t0)
+                cpus.append(server.cpu_seconds() - cpu0)
+                if len(fetch_seqs(untagged, b"THREADID (")) != count:
+                    raise ProtocolError(f"FETCH 1:* (EMAILID THREADID) answered "
+                                        f"{len(untagged)} of {count}")
+                del untagged
+            out["objectid_s"] = statistics.median(times)
+            out["objectid_cpu_s"] = statistics.median(cpus)
         rng = random.Random(seed)
         changed = sorted(rng.sample(range(1, count + 1), max(1, int(count * change_fraction))))
         for i in range(0, len(changed), 500):
@@ -872,19 +937,42 @@ class Bench:
 
     def _notify(self, servers):
         for s in servers:
-            s.restart()
-            s.settle()
-            log(f"{s.name}: {self.a.notify_clients} idlers, {self.a.notify_rounds} APPENDs")
-            from_ok, from_send, missed = asyncio.run(
-                notify_latency(s.plain_port, self.a.notify_clients, self.a.notify_rounds))
+            pb = getattr(s, "pb", None)
+            if pb:
+                # The commit time is in popbridge's debug log ("published mailbox ...").
+                pb.log_level = "debug"
+            try:
+                s.restart()
+                s.settle()
+                log(f"{s.name}: {self.a.notify_clients} idlers, {self.a.notify_rounds} APPENDs")
+                d = asyncio.run(notify_latency(s.plain_port, self.a.notify_clients,
+                                               self.a.notify_rounds,
+                                               CommitLog(pb.log_file) if pb else None))
+            finally:
+                if pb:
+                    pb.log_level = "warn"
+            from_ok, from_send, from_commit = d["from_ok"], d["from_send"], d["from_commit"]
             r = {"clients": self.a.notify_clients, "rounds": self.a.notify_rounds,
-                 "missed": missed,
+                 "missed": d["missed"],
                  "p50_ms": pct(from_ok, 50), "p99_ms": pct(from_ok, 99), "max_ms": max(from_ok),
                  "min_ms": min(from_ok), "p50_from_send_ms": pct(from_send, 50),
                  "p99_from_send_ms": pct(from_send, 99), "max_from_send_ms": max(from_send)}
+            if from_commit:
+                r.update({"p50_from_commit_ms": pct(from_commit, 50),
+                          "p99_from_commit_ms": pct(from_commit, 99),
+                          "max_from_commit_ms": max(from_commit),
+                          "min_from_commit_ms": min(from_commit),
+                          "commit_to_publish_ms": d["wake"], "fanout_ms": d["fanout"]})
             self.results["notify"][s.name] = r
             log(f"  after the OK: p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max "
-                f"{r['max_ms']:.1f} ms, min {r['min_ms']:.1f} ms; missed {missed}")
+                f"{r['max_ms']:.1f} ms, min {r['min_ms']:.1f} ms; missed {d['missed']}")
+            if from_commit:
+                log(f"  after the commit: p50 {r['p50_from_commit_ms']:.1f} ms, p99 "
+                    f"{r['p99_from_commit_ms']:.1f} ms, max {r['max_from_commit_ms']:.1f} ms, "
+                    f"min {r['min_from_commit_ms']:.1f} ms; per round commit -> publish "
+                    + ", ".join(f"{x:.2f}" for x in d["wake"]) + " ms, fan-out to "
+                    f"{self.a.notify_clients} sessions "
+                    + ", ".join(f"{x:.2f}" for x in d["fanout"]) + " ms")
 
     def bigfetch(self):
         a = self.a
@@ -986,6 +1074,16 @@ class Bench:
             row(f"idle {mode}: kB per connection, PSS", get(p, "pss_kb_per_connection"),
                 get(d, "pss_kb_per_connection"))
         by = res["notify"]
+        for key, label in (("p50_from_commit_ms", "p50"), ("p99_from_commit_ms", "p99"),
+                           ("max_from_commit_ms", "max")) * bool(by):
+            n = get(by, "popbridge", "clients") or get(by, "dovecot", "clients")
+            row(f"notify {n} idlers, commit -> EXISTS {label} (ms)", get(by, "popbridge", key),
+                None, r="")
+        fan = get(by, "popbridge", "fanout_ms")
+        if fan:
+            row("notify: fan-out, publish -> last write (ms)", max(fan), None, "{:.2f}", "")
+            row("notify: commit -> publish on loop (ms)",
+                max(get(by, "popbridge", "commit_to_publish_ms")), None, "{:.2f}", "")
         for key, label in (("p50_ms", "p50"), ("p99_ms", "p99"), ("max_ms", "max")) * bool(by):
             n = get(by, "popbridge", "clients") or get(by, "dovecot", "clients")
             row(f"notify {n} idlers, OK -> EXISTS {label} (ms)", get(by, "popbridge", key),
@@ -1006,6 +1104,10 @@ class Bench:
                 get(by, "dovecot", "fetch_cpu_s"), "{:.3f}")
             row("  first FETCH after start (s)", get(by, "popbridge", "fetch_first_s"),
                 get(by, "dovecot", "fetch_first_s"), "{:.3f}")
+            row("FETCH 1:* (EMAILID THREADID) (s)", get(by, "popbridge", "objectid_s"), None,
+                "{:.3f}", "")
+            row("  server CPU per FETCH 1:* (EMAILID THREADID) (s)",
+                get(by, "popbridge", "objectid_cpu_s"), None, "{:.3f}", "")
             row("UID FETCH 1:* (FLAGS) (CHANGEDSINCE), 1% (s)",
                 get(by, "popbridge", "changedsince_s"), get(by, "dovecot", "changedsince_s"),
                 "{:.4f}")

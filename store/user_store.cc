@@ -1606,6 +1606,37 @@ Result<MessageObjectIds> UserStore::objectIds(std::int64_t mailbox_id, std::uint
   return MessageObjectIds{"E" + blob, std::move(thread)};
 }
 
+Result<std::vector<Result<MessageObjectIds>>> UserStore::objectIdsOf(
+    std::int64_t mailbox_id, std::span<const std::uint32_t> uids) {
+  std::vector<Result<MessageObjectIds>> out;
+  out.reserve(uids.size());
+  auto db = reader();
+  if (!db) return fail(db.error());
+  auto txn = Transaction::begin(**db, Transaction::Kind::Read);
+  if (!txn) return fail(txn.error());
+  // The statement of objectIds(), prepared once for the batch.
+  auto stmt = (*db)->prepare(
+      "SELECT m.blob, t.thread FROM messages m LEFT JOIN threads t ON t.blob = m.blob "
+      "WHERE m.mailbox_id = ? AND m.uid = ?");
+  if (!stmt) return fail(stmt.error());
+  for (const std::uint32_t uid : uids) {
+    stmt->reset();
+    stmt->bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(uid));
+    auto row = stmt->step();
+    if (!row) return fail(row.error());
+    if (!*row) {
+      out.emplace_back(fail(notFound("no message with uid " + std::to_string(uid))));
+      continue;
+    }
+    std::string blob = stmt->text(0);
+    std::string thread = stmt->isNull(1) ? "T" + blob : stmt->text(1);
+    out.emplace_back(MessageObjectIds{"E" + blob, std::move(thread)});
+  }
+  *stmt = Statement();
+  if (auto done = txn->commit(); !done) return fail(done.error());
+  return out;
+}
+
 Result<void> UserStore::threadExistingBodies() {
   struct Body {
     std::string blob;

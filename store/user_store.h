@@ -176,6 +176,11 @@ class UserStore {
                                                             std::span<const std::uint32_t> uids);
   // The RFC 8474 EMAILID and THREADID of a message. NotFound if the mailbox has no such uid.
   Result<MessageObjectIds> objectIds(std::int64_t mailbox_id, std::uint32_t uid);
+  // objectIds for each of `uids`, in one read transaction with one statement (FETCH EMAILID or
+  // THREADID over many messages). Element i answers uids[i]: NotFound if the mailbox has no such
+  // uid. The whole call fails only when the database cannot be read.
+  Result<std::vector<Result<MessageObjectIds>>> objectIdsOf(std::int64_t mailbox_id,
+                                                            std::span<const std::uint32_t> uids);
   // For SORT and THREAD: the header block of each message of `uids` (ascending) that the
   // mailbox holds, in ascending UID order, read from its blob (References is not part of the
   // stored envelope, so the header is read anyway). A message whose blob cannot be read (an

@@ -78,7 +78,7 @@ struct CommandEntry {
 
 constexpr ArgsParser kNoArgs = wrap<NoArgs, parseNoArgs>;
 
-constexpr std::array<CommandEntry, 37> kCommands = {{
+constexpr std::array<CommandEntry, 38> kCommands = {{
     {"CAPABILITY", kNoArgs, false},
     {"NOOP", kNoArgs, false},
     {"LOGOUT", kNoArgs, false},
@@ -86,6 +86,7 @@ constexpr std::array<CommandEntry, 37> kCommands = {{
     {"CHECK", kNoArgs, false},
     {"CLOSE", kNoArgs, false},
     {"UNSELECT", kNoArgs, false},
+    {"UNAUTHENTICATE", kNoArgs, false},  // RFC 8437
     {"IDLE", kNoArgs, false},
     {"NAMESPACE", kNoArgs, false},
     {"EXPUNGE", wrapExpunge, true},

@@ -51,6 +51,7 @@ constexpr std::array kCommands{
     CommandSpec{"GETQUOTAROOT", handleGetQuotaRoot, kAuthed, SequenceUse::None, false},
     CommandSpec{"SETQUOTA", handleSetQuota, kAuthed, SequenceUse::None, false},
     CommandSpec{"COMPRESS", handleCompress, kAuthed, SequenceUse::None, false},
+    CommandSpec{"UNAUTHENTICATE", handleUnauthenticate, kAuthed, SequenceUse::None, false},
 };
 
 }  // namespace

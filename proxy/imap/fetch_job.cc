@@ -190,7 +190,7 @@ bool FetchJob::startMessage(std::string& out) {
   }
   object_ids_.reset();
   if (needs_object_ids_) {
-    auto ids = store_->objectIds(mailbox_id_, target.info.uid);
+    auto ids = takeObjectIds();
     if (!ids) {
       if (ids.error().code == store::ErrorCode::NotFound) {
         expunge_issued_ = true;
@@ -211,10 +211,8 @@ bool FetchJob::startMessage(std::string& out) {
 
 store::Result<mime::Message> FetchJob::takeStructure() {
   if (index_ < prefetch_base_ || index_ - prefetch_base_ >= prefetched_.size()) {
-    // One statement and read transaction per batch instead of per message. A job that also
-    // reads bodies reads ahead less: each of its rounds may cover only a message or two.
-    const std::size_t batch = needs_body_ ? 8 : 256;
-    const std::size_t end = std::min(targets_.size(), index_ + batch);
+    // One statement and read transaction per batch instead of per message.
+    const std::size_t end = std::min(targets_.size(), index_ + readAhead());
     std::vector<std::uint32_t> uids;
     uids.reserve(end - index_);
     for (std::size_t i = index_; i < end; ++i) uids.push_back(targets_[i].info.uid);
@@ -225,6 +223,28 @@ store::Result<mime::Message> FetchJob::takeStructure() {
     prefetched_ = std::move(*batch_result);
   }
   return std::move(prefetched_[index_ - prefetch_base_]);
+}
+
+std::size_t FetchJob::readAhead() const {
+  // A job that also reads bodies reads ahead less: each of its rounds may cover only a message
+  // or two.
+  return needs_body_ ? 8 : 256;
+}
+
+store::Result<store::MessageObjectIds> FetchJob::takeObjectIds() {
+  if (index_ < ids_base_ || index_ - ids_base_ >= prefetched_ids_.size()) {
+    // One statement and read transaction per batch instead of per message.
+    const std::size_t end = std::min(targets_.size(), index_ + readAhead());
+    std::vector<std::uint32_t> uids;
+    uids.reserve(end - index_);
+    for (std::size_t i = index_; i < end; ++i) uids.push_back(targets_[i].info.uid);
+    auto batch_result = store_->objectIdsOf(mailbox_id_, uids);
+    prefetched_ids_.clear();
+    ids_base_ = index_;
+    if (!batch_result) return fail(batch_result.error());
+    prefetched_ids_ = std::move(*batch_result);
+  }
+  return std::move(prefetched_ids_[index_ - ids_base_]);
 }
 
 bool FetchJob::appendItem(std::string& out, const FetchAtt& att) {

@@ -54,7 +54,11 @@ class FetchJob {
   // Whether a BINARY item of the current message names a part with an unknown encoding.
   bool hasUnknownCte() const;
   // The structure of targets_[index_], from the read-ahead batch (refilled when it runs out).
+  // How many structures or object ids one store call reads ahead.
+  std::size_t readAhead() const;
   store::Result<mime::Message> takeStructure();
+  // The object ids of targets_[index_], read ahead in batches like the structures.
+  store::Result<store::MessageObjectIds> takeObjectIds();
   // Reads [begin, end) of the current body; nullopt (and error_ set) on a store failure.
   std::optional<std::string> readRange(std::uint64_t begin, std::uint64_t end);
 
@@ -70,6 +74,9 @@ class FetchJob {
   std::vector<store::Result<mime::Message>> prefetched_;
   std::size_t prefetch_base_ = 0;
   std::optional<store::MessageObjectIds> object_ids_;  // of the current message
+  // Object ids read ahead for targets_[ids_base_ ..], one store call per batch.
+  std::vector<store::Result<store::MessageObjectIds>> prefetched_ids_;
+  std::size_t ids_base_ = 0;
 
   std::size_t index_ = 0;  // current target
   std::size_t item_ = 0;   // next attribute of the current target

@@ -156,8 +156,11 @@ std::string Session::capabilities() const {
   caps += " BINARY";            // RFC 3516: FETCH BINARY[], BINARY.SIZE[] and APPEND literal8
   caps += " COMPRESS=DEFLATE";  // RFC 4978
   caps += " OBJECTID";          // RFC 8474
+  if (state_ != kNotAuthenticated) caps += " UNAUTHENTICATE";  // RFC 8437
   if (state_ == kNotAuthenticated) {
-    if (!secure() && options_.tls == config::TlsMode::Starttls && options_.tls_context) {
+    // After UNAUTHENTICATE on a compressed connection, TLS cannot start inside DEFLATE.
+    if (!secure() && options_.tls == config::TlsMode::Starttls && options_.tls_context &&
+        !connection_->compressionActive()) {
       caps += " STARTTLS";
     }
     if (loginAllowed()) {
@@ -530,6 +533,22 @@ void Session::authenticated(UserContext& user, const std::string& user_name) {
   reader_.setStreamedLiteralLimit(appendLimit());
   log(LogSeverity::Info, log_name_, "logged in as ", user_name, " from ",
       connection_->peerAddress());
+}
+
+void Session::unauthenticate() {
+  unselect();
+  log(LogSeverity::Info, log_name_, "logged out of ", user_name_, " (UNAUTHENTICATE)");
+  user_ = nullptr;
+  user_name_.clear();
+  state_ = kNotAuthenticated;
+  condstore_ = false;
+  qresync_ = false;
+  rev2_ = false;
+  utf8_accept_ = false;
+  reader_.setMailboxNames(mailboxNames());
+  // As before the first login: APPEND literals are not streamed to a user's store.
+  reader_.setStreamedLiteralLimit(0);
+  armAutologout();
 }
 
 SelectedMailbox& Session::beginSelect(std::int64_t id, std::string name, bool read_only) {

@@ -163,6 +163,10 @@ class Session {
   // the listener's auth_failure_delay; the third failure on this connection also says BYE and
   // hangs up.
   void loginFailed();
+  // RFC 8437 UNAUTHENTICATE: back to the not-authenticated state with nothing of the user's
+  // session left (selected mailbox, ENABLEd extensions, CONDSTORE); TLS and COMPRESS, which
+  // sit below IMAP, stay on.
+  void unauthenticate();
   // Enters the selected state for `mailbox` (snapshot not loaded yet); subscribes to changes.
   SelectedMailbox& beginSelect(std::int64_t id, std::string name, bool read_only);
   // Leaves the selected state without announcing anything.

@@ -18,13 +18,14 @@ void MailboxHub::unsubscribe(std::string_view user, std::int64_t mailbox_id,
   if (it->second.empty()) subscribers_.erase(it);
 }
 
-void MailboxHub::publish(std::string_view user, const store::ChangeSet& changes) {
-  if (!deliver_) return;
+std::size_t MailboxHub::publish(std::string_view user, const store::ChangeSet& changes) {
+  if (!deliver_) return 0;
   const auto it = subscribers_.find(Key{std::string(user), changes.mailbox_id});
-  if (it == subscribers_.end()) return;
+  if (it == subscribers_.end()) return 0;
   // A session may unsubscribe while it handles the delivery; walk a copy.
   const std::vector<std::uint64_t> ids = it->second;
   for (const std::uint64_t id : ids) deliver_(id, changes);
+  return ids.size();
 }
 
 std::size_t MailboxHub::subscriberCount(std::string_view user, std::int64_t mailbox_id) const {

@@ -26,8 +26,9 @@ class MailboxHub {
   void unsubscribe(std::string_view user, std::int64_t mailbox_id, std::uint64_t session_id);
 
   // Delivers `changes` to every session subscribed to (user, changes.mailbox_id), in
-  // subscription order. Sessions that unsubscribe meanwhile are skipped.
-  void publish(std::string_view user, const store::ChangeSet& changes);
+  // subscription order, and returns how many it was handed to. Sessions that unsubscribe
+  // meanwhile are skipped.
+  std::size_t publish(std::string_view user, const store::ChangeSet& changes);
 
   std::size_t subscriberCount(std::string_view user, std::int64_t mailbox_id) const;
 

@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -16,6 +17,10 @@
 namespace popbridge::proxy {
 
 class MailboxHub;
+
+// Microseconds since the Unix epoch by CLOCK_REALTIME: comparable with another process's clock on
+// the same machine (the IMAP benchmark measures commit -> EXISTS with it). Any thread.
+std::int64_t realtimeMicros();
 
 // The change sets a committed write produced, in the order sessions should see them.
 inline std::vector<const store::ChangeSet*> changeSetsOf(const store::ChangeSet& changes) {
@@ -92,7 +97,8 @@ class UserContext {
   void enqueue(Job job);
   void startNext();
   void startIndexJob();
-  void publish(const std::vector<const store::ChangeSet*>& changes);
+  // `committed_us` (realtimeMicros()) is when the write's transaction had committed.
+  void publish(const std::vector<const store::ChangeSet*>& changes, std::int64_t committed_us);
 
   uv_loop_t* loop_;
   std::string name_;
@@ -111,11 +117,20 @@ class UserContext {
 template <class T>
 void UserContext::writeWith(std::function<store::Result<T>(store::UserStore&)> work,
                             std::function<void(store::Result<T>)> done) {
-  auto result = std::make_shared<std::optional<store::Result<T>>>();
-  enqueue(Job{[store = store_, work = std::move(work), result] { result->emplace(work(*store)); },
-              [this, done = std::move(done), result] {
-                if (**result) publish(changeSetsOf(***result));
-                if (done) done(std::move(**result));
+  struct Outcome {
+    std::optional<store::Result<T>> result;
+    std::int64_t committed_us = 0;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  enqueue(Job{[store = store_, work = std::move(work), outcome] {
+                outcome->result.emplace(work(*store));
+                // The write's transaction has committed (or failed) once `work` returns.
+                outcome->committed_us = realtimeMicros();
+              },
+              [this, done = std::move(done), outcome] {
+                store::Result<T>& result = *outcome->result;
+                if (result) publish(changeSetsOf(*result), outcome->committed_us);
+                if (done) done(std::move(result));
               }});
 }
 

@@ -201,6 +201,34 @@ SearchNode leaf(SearchNode::Kind kind, std::string value, std::string field = {}
   return node;
 }
 
+TEST_F(ObjectIdTest, BatchAnswersEachUidAsObjectIdsDoes) {
+  append("INBOX", {mail("<root@x>", "", 1), mail("<other@x>", "", 2)});
+  append("INBOX", {mail("<r1@x>", "In-Reply-To: <root@x>\r\n", 3)});
+  const auto inbox_id = user_->mailbox("INBOX").value().id;
+  // Out of order, repeated, and one uid the mailbox does not have.
+  const std::vector<std::uint32_t> uids{3, 1, 99, 2, 3};
+  auto all = user_->objectIdsOf(inbox_id, uids);
+  ASSERT_TRUE(all) << all.error().message;
+  ASSERT_EQ(all->size(), uids.size());
+  for (std::size_t i = 0; i < uids.size(); ++i) {
+    auto one = user_->objectIds(inbox_id, uids[i]);
+    ASSERT_EQ((*all)[i].has_value(), one.has_value()) << "uid " << uids[i];
+    if (!one) {
+      EXPECT_EQ((*all)[i].error().code, ErrorCode::NotFound);
+      continue;
+    }
+    EXPECT_EQ((*all)[i]->email_id, one->email_id) << "uid " << uids[i];
+    EXPECT_EQ((*all)[i]->thread_id, one->thread_id) << "uid " << uids[i];
+  }
+  // The reply is in its parent's thread; the others are not in each other's.
+  EXPECT_EQ((*all)[0]->thread_id, (*all)[1]->thread_id);
+  EXPECT_NE((*all)[3]->thread_id, (*all)[1]->thread_id);
+  EXPECT_FALSE((*all)[2]);
+  auto none = user_->objectIdsOf(inbox_id, {});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_F(ObjectIdTest, SearchByEmailIdAndThreadId) {
   using K = SearchNode::Kind;
   ASSERT_TRUE(user_->createMailbox("Work"));

@@ -47,6 +47,7 @@ void handleSetQuota(Session& session, popbridge::imap::Command& command);
 void handleSort(Session& session, popbridge::imap::Command& command);
 void handleThread(Session& session, popbridge::imap::Command& command);
 void handleCompress(Session& session, popbridge::imap::Command& command);
+void handleUnauthenticate(Session& session, popbridge::imap::Command& command);
 
 // The logged-in user's quota limits from the configuration in force (UserContext::quotaLimits).
 // Loop thread.

@@ -9,6 +9,12 @@ void handleStarttls(Session& session, popbridge::imap::Command& /*command*/) {
     session.finish(Status::Bad, "", "TLS is already active");
     return;
   }
+  if (session.connection().compressionActive()) {
+    // Only after UNAUTHENTICATE (RFC 8437) can COMPRESS precede STARTTLS; TLS would then have
+    // to run inside DEFLATE, the wrong way round (RFC 4978 4 puts DEFLATE inside TLS).
+    session.finish(Status::No, "CANNOT", "STARTTLS is not possible once COMPRESS is active");
+    return;
+  }
   if (session.listener().tls != config::TlsMode::Starttls || !session.listener().tls_context) {
     session.finish(Status::No, "CANNOT", "STARTTLS is not offered on this port");
     return;

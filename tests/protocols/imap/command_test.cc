@@ -19,7 +19,7 @@ TEST(CommandTest, NamesAreCaseInsensitive) {
 
 TEST(CommandTest, EveryArgumentlessCommand) {
   for (const char* name : {"CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "CHECK", "CLOSE", "UNSELECT",
-                           "EXPUNGE", "IDLE", "NAMESPACE"}) {
+                           "EXPUNGE", "IDLE", "NAMESPACE", "UNAUTHENTICATE"}) {
     Command command = readOneCommand(std::string("t ") + name + "\r\n");
     EXPECT_EQ(command.name, name);
     EXPECT_FALSE(command.uid);
@@ -27,6 +27,7 @@ TEST(CommandTest, EveryArgumentlessCommand) {
   ParseError error = readOneError("t NOOP extra\r\n");
   EXPECT_EQ(error.kind, ParseError::Kind::Bad);
   EXPECT_EQ(error.tag, "t");
+  EXPECT_EQ(readOneError("u UNAUTHENTICATE now\r\n").kind, ParseError::Kind::Bad);
 }
 
 TEST(CommandTest, ExpungeHasNoUidSet) {

@@ -26,11 +26,11 @@ TEST(MailboxHubTest, DeliversOnlyToSubscribersOfThatUsersMailbox) {
   hub.subscribe("alice", 2, 12);
   hub.subscribe("bob", 1, 13);
 
-  hub.publish("alice", changeIn(1, 7));
+  EXPECT_EQ(hub.publish("alice", changeIn(1, 7)), 2u);
   EXPECT_EQ(delivered, (std::vector<std::pair<std::uint64_t, std::uint64_t>>{{10, 7}, {11, 7}}));
 
   delivered.clear();
-  hub.publish("bob", changeIn(1, 8));
+  EXPECT_EQ(hub.publish("bob", changeIn(1, 8)), 1u);
   EXPECT_EQ(delivered, (std::vector<std::pair<std::uint64_t, std::uint64_t>>{{13, 8}}));
 }
 
@@ -43,7 +43,7 @@ TEST(MailboxHubTest, UnsubscribedSessionsHearNothingAndEmptyEntriesVanish) {
   EXPECT_EQ(hub.subscriberCount("alice", 1), 1u);
   hub.unsubscribe("alice", 1, 10);
   EXPECT_EQ(hub.subscriberCount("alice", 1), 0u);
-  hub.publish("alice", changeIn(1, 1));
+  EXPECT_EQ(hub.publish("alice", changeIn(1, 1)), 0u);
   EXPECT_EQ(deliveries, 0);
 }
 
