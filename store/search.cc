@@ -8,7 +8,10 @@
 // checked for the needle in C++, the header column before the body for TEXT, so the answer is
 // exact: substring under i;unicode-casemap (RFC 5051, mime::casemapped), as Dovecot matches and
 // as HEADER here. The check cannot be skipped: without positions the trigrams may lie apart or
-// in the other column, and the index folds case its own way (lowercase, accents kept). Only
+// in the other column, and the index folds case its own way (lowercase, accents kept). The
+// word index (schema version 7, search_words) spares most of those checks: a document holding
+// a needle of ASCII letters and digits as a whole word matches for certain (wordQuery), so only
+// the trigram candidates it does not prove are checked. Only
 // trigrams of ASCII characters are asked for, in every spelling that casemaps to them (see
 // trigramQuery), so the candidates stay a superset. Needles without such a trigram, or
 // not valid UTF-8, are checked against the stored text
@@ -31,6 +34,7 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <iterator>
 #include <optional>
 #include <string_view>
 
@@ -830,41 +834,74 @@ std::string trigramQuery(std::string_view needle) {
   return query;
 }
 
+// The FTS5 query of the word index (search_words, schema version 7) that selects the documents
+// holding `needle` (casemapped) as a whole token, in the body column (Body) or either column
+// (HeaderAndBody): each of them certainly contains the needle. Only for needles of ASCII letters
+// and digits: casemapping leaves those characters alone (uppercased), so a token of them in the
+// text is the needle itself in the casemapped text, and the `ascii` tokenizer makes the needle
+// exactly one token. Empty for any other needle.
+std::string wordQuery(std::string_view needle, TextColumns columns) {
+  if (needle.empty()) return {};
+  for (const char c : needle) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) return {};
+  }
+  std::string query = columns == TextColumns::Body ? "body : " : "";
+  return query + '"' + std::string(needle) + '"';
+}
+
+// Appends the rowids `query` selects from the FTS5 table `table`, ascending.
+Result<void> matchRowids(Database& db, std::string_view table, const std::string& query,
+                         std::vector<std::int64_t>& out) {
+  auto stmt = db.prepare("SELECT rowid FROM " + std::string(table) + " WHERE " +
+                         std::string(table) + " MATCH ? ORDER BY rowid");
+  if (!stmt) return fail(stmt.error());
+  stmt->bind(1, query);
+  while (true) {
+    auto row = stmt->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    out.push_back(stmt->int64(0));
+  }
+  return {};
+}
+
 // The documents (search_text rowids, ascending) whose text contains `needle` (already
 // casemapped) under i;unicode-casemap: in the body column (Body), or in the header or the body
 // (HeaderAndBody, for TEXT).
 // Among all documents, or, when `only` is given (ascending), among those.
 //
-// The trigram index (detail=none: no positions, no columns) gives candidates only: a document
-// holding every trigram of the needle, anywhere, in either column. Each candidate's text is then
-// read from the FTS5 content table (search_text_content: id, c0 = header, c1 = body; the shadow
-// table FTS5 documents for tables with their own content) and checked in C++; a column that is
-// not needed is not read. A needle without a trigram trigramQuery may use (fewer than 4
-// characters, say, or no three plain ASCII ones in a row), or not valid UTF-8, has no
-// candidates: every document (or every one of `only`) is checked. The check is the C++ one for
-// every needle, so LIKE's wildcards and pattern length limits play no part.
+// The word index proves the documents holding the needle as a whole word (wordQuery); they match
+// without a look at their text. The trigram index (detail=none: no positions, no columns) gives
+// candidates only: a document holding every trigram of the needle, anywhere, in either column.
+// Each candidate not proven is then checked: its text is read from the FTS5 content table
+// (search_text_content: id, c0 = header, c1 = body; the shadow table FTS5 documents for tables
+// with their own content) and searched in C++; a column that is not needed is not read. A needle
+// without a trigram trigramQuery may use (fewer than 4 characters, say, or no three plain ASCII
+// ones in a row), or not valid UTF-8, has no candidates: every document (or every one of `only`)
+// is checked. The check is the C++ one for every needle, so LIKE's wildcards and pattern length
+// limits play no part. Documents not in the word index yet (search_words_pending) are simply
+// not proven, and checked.
 Result<std::vector<std::int64_t>> indexMatches(Database& db, const std::string& needle,
                                                TextColumns columns,
                                                const std::vector<std::int64_t>* only) {
   std::vector<std::int64_t> candidates;
+  std::vector<std::int64_t> proven;
   bool all = false;  // every document is a candidate
   if (only != nullptr) {
     candidates = *only;
   } else {
+    if (const std::string words = wordQuery(needle, columns); !words.empty()) {
+      if (auto found = matchRowids(db, "search_words", words, proven); !found) {
+        return fail(found.error());
+      }
+    }
     const std::string query = validUtf8(needle) ? trigramQuery(needle) : std::string();
     if (query.empty()) {
       all = true;
     } else {
-      auto stmt = db.prepare("SELECT rowid FROM search_text WHERE search_text MATCH ?");
-      if (!stmt) return fail(stmt.error());
-      stmt->bind(1, query);
-      while (true) {
-        auto row = stmt->step();
-        if (!row) return fail(row.error());
-        if (!*row) break;
-        candidates.push_back(stmt->int64(0));
+      if (auto found = matchRowids(db, "search_text", query, candidates); !found) {
+        return fail(found.error());
       }
-      std::sort(candidates.begin(), candidates.end());
     }
   }
 
@@ -880,6 +917,13 @@ Result<std::vector<std::int64_t>> indexMatches(Database& db, const std::string& 
       if (!*row) break;
       candidates.push_back(stmt->int64(0));
     }
+  }
+  if (!proven.empty()) {
+    std::vector<std::int64_t> unproven;
+    unproven.reserve(candidates.size() > proven.size() ? candidates.size() - proven.size() : 0);
+    std::set_difference(candidates.begin(), candidates.end(), proven.begin(), proven.end(),
+                        std::back_inserter(unproven));
+    candidates = std::move(unproven);
   }
   // The header first (short, and a TEXT match there spares reading the body), then the body,
   // read in chunks up to the first match.
@@ -902,7 +946,11 @@ Result<std::vector<std::int64_t>> indexMatches(Database& db, const std::string& 
     if (!found) return fail(db.lastError("cannot read indexed text"));
     if (*found) out.push_back(doc);
   }
-  return out;
+  if (proven.empty()) return out;
+  std::vector<std::int64_t> merged;
+  merged.reserve(out.size() + proven.size());
+  std::merge(out.begin(), out.end(), proven.begin(), proven.end(), std::back_inserter(merged));
+  return merged;
 }
 
 // Sets `doc` of each row (ascending uids, of mailbox `mailbox_id`) to its body's document, 0 when
