@@ -19,8 +19,8 @@
 // (a small mailbox in a large store), those are checked directly. Bodies without a document (not
 // indexed yet: indexing is deferred, see UserStore::indexPending; text above the index limit; or
 // a blob unreadable when it was indexed) are searched by extracting their text again from the
-// blob. The rows learn their documents after the metadata keys, by a seek each when few, else by
-// one merge in blob order (resolveDocuments).
+// blob. Each message row names its body's document (messages.doc, schema version 7, kept by
+// triggers), so the scan of the mailbox's rows is the only look at them.
 // HEADER and SENT* keys read the message header from the blob.
 //
 // Case folding is i;unicode-casemap for HEADER, BODY and TEXT: "É" matches "é" and "e" + U+0301,
@@ -61,10 +61,6 @@ constexpr std::size_t kMaxDocLookups = 200;
 // The trigram index is asked for at most this many distinct trigrams of a needle: each one more
 // narrows the candidates less and costs a doclist; the check of each candidate is exact anyway.
 constexpr std::size_t kMaxTrigrams = 12;
-// Rows whose documents are looked up one by one cost about as much per row as this many entries
-// of a sequential index scan: below (documents / kSeeksPerScan) rows, seeks; above, the merge of
-// resolveDocuments.
-constexpr std::int64_t kSeeksPerScan = 8;
 // Subtrees nested deeper than this stay out of SQL (SQLite bounds expression depth at 1000).
 constexpr int kMaxSqlDepth = 24;
 // UID sets with more ranges than this are checked in C++ only.
@@ -953,66 +949,6 @@ Result<std::vector<std::int64_t>> indexMatches(Database& db, const std::string& 
   return merged;
 }
 
-// Sets `doc` of each row (ascending uids, of mailbox `mailbox_id`) to its body's document, 0 when
-// the body has none. A few rows look theirs up one by one (a seek on search_docs by blob name
-// each); many rows would spend most of the search on those seeks and string compares, so the
-// mailbox's messages and all documents are then read in blob order (two index scans, no sort)
-// and merged.
-Result<void> resolveDocuments(Database& db, std::int64_t mailbox_id, std::vector<Row>& rows) {
-  std::int64_t documents = 0;  // an estimate: the highest document id
-  {
-    auto stmt = db.prepare("SELECT coalesce(max(id), 0) FROM search_docs");
-    if (!stmt) return fail(stmt.error());
-    auto row = stmt->step();
-    if (!row) return fail(row.error());
-    if (*row) documents = stmt->int64(0);
-  }
-  if (static_cast<std::int64_t>(rows.size()) * kSeeksPerScan < documents) {
-    auto stmt = db.prepare("SELECT id FROM search_docs WHERE blob = ?");
-    if (!stmt) return fail(stmt.error());
-    for (Row& row : rows) {
-      stmt->reset();
-      stmt->bind(1, row.blob);
-      auto found = stmt->step();
-      if (!found) return fail(found.error());
-      row.doc = *found ? stmt->int64(0) : 0;
-    }
-    return {};
-  }
-  auto messages = db.prepare(
-      "SELECT blob, uid FROM messages INDEXED BY messages_blob WHERE mailbox_id = ? "
-      "ORDER BY blob");
-  if (!messages) return fail(messages.error());
-  messages->bind(1, mailbox_id);
-  auto documents_by_blob = db.prepare("SELECT blob, id FROM search_docs ORDER BY blob");
-  if (!documents_by_blob) return fail(documents_by_blob.error());
-  std::vector<std::pair<std::uint32_t, std::int64_t>> found;  // uid, document
-  auto doc_row = documents_by_blob->step();
-  if (!doc_row) return fail(doc_row.error());
-  while (true) {
-    auto message_row = messages->step();
-    if (!message_row) return fail(message_row.error());
-    if (!*message_row) break;
-    const std::string_view blob = messages->textView(0);
-    // Both in BINARY collation order, which is std::string_view's (memcmp, then length).
-    while (*doc_row && documents_by_blob->textView(0) < blob) {
-      doc_row = documents_by_blob->step();
-      if (!doc_row) return fail(doc_row.error());
-    }
-    if (*doc_row && documents_by_blob->textView(0) == blob) {
-      found.emplace_back(static_cast<std::uint32_t>(messages->int64(1)),
-                         documents_by_blob->int64(1));
-    }
-  }
-  std::sort(found.begin(), found.end());
-  auto next = found.begin();
-  for (Row& row : rows) {
-    while (next != found.end() && next->first < row.uid) ++next;
-    row.doc = next != found.end() && next->first == row.uid ? next->second : 0;
-  }
-  return {};
-}
-
 }  // namespace
 
 Result<std::vector<std::uint32_t>> UserStore::search(std::int64_t mailbox_id,
@@ -1073,8 +1009,7 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
         return fail(Error{ErrorCode::NotFound, "no mailbox with id " + std::to_string(mailbox_id)});
       }
     }
-    // Keywords are copied only for keyword keys. Which document a row's body has is learnt
-    // afterwards, for the rows still undecided only (see resolveDocuments).
+    // Keywords are copied only for keyword keys; the row's document comes with it (NULL: none).
     std::string text = "SELECT uid, flags, ";
     text += evaluator.needsKeywords() ? "keywords" : "''";
     text += ", size, header_size, internaldate, tz_offset, blob, modseq, ";
@@ -1084,7 +1019,7 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
                 ? "coalesce((SELECT thread FROM threads t WHERE t.blob = messages.blob), "
                   "'T' || blob)"
                 : "''";
-    text += " FROM messages WHERE mailbox_id = ?";
+    text += ", coalesce(doc, 0) FROM messages WHERE mailbox_id = ?";
     if (!narrowing.empty()) text += " AND (" + narrowing + ")";
     text += " ORDER BY uid";
     auto stmt = db->prepare(text);
@@ -1105,6 +1040,7 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
       candidate.modseq = static_cast<std::uint64_t>(stmt->int64(8));
       if (evaluator.needsBlob()) candidate.blob = stmt->textView(7);
       candidate.thread = stmt->textView(9);
+      candidate.doc = stmt->int64(10);
       const Truth answer = evaluator.evaluate(candidate, nullptr);
       if (answer == Truth::True) out.push_back(SearchHit{candidate.uid, candidate.modseq});
       if (answer != Truth::Unknown) continue;
@@ -1114,9 +1050,6 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
     stmt = Statement();
     std::vector<std::int64_t> docs;  // of the pending rows
     if (!needles.empty() && !pending.empty()) {
-      if (auto resolved = resolveDocuments(*db, mailbox_id, pending); !resolved) {
-        return fail(resolved.error());
-      }
       auto structure = db->prepare("SELECT structure FROM mime WHERE blob = ?");
       if (!structure) return fail(structure.error());
       for (Row& row : pending) {

@@ -200,6 +200,25 @@ CREATE TABLE search_words_pending(
 );
 INSERT INTO search_words_pending(id) SELECT id FROM search_docs;
 )sql";
+// Also in version 7: each message row names its body's document (search_docs.id, NULL while the
+// body has none), so a search learns a row's document with the row instead of looking it up by
+// blob name. Triggers keep it exact on every path that adds a message row or a document, or
+// removes a document (only once no message refers to its blob).
+constexpr std::string_view kSchemaV7Column = "ALTER TABLE messages ADD COLUMN doc INTEGER";
+constexpr std::string_view kSchemaV7Docs = R"sql(
+UPDATE messages SET doc = (SELECT id FROM search_docs d WHERE d.blob = messages.blob);
+CREATE TRIGGER IF NOT EXISTS messages_doc AFTER INSERT ON messages
+WHEN EXISTS (SELECT 1 FROM search_docs WHERE blob = new.blob) BEGIN
+  UPDATE messages SET doc = (SELECT id FROM search_docs WHERE blob = new.blob)
+    WHERE mailbox_id = new.mailbox_id AND uid = new.uid;
+END;
+CREATE TRIGGER IF NOT EXISTS search_docs_insert AFTER INSERT ON search_docs BEGIN
+  UPDATE messages SET doc = new.id WHERE blob = new.blob;
+END;
+CREATE TRIGGER IF NOT EXISTS search_docs_delete AFTER DELETE ON search_docs BEGIN
+  UPDATE messages SET doc = NULL WHERE blob = old.blob;
+END;
+)sql";
 
 // THREADID assignment reads at most this much of a header, follows at most this many msg-ids
 // of it, and ignores msg-ids longer than kMaxThreadMessageId (none is that long in real mail).
@@ -465,15 +484,21 @@ Result<void> migrateToV4(Database& db) {
 
 // Adds mailboxes.object_id unless it is there (schema version 6), so that every later step can
 // create mailboxes with one.
-Result<void> addObjectIdColumn(Database& db) {
-  auto has_column =
-      db.prepare("SELECT 1 FROM pragma_table_info('mailboxes') WHERE name = 'object_id'");
+// Runs `alter` (an ALTER TABLE ... ADD COLUMN) unless `table` has `column` already.
+Result<void> addColumn(Database& db, std::string_view table, std::string_view column,
+                       std::string_view alter) {
+  auto has_column = db.prepare("SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
   if (!has_column) return fail(has_column.error());
-  auto column = has_column->step();
-  if (!column) return fail(column.error());
+  has_column->bind(1, std::string(table)).bind(2, std::string(column));
+  auto found = has_column->step();
+  if (!found) return fail(found.error());
   has_column = Statement();
-  if (*column) return {};
-  return db.exec(kSchemaV6Column);
+  if (*found) return {};
+  return db.exec(alter);
+}
+
+Result<void> addObjectIdColumn(Database& db) {
+  return addColumn(db, "mailboxes", "object_id", kSchemaV6Column);
 }
 
 // Up to `max_bytes` of the header of the blob at `path` (`header_size` long); nullopt if the
@@ -718,6 +743,8 @@ Result<void> UserStore::initialize() {
   }
   if (version < 7) {
     if (auto created = writer_->exec(kSchemaV7); !created) return created;
+    if (auto added = addColumn(*writer_, "messages", "doc", kSchemaV7Column); !added) return added;
+    if (auto docs = writer_->exec(kSchemaV7Docs); !docs) return docs;
   }
   if (version < kSchemaVersion) {
     if (auto set = writer_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !set) {

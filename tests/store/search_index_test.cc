@@ -88,6 +88,12 @@ class SearchIndexTest : public ::testing::Test {
   std::filesystem::path userDir() const { return user_->directory(); }
   std::int64_t docs() const { return sqlCount(userDir(), "SELECT count(*) FROM search_docs"); }
   std::int64_t texts() const { return sqlCount(userDir(), "SELECT count(*) FROM search_text"); }
+  // Message rows whose doc column does not name their body's document (schema version 7).
+  std::int64_t docMismatches() const {
+    return sqlCount(userDir(),
+                    "SELECT count(*) FROM messages m "
+                    "WHERE doc IS NOT (SELECT id FROM search_docs d WHERE d.blob = m.blob)");
+  }
   std::int64_t pending() const {
     return sqlCount(userDir(), "SELECT count(*) FROM search_pending");
   }
@@ -205,10 +211,12 @@ TEST_F(SearchIndexTest, OneDocumentPerBlobAcrossCopyMoveExpungeDelete) {
   EXPECT_EQ(docs(), 0);
   EXPECT_EQ(pending(), 2);
   EXPECT_EQ(run(Kind::Body, "unique-alpha"), U{a});
+  EXPECT_EQ(docMismatches(), 0);
   EXPECT_EQ(drain(), 2u);
   EXPECT_EQ(pending(), 0);
   EXPECT_EQ(docs(), 2);
   EXPECT_EQ(texts(), 2);
+  EXPECT_EQ(sqlCount(userDir(), "SELECT count(*) FROM messages WHERE doc IS NOT NULL"), 2);
   ASSERT_TRUE(user_->createMailbox("Kept"));
   ASSERT_TRUE(user_->createMailbox("Other"));
   const std::int64_t archive = user_->mailbox("Kept").value().id;
@@ -219,6 +227,7 @@ TEST_F(SearchIndexTest, OneDocumentPerBlobAcrossCopyMoveExpungeDelete) {
   auto copied = user_->transfer(inbox_, both, "Kept", TransferMode::Copy);
   ASSERT_TRUE(copied) << copied.error().message;
   EXPECT_EQ(docs(), 2);
+  EXPECT_EQ(docMismatches(), 0);
   EXPECT_EQ(run(Kind::Body, "unique-alpha", archive), U{copied->destination.appended[0].uid});
   EXPECT_EQ(run(Kind::Body, "unique-alpha"), U{a});
 
@@ -229,6 +238,7 @@ TEST_F(SearchIndexTest, OneDocumentPerBlobAcrossCopyMoveExpungeDelete) {
   EXPECT_EQ(docs(), 2);
   EXPECT_EQ(run(Kind::Body, "unique-beta", other), U{moved->destination.appended[0].uid});
   EXPECT_EQ(run(Kind::Body, "unique-beta"), U{});
+  EXPECT_EQ(docMismatches(), 0);
 
   // Expunging one of two references keeps the document; the last one removes it.
   const std::vector<std::uint32_t> just_a{a};
@@ -535,9 +545,13 @@ TEST_F(SearchIndexTest, VersionSixStoreGetsItsWordsFromTheStoredText) {
   user_.reset();
   store_.reset();
   sqlExec(dir_.path() / "users" / "alice",
-          "DROP TABLE search_words; DROP TABLE search_words_pending; PRAGMA user_version = 6;");
+          "DROP TABLE search_words; DROP TABLE search_words_pending; DROP TRIGGER messages_doc; "
+          "DROP TRIGGER search_docs_insert; DROP TRIGGER search_docs_delete; "
+          "ALTER TABLE messages DROP COLUMN doc; PRAGMA user_version = 6;");
   open();
   EXPECT_EQ(sqlCount(userDir(), "PRAGMA user_version"), 7);
+  EXPECT_EQ(sqlCount(userDir(), "SELECT count(*) FROM messages WHERE doc IS NOT NULL"), 220);
+  EXPECT_EQ(docMismatches(), 0);
   EXPECT_EQ(sqlCount(userDir(), "SELECT count(*) FROM search_words_pending"), 220);
   EXPECT_EQ(run(Kind::Body, "common").size(), 220u);
   EXPECT_EQ(run(Kind::Body, "body1").size(), 73u);
@@ -563,6 +577,7 @@ TEST_F(SearchIndexTest, VersionSixStoreGetsItsWordsFromTheStoredText) {
   EXPECT_EQ(run(Kind::Body, "common").size(), 218u);
   EXPECT_EQ(run(Kind::Body, "body1").size(), 72u);
   EXPECT_EQ(run(Kind::Text, "old 2").size(), 31u);  // 2, 20-29, 200-219
+  EXPECT_EQ(docMismatches(), 0);
 }
 
 // ---- brute force: a generated corpus, every answer checked against a scan of its known text
@@ -824,6 +839,7 @@ TEST_F(SearchIndexTest, AnswersEqualABruteForceScan) {
   check("part indexed", 100);
   EXPECT_EQ(drain(), corpus.size() - 120);
   ASSERT_EQ(docs(), static_cast<std::int64_t>(corpus.size()));
+  EXPECT_EQ(docMismatches(), 0);
   check("all indexed", queries.size());
   // A few lose their document: searched from the blob, same answers.
   sqlExec(userDir(),
@@ -833,6 +849,7 @@ TEST_F(SearchIndexTest, AnswersEqualABruteForceScan) {
           "DELETE FROM search_text WHERE rowid IN (SELECT id FROM search_docs LIMIT 10);"
           "DELETE FROM search_docs WHERE id NOT IN (SELECT rowid FROM search_text);");
   ASSERT_EQ(docs(), static_cast<std::int64_t>(corpus.size()) - 10);
+  EXPECT_EQ(docMismatches(), 0);
   check("ten without document", queries.size());
 }
 
