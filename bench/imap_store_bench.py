@@ -19,8 +19,9 @@ Method (see bench/README.md):
   Both servers get the same bytes (CRLF line ends).
 - popbridge: `popbridge import` reads an mbox of the corpus into INBOX (the daemon stopped), then
   `popbridge serve` starts and indexes the bodies for search in its idle time; the benchmark
-  waits until its search_pending table is empty (read from the store's SQLite file), so every
-  search runs on the full-text index. Dovecot: the files are written into the maildir's cur/ and
+  waits until its search_pending table is empty (and search_words_pending, for a store migrated
+  from before schema version 7; read from the store's SQLite file), so every search runs on the
+  full-text index. Dovecot: the files are written into the maildir's cur/ and
   one SELECT builds its index (untimed).
 - Both are reached over STARTTLS on loopback with Python's imaplib, one session each, INBOX
   selected. Each command is sent once untimed (warm-up: page cache, Dovecot's index cache), then
@@ -284,6 +285,11 @@ class Bench:
             db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=60)
             try:
                 pending = db.execute("SELECT count(*) FROM search_pending").fetchone()[0]
+                # Stores from before schema version 7 also wait for their word index.
+                if db.execute("SELECT 1 FROM sqlite_master "
+                              "WHERE name = 'search_words_pending'").fetchone():
+                    pending += db.execute(
+                        "SELECT count(*) FROM search_words_pending").fetchone()[0]
             finally:
                 db.close()
             if pending == 0:

@@ -8,7 +8,10 @@
 // checked for the needle in C++, the header column before the body for TEXT, so the answer is
 // exact: substring under i;unicode-casemap (RFC 5051, mime::casemapped), as Dovecot matches and
 // as HEADER here. The check cannot be skipped: without positions the trigrams may lie apart or
-// in the other column, and the index folds case its own way (lowercase, accents kept). Only
+// in the other column, and the index folds case its own way (lowercase, accents kept). The
+// word index (schema version 7, search_words) spares most of those checks: a document holding
+// a needle of ASCII letters and digits as a whole word matches for certain (wordQuery), so only
+// the trigram candidates it does not prove are checked. Only
 // trigrams of ASCII characters are asked for, in every spelling that casemaps to them (see
 // trigramQuery), so the candidates stay a superset. Needles without such a trigram, or
 // not valid UTF-8, are checked against the stored text
@@ -16,8 +19,8 @@
 // (a small mailbox in a large store), those are checked directly. Bodies without a document (not
 // indexed yet: indexing is deferred, see UserStore::indexPending; text above the index limit; or
 // a blob unreadable when it was indexed) are searched by extracting their text again from the
-// blob. The rows learn their documents after the metadata keys, by a seek each when few, else by
-// one merge in blob order (resolveDocuments).
+// blob. Each message row names its body's document (messages.doc, schema version 7, kept by
+// triggers), so the scan of the mailbox's rows is the only look at them.
 // HEADER and SENT* keys read the message header from the blob.
 //
 // Case folding is i;unicode-casemap for HEADER, BODY and TEXT: "É" matches "é" and "e" + U+0301,
@@ -31,6 +34,7 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <iterator>
 #include <optional>
 #include <string_view>
 
@@ -57,10 +61,6 @@ constexpr std::size_t kMaxDocLookups = 200;
 // The trigram index is asked for at most this many distinct trigrams of a needle: each one more
 // narrows the candidates less and costs a doclist; the check of each candidate is exact anyway.
 constexpr std::size_t kMaxTrigrams = 12;
-// Rows whose documents are looked up one by one cost about as much per row as this many entries
-// of a sequential index scan: below (documents / kSeeksPerScan) rows, seeks; above, the merge of
-// resolveDocuments.
-constexpr std::int64_t kSeeksPerScan = 8;
 // Subtrees nested deeper than this stay out of SQL (SQLite bounds expression depth at 1000).
 constexpr int kMaxSqlDepth = 24;
 // UID sets with more ranges than this are checked in C++ only.
@@ -830,41 +830,74 @@ std::string trigramQuery(std::string_view needle) {
   return query;
 }
 
+// The FTS5 query of the word index (search_words, schema version 7) that selects the documents
+// holding `needle` (casemapped) as a whole token, in the body column (Body) or either column
+// (HeaderAndBody): each of them certainly contains the needle. Only for needles of ASCII letters
+// and digits: casemapping leaves those characters alone (uppercased), so a token of them in the
+// text is the needle itself in the casemapped text, and the `ascii` tokenizer makes the needle
+// exactly one token. Empty for any other needle.
+std::string wordQuery(std::string_view needle, TextColumns columns) {
+  if (needle.empty()) return {};
+  for (const char c : needle) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) return {};
+  }
+  std::string query = columns == TextColumns::Body ? "body : " : "";
+  return query + '"' + std::string(needle) + '"';
+}
+
+// Appends the rowids `query` selects from the FTS5 table `table`, ascending.
+Result<void> matchRowids(Database& db, std::string_view table, const std::string& query,
+                         std::vector<std::int64_t>& out) {
+  auto stmt = db.prepare("SELECT rowid FROM " + std::string(table) + " WHERE " +
+                         std::string(table) + " MATCH ? ORDER BY rowid");
+  if (!stmt) return fail(stmt.error());
+  stmt->bind(1, query);
+  while (true) {
+    auto row = stmt->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    out.push_back(stmt->int64(0));
+  }
+  return {};
+}
+
 // The documents (search_text rowids, ascending) whose text contains `needle` (already
 // casemapped) under i;unicode-casemap: in the body column (Body), or in the header or the body
 // (HeaderAndBody, for TEXT).
 // Among all documents, or, when `only` is given (ascending), among those.
 //
-// The trigram index (detail=none: no positions, no columns) gives candidates only: a document
-// holding every trigram of the needle, anywhere, in either column. Each candidate's text is then
-// read from the FTS5 content table (search_text_content: id, c0 = header, c1 = body; the shadow
-// table FTS5 documents for tables with their own content) and checked in C++; a column that is
-// not needed is not read. A needle without a trigram trigramQuery may use (fewer than 4
-// characters, say, or no three plain ASCII ones in a row), or not valid UTF-8, has no
-// candidates: every document (or every one of `only`) is checked. The check is the C++ one for
-// every needle, so LIKE's wildcards and pattern length limits play no part.
+// The word index proves the documents holding the needle as a whole word (wordQuery); they match
+// without a look at their text. The trigram index (detail=none: no positions, no columns) gives
+// candidates only: a document holding every trigram of the needle, anywhere, in either column.
+// Each candidate not proven is then checked: its text is read from the FTS5 content table
+// (search_text_content: id, c0 = header, c1 = body; the shadow table FTS5 documents for tables
+// with their own content) and searched in C++; a column that is not needed is not read. A needle
+// without a trigram trigramQuery may use (fewer than 4 characters, say, or no three plain ASCII
+// ones in a row), or not valid UTF-8, has no candidates: every document (or every one of `only`)
+// is checked. The check is the C++ one for every needle, so LIKE's wildcards and pattern length
+// limits play no part. Documents not in the word index yet (search_words_pending) are simply
+// not proven, and checked.
 Result<std::vector<std::int64_t>> indexMatches(Database& db, const std::string& needle,
                                                TextColumns columns,
                                                const std::vector<std::int64_t>* only) {
   std::vector<std::int64_t> candidates;
+  std::vector<std::int64_t> proven;
   bool all = false;  // every document is a candidate
   if (only != nullptr) {
     candidates = *only;
   } else {
+    if (const std::string words = wordQuery(needle, columns); !words.empty()) {
+      if (auto found = matchRowids(db, "search_words", words, proven); !found) {
+        return fail(found.error());
+      }
+    }
     const std::string query = validUtf8(needle) ? trigramQuery(needle) : std::string();
     if (query.empty()) {
       all = true;
     } else {
-      auto stmt = db.prepare("SELECT rowid FROM search_text WHERE search_text MATCH ?");
-      if (!stmt) return fail(stmt.error());
-      stmt->bind(1, query);
-      while (true) {
-        auto row = stmt->step();
-        if (!row) return fail(row.error());
-        if (!*row) break;
-        candidates.push_back(stmt->int64(0));
+      if (auto found = matchRowids(db, "search_text", query, candidates); !found) {
+        return fail(found.error());
       }
-      std::sort(candidates.begin(), candidates.end());
     }
   }
 
@@ -880,6 +913,13 @@ Result<std::vector<std::int64_t>> indexMatches(Database& db, const std::string& 
       if (!*row) break;
       candidates.push_back(stmt->int64(0));
     }
+  }
+  if (!proven.empty()) {
+    std::vector<std::int64_t> unproven;
+    unproven.reserve(candidates.size() > proven.size() ? candidates.size() - proven.size() : 0);
+    std::set_difference(candidates.begin(), candidates.end(), proven.begin(), proven.end(),
+                        std::back_inserter(unproven));
+    candidates = std::move(unproven);
   }
   // The header first (short, and a TEXT match there spares reading the body), then the body,
   // read in chunks up to the first match.
@@ -902,67 +942,11 @@ Result<std::vector<std::int64_t>> indexMatches(Database& db, const std::string& 
     if (!found) return fail(db.lastError("cannot read indexed text"));
     if (*found) out.push_back(doc);
   }
-  return out;
-}
-
-// Sets `doc` of each row (ascending uids, of mailbox `mailbox_id`) to its body's document, 0 when
-// the body has none. A few rows look theirs up one by one (a seek on search_docs by blob name
-// each); many rows would spend most of the search on those seeks and string compares, so the
-// mailbox's messages and all documents are then read in blob order (two index scans, no sort)
-// and merged.
-Result<void> resolveDocuments(Database& db, std::int64_t mailbox_id, std::vector<Row>& rows) {
-  std::int64_t documents = 0;  // an estimate: the highest document id
-  {
-    auto stmt = db.prepare("SELECT coalesce(max(id), 0) FROM search_docs");
-    if (!stmt) return fail(stmt.error());
-    auto row = stmt->step();
-    if (!row) return fail(row.error());
-    if (*row) documents = stmt->int64(0);
-  }
-  if (static_cast<std::int64_t>(rows.size()) * kSeeksPerScan < documents) {
-    auto stmt = db.prepare("SELECT id FROM search_docs WHERE blob = ?");
-    if (!stmt) return fail(stmt.error());
-    for (Row& row : rows) {
-      stmt->reset();
-      stmt->bind(1, row.blob);
-      auto found = stmt->step();
-      if (!found) return fail(found.error());
-      row.doc = *found ? stmt->int64(0) : 0;
-    }
-    return {};
-  }
-  auto messages = db.prepare(
-      "SELECT blob, uid FROM messages INDEXED BY messages_blob WHERE mailbox_id = ? "
-      "ORDER BY blob");
-  if (!messages) return fail(messages.error());
-  messages->bind(1, mailbox_id);
-  auto documents_by_blob = db.prepare("SELECT blob, id FROM search_docs ORDER BY blob");
-  if (!documents_by_blob) return fail(documents_by_blob.error());
-  std::vector<std::pair<std::uint32_t, std::int64_t>> found;  // uid, document
-  auto doc_row = documents_by_blob->step();
-  if (!doc_row) return fail(doc_row.error());
-  while (true) {
-    auto message_row = messages->step();
-    if (!message_row) return fail(message_row.error());
-    if (!*message_row) break;
-    const std::string_view blob = messages->textView(0);
-    // Both in BINARY collation order, which is std::string_view's (memcmp, then length).
-    while (*doc_row && documents_by_blob->textView(0) < blob) {
-      doc_row = documents_by_blob->step();
-      if (!doc_row) return fail(doc_row.error());
-    }
-    if (*doc_row && documents_by_blob->textView(0) == blob) {
-      found.emplace_back(static_cast<std::uint32_t>(messages->int64(1)),
-                         documents_by_blob->int64(1));
-    }
-  }
-  std::sort(found.begin(), found.end());
-  auto next = found.begin();
-  for (Row& row : rows) {
-    while (next != found.end() && next->first < row.uid) ++next;
-    row.doc = next != found.end() && next->first == row.uid ? next->second : 0;
-  }
-  return {};
+  if (proven.empty()) return out;
+  std::vector<std::int64_t> merged;
+  merged.reserve(out.size() + proven.size());
+  std::merge(out.begin(), out.end(), proven.begin(), proven.end(), std::back_inserter(merged));
+  return merged;
 }
 
 }  // namespace
@@ -1025,8 +1009,7 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
         return fail(Error{ErrorCode::NotFound, "no mailbox with id " + std::to_string(mailbox_id)});
       }
     }
-    // Keywords are copied only for keyword keys. Which document a row's body has is learnt
-    // afterwards, for the rows still undecided only (see resolveDocuments).
+    // Keywords are copied only for keyword keys; the row's document comes with it (NULL: none).
     std::string text = "SELECT uid, flags, ";
     text += evaluator.needsKeywords() ? "keywords" : "''";
     text += ", size, header_size, internaldate, tz_offset, blob, modseq, ";
@@ -1036,7 +1019,7 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
                 ? "coalesce((SELECT thread FROM threads t WHERE t.blob = messages.blob), "
                   "'T' || blob)"
                 : "''";
-    text += " FROM messages WHERE mailbox_id = ?";
+    text += ", coalesce(doc, 0) FROM messages WHERE mailbox_id = ?";
     if (!narrowing.empty()) text += " AND (" + narrowing + ")";
     text += " ORDER BY uid";
     auto stmt = db->prepare(text);
@@ -1057,6 +1040,7 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
       candidate.modseq = static_cast<std::uint64_t>(stmt->int64(8));
       if (evaluator.needsBlob()) candidate.blob = stmt->textView(7);
       candidate.thread = stmt->textView(9);
+      candidate.doc = stmt->int64(10);
       const Truth answer = evaluator.evaluate(candidate, nullptr);
       if (answer == Truth::True) out.push_back(SearchHit{candidate.uid, candidate.modseq});
       if (answer != Truth::Unknown) continue;
@@ -1066,9 +1050,6 @@ Result<std::vector<SearchHit>> UserStore::searchHits(std::int64_t mailbox_id,
     stmt = Statement();
     std::vector<std::int64_t> docs;  // of the pending rows
     if (!needles.empty() && !pending.empty()) {
-      if (auto resolved = resolveDocuments(*db, mailbox_id, pending); !resolved) {
-        return fail(resolved.error());
-      }
       auto structure = db->prepare("SELECT structure FROM mime WHERE blob = ?");
       if (!structure) return fail(structure.error());
       for (Row& row : pending) {

@@ -198,6 +198,8 @@ bool ColumnReader::read(std::size_t offset, std::span<char> out) {
                            static_cast<int>(offset)) == SQLITE_OK;
 }
 
+std::int64_t Database::changes() const { return sqlite3_changes64(db_); }
+
 Error Database::lastError(std::string_view what) const {
   std::string message(what);
   message += ": ";

@@ -99,6 +99,8 @@ class Database {
   Result<Statement> prepare(std::string_view sql);
   // A reader of `table`.`column` (in the main schema), positioned on no row yet.
   ColumnReader columnReader(std::string table, std::string column);
+  // Rows the last finished INSERT, UPDATE or DELETE of this connection changed.
+  std::int64_t changes() const;
   // An Error for the connection's last failure, classified by SQLite's result code.
   Error lastError(std::string_view what) const;
 

@@ -33,7 +33,7 @@ using sql::Transaction;
 
 // PRAGMA user_version of the schema below. A later version migrates forward in initialize(),
 // keeping every mailbox id, UID, UIDVALIDITY, modseq and flag.
-constexpr std::int64_t kSchemaVersion = 6;
+constexpr std::int64_t kSchemaVersion = 7;
 
 constexpr std::string_view kSchemaV1 = R"sql(
 CREATE TABLE meta(
@@ -175,6 +175,49 @@ CREATE TABLE IF NOT EXISTS thread_refs(
   message_id TEXT PRIMARY KEY,
   thread TEXT NOT NULL
 ) WITHOUT ROWID;
+)sql";
+
+// Version 7: a second, small full-text index of whole words that proves matches where the
+// trigram index only gives candidates (see search.cc). The same two columns of the same decoded
+// text as search_text, under the same rowid (the document id), tokenized by FTS5's `ascii`
+// tokenizer: a token is a maximal run of bytes that are not ASCII punctuation or space, ASCII
+// letters folded to lowercase. A document holding the token "word" therefore holds the bytes
+// "word" in some ASCII case, so its casemapped text (i;unicode-casemap leaves ASCII letters and
+// digits as they are, uppercased) contains "WORD": the proof is exact for needles of ASCII
+// letters and digits. detail=column tells the header from the body; contentless (the text is in
+// search_text already), so a document is removed with FTS5's 'delete' command and the text it
+// was indexed with, read back from search_text (SQLite 3.40 has no contentless_delete).
+// Documents indexed before version 7 are listed in search_words_pending and added by
+// indexPending() from their stored text; until then search checks them as before. Running the
+// step again (a version number set back) starts the word index over from the stored text.
+constexpr std::string_view kSchemaV7 = R"sql(
+DROP TABLE IF EXISTS search_words;
+DROP TABLE IF EXISTS search_words_pending;
+CREATE VIRTUAL TABLE search_words USING fts5(header, body, content = '', tokenize = 'ascii',
+                                             detail = 'column', columnsize = 0);
+CREATE TABLE search_words_pending(
+  id INTEGER PRIMARY KEY
+);
+INSERT INTO search_words_pending(id) SELECT id FROM search_docs;
+)sql";
+// Also in version 7: each message row names its body's document (search_docs.id, NULL while the
+// body has none), so a search learns a row's document with the row instead of looking it up by
+// blob name. Triggers keep it exact on every path that adds a message row or a document, or
+// removes a document (only once no message refers to its blob).
+constexpr std::string_view kSchemaV7Column = "ALTER TABLE messages ADD COLUMN doc INTEGER";
+constexpr std::string_view kSchemaV7Docs = R"sql(
+UPDATE messages SET doc = (SELECT id FROM search_docs d WHERE d.blob = messages.blob);
+CREATE TRIGGER IF NOT EXISTS messages_doc AFTER INSERT ON messages
+WHEN EXISTS (SELECT 1 FROM search_docs WHERE blob = new.blob) BEGIN
+  UPDATE messages SET doc = (SELECT id FROM search_docs WHERE blob = new.blob)
+    WHERE mailbox_id = new.mailbox_id AND uid = new.uid;
+END;
+CREATE TRIGGER IF NOT EXISTS search_docs_insert AFTER INSERT ON search_docs BEGIN
+  UPDATE messages SET doc = new.id WHERE blob = new.blob;
+END;
+CREATE TRIGGER IF NOT EXISTS search_docs_delete AFTER DELETE ON search_docs BEGIN
+  UPDATE messages SET doc = NULL WHERE blob = old.blob;
+END;
 )sql";
 
 // THREADID assignment reads at most this much of a header, follows at most this many msg-ids
@@ -441,15 +484,21 @@ Result<void> migrateToV4(Database& db) {
 
 // Adds mailboxes.object_id unless it is there (schema version 6), so that every later step can
 // create mailboxes with one.
-Result<void> addObjectIdColumn(Database& db) {
-  auto has_column =
-      db.prepare("SELECT 1 FROM pragma_table_info('mailboxes') WHERE name = 'object_id'");
+// Runs `alter` (an ALTER TABLE ... ADD COLUMN) unless `table` has `column` already.
+Result<void> addColumn(Database& db, std::string_view table, std::string_view column,
+                       std::string_view alter) {
+  auto has_column = db.prepare("SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
   if (!has_column) return fail(has_column.error());
-  auto column = has_column->step();
-  if (!column) return fail(column.error());
+  has_column->bind(1, std::string(table)).bind(2, std::string(column));
+  auto found = has_column->step();
+  if (!found) return fail(found.error());
   has_column = Statement();
-  if (*column) return {};
-  return db.exec(kSchemaV6Column);
+  if (*found) return {};
+  return db.exec(alter);
+}
+
+Result<void> addObjectIdColumn(Database& db) {
+  return addColumn(db, "mailboxes", "object_id", kSchemaV6Column);
 }
 
 // Up to `max_bytes` of the header of the blob at `path` (`header_size` long); nullopt if the
@@ -692,6 +741,11 @@ Result<void> UserStore::initialize() {
     if (auto created = writer_->exec(kSchemaV6); !created) return created;
     if (auto threaded = threadExistingBodies(); !threaded) return threaded;
   }
+  if (version < 7) {
+    if (auto created = writer_->exec(kSchemaV7); !created) return created;
+    if (auto added = addColumn(*writer_, "messages", "doc", kSchemaV7Column); !added) return added;
+    if (auto docs = writer_->exec(kSchemaV7Docs); !docs) return docs;
+  }
   if (version < kSchemaVersion) {
     if (auto set = writer_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !set) {
       return set;
@@ -827,10 +881,13 @@ Result<std::size_t> UserStore::indexBody(const std::string& blob_id,
   if (!*row) return std::size_t{0};  // already indexed
   const std::int64_t id = doc->int64(0);
   doc = Statement();
-  auto insert = writer_->prepare("INSERT INTO search_text(rowid, header, body) VALUES(?, ?, ?)");
-  if (!insert) return fail(insert.error());
-  insert->bind(1, id).bind(2, text.header).bind(3, text.body);
-  if (auto done = insert->run(); !done) return fail(done.error());
+  for (const char* table : {"search_text", "search_words"}) {
+    auto insert = writer_->prepare(std::string("INSERT INTO ") + table +
+                                   "(rowid, header, body) VALUES(?, ?, ?)");
+    if (!insert) return fail(insert.error());
+    insert->bind(1, id).bind(2, text.header).bind(3, text.body);
+    if (auto done = insert->run(); !done) return fail(done.error());
+  }
   return text.header.size() + text.body.size();
 }
 
@@ -894,6 +951,48 @@ Result<std::size_t> UserStore::indexPending(std::size_t max_docs) {
       return fail(indexed.error());
     }
   }
+  // Documents of a store older than version 7 get their words from their stored text (no blob
+  // is read), in the room this job has left.
+  if (count < max_docs && bytes < kMaxIndexBytesPerTransaction) {
+    auto words = writer_->prepare("SELECT id FROM search_words_pending LIMIT ?");
+    if (!words) return fail(words.error());
+    words->bind(1, static_cast<std::int64_t>(std::min<std::size_t>(
+                       max_docs - count, std::numeric_limits<std::int32_t>::max())));
+    std::vector<std::int64_t> ids;
+    while (true) {
+      auto row = words->step();
+      if (!row) return fail(row.error());
+      if (!*row) break;
+      ids.push_back(words->int64(0));
+    }
+    words = Statement();
+    auto add = writer_->prepare(
+        "INSERT INTO search_words(rowid, header, body) "
+        "SELECT id, c0, c1 FROM search_text_content WHERE id = ?");
+    if (!add) return fail(add.error());
+    auto size = writer_->prepare(
+        "SELECT length(CAST(c0 AS BLOB)) + length(CAST(c1 AS BLOB)) FROM search_text_content "
+        "WHERE id = ?");
+    if (!size) return fail(size.error());
+    auto listed = writer_->prepare("DELETE FROM search_words_pending WHERE id = ?");
+    if (!listed) return fail(listed.error());
+    for (const std::int64_t id : ids) {
+      if (bytes >= kMaxIndexBytesPerTransaction) break;
+      ++count;
+      size->reset();
+      size->bind(1, id);
+      auto row = size->step();
+      if (!row) return fail(row.error());
+      if (*row) bytes += static_cast<std::size_t>(size->int64(0));
+      size->reset();
+      add->reset();
+      add->bind(1, id);
+      if (auto done = add->run(); !done) return fail(done.error());
+      listed->reset();
+      listed->bind(1, id);
+      if (auto done = listed->run(); !done) return fail(done.error());
+    }
+  }
   if (auto committed = txn->commit(); !committed) return fail(committed.error());
   return count;
 }
@@ -905,6 +1004,14 @@ Result<void> UserStore::forgetSearchText(const std::vector<std::string>& blob_id
   if (!find) return fail(find.error());
   auto remove_text = writer_->prepare("DELETE FROM search_text WHERE rowid = ?");
   if (!remove_text) return fail(remove_text.error());
+  // search_words is contentless: a document leaves it by the 'delete' command with the text it
+  // was indexed with, unless it was never added (still listed as pending from the migration).
+  auto remove_words_pending = writer_->prepare("DELETE FROM search_words_pending WHERE id = ?");
+  if (!remove_words_pending) return fail(remove_words_pending.error());
+  auto remove_words = writer_->prepare(
+      "INSERT INTO search_words(search_words, rowid, header, body) "
+      "SELECT 'delete', id, c0, c1 FROM search_text_content WHERE id = ?");
+  if (!remove_words) return fail(remove_words.error());
   auto remove_doc = writer_->prepare("DELETE FROM search_docs WHERE id = ?");
   if (!remove_doc) return fail(remove_doc.error());
   auto remove_pending = writer_->prepare(
@@ -921,6 +1028,14 @@ Result<void> UserStore::forgetSearchText(const std::vector<std::string>& blob_id
     if (!row) return fail(row.error());
     if (!*row) continue;
     const std::int64_t id = find->int64(0);
+    remove_words_pending->reset();
+    remove_words_pending->bind(1, id);
+    if (auto done = remove_words_pending->run(); !done) return done;
+    if (writer_->changes() == 0) {
+      remove_words->reset();
+      remove_words->bind(1, id);
+      if (auto done = remove_words->run(); !done) return done;
+    }
     remove_text->reset();
     remove_text->bind(1, id);
     if (auto done = remove_text->run(); !done) return done;

@@ -160,7 +160,9 @@ class UserStore {
   // pending; this indexes up to `max_docs` pending bodies (fewer once one transaction holds
   // 256 KiB of decoded text) in one short write transaction and returns how many it took off
   // the list (0: nothing pending). Search is exact before and after: a body without a document is
-  // read from its blob. The daemon calls it on the user's write queue whenever the queue is idle.
+  // read from its blob. In the room left, it also adds documents from before schema version 7 to
+  // the word index (from their stored text), counting them in the same total.
+  // The daemon calls it on the user's write queue whenever the queue is idle.
   Result<std::size_t> indexPending(std::size_t max_docs);
   // An open reader on the message's body. NotFound if no such message; Corrupt if its blob is
   // missing.

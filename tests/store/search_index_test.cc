@@ -88,6 +88,12 @@ class SearchIndexTest : public ::testing::Test {
   std::filesystem::path userDir() const { return user_->directory(); }
   std::int64_t docs() const { return sqlCount(userDir(), "SELECT count(*) FROM search_docs"); }
   std::int64_t texts() const { return sqlCount(userDir(), "SELECT count(*) FROM search_text"); }
+  // Message rows whose doc column does not name their body's document (schema version 7).
+  std::int64_t docMismatches() const {
+    return sqlCount(userDir(),
+                    "SELECT count(*) FROM messages m "
+                    "WHERE doc IS NOT (SELECT id FROM search_docs d WHERE d.blob = m.blob)");
+  }
   std::int64_t pending() const {
     return sqlCount(userDir(), "SELECT count(*) FROM search_pending");
   }
@@ -205,10 +211,12 @@ TEST_F(SearchIndexTest, OneDocumentPerBlobAcrossCopyMoveExpungeDelete) {
   EXPECT_EQ(docs(), 0);
   EXPECT_EQ(pending(), 2);
   EXPECT_EQ(run(Kind::Body, "unique-alpha"), U{a});
+  EXPECT_EQ(docMismatches(), 0);
   EXPECT_EQ(drain(), 2u);
   EXPECT_EQ(pending(), 0);
   EXPECT_EQ(docs(), 2);
   EXPECT_EQ(texts(), 2);
+  EXPECT_EQ(sqlCount(userDir(), "SELECT count(*) FROM messages WHERE doc IS NOT NULL"), 2);
   ASSERT_TRUE(user_->createMailbox("Kept"));
   ASSERT_TRUE(user_->createMailbox("Other"));
   const std::int64_t archive = user_->mailbox("Kept").value().id;
@@ -219,6 +227,7 @@ TEST_F(SearchIndexTest, OneDocumentPerBlobAcrossCopyMoveExpungeDelete) {
   auto copied = user_->transfer(inbox_, both, "Kept", TransferMode::Copy);
   ASSERT_TRUE(copied) << copied.error().message;
   EXPECT_EQ(docs(), 2);
+  EXPECT_EQ(docMismatches(), 0);
   EXPECT_EQ(run(Kind::Body, "unique-alpha", archive), U{copied->destination.appended[0].uid});
   EXPECT_EQ(run(Kind::Body, "unique-alpha"), U{a});
 
@@ -229,6 +238,7 @@ TEST_F(SearchIndexTest, OneDocumentPerBlobAcrossCopyMoveExpungeDelete) {
   EXPECT_EQ(docs(), 2);
   EXPECT_EQ(run(Kind::Body, "unique-beta", other), U{moved->destination.appended[0].uid});
   EXPECT_EQ(run(Kind::Body, "unique-beta"), U{});
+  EXPECT_EQ(docMismatches(), 0);
 
   // Expunging one of two references keeps the document; the last one removes it.
   const std::vector<std::uint32_t> just_a{a};
@@ -257,7 +267,9 @@ TEST_F(SearchIndexTest, BodiesWithoutDocumentAreSearchedFromTheBlob) {
   // As for a body whose text is above the index limit: no document.
   const std::uint32_t uid = add(kMultipart);
   const std::uint32_t other = add(testing::makeMessage("other", 200));
-  sqlExec(userDir(), "DELETE FROM search_text; DELETE FROM search_docs;");
+  sqlExec(userDir(),
+          "DELETE FROM search_text; DELETE FROM search_docs; "
+          "INSERT INTO search_words(search_words) VALUES('delete-all');");
   EXPECT_EQ(run(Kind::Body,
                 "cr\xc3\xa8me br\xc3\xbbl\xc3\xa9"
                 "e"),
@@ -441,7 +453,7 @@ TEST_F(SearchIndexTest, VersionTwoStoreIsIndexedByTheMigration) {
           "DROP TABLE search_text; DROP TABLE search_docs; DROP TABLE search_pending; "
           "PRAGMA user_version = 2;");
   open();
-  EXPECT_EQ(sqlCount(userDir(), "PRAGMA user_version"), 6);
+  EXPECT_EQ(sqlCount(userDir(), "PRAGMA user_version"), 7);
   // The migration only lists the old bodies (one per blob); indexing them comes later.
   EXPECT_EQ(docs(), 0);
   EXPECT_EQ(pending(), 2);
@@ -456,6 +468,116 @@ TEST_F(SearchIndexTest, VersionTwoStoreIsIndexedByTheMigration) {
   EXPECT_EQ(drain(), 1u);
   EXPECT_EQ(docs(), 3);
   EXPECT_EQ(run(Kind::Text, "subject: third"), U{third});
+}
+
+// The word index (schema version 7) proves a match where the needle, ASCII letters and digits
+// only, is a whole token of the text; everything else still goes through the trigram candidates
+// and the check. Asked with more than 200 documents so that the index, not the per-document
+// check, answers.
+TEST_F(SearchIndexTest, WholeWordsAreProvenAndEverythingElseChecked) {
+  std::vector<NewMessage> batch;
+  for (int i = 0; i < 210; ++i) {
+    batch.push_back(testing::newMessage(
+        *user_, "Subject: filler " + std::to_string(i) + "\r\n\r\nlorem ipsum\r\n"));
+  }
+  ASSERT_TRUE(user_->append("INBOX", std::move(batch)).has_value());
+  const std::uint32_t plain = add("Subject: one\r\n\r\nthe Report is due\r\n");
+  const std::uint32_t inside = add("Subject: two\r\n\r\nreports, misreporting\r\n");
+  const std::uint32_t header = add("Subject: the report\r\n\r\nnothing\r\n");
+  // Non-ASCII next to the letters: "report" is part of a longer token ("éreport"), not proven,
+  // still found.
+  const std::uint32_t accented =
+      add("Subject: three\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+          "r\xc3\xa9port \xc3\xa9report snake_case 4x4\r\n");
+  // U+212A KELVIN SIGN casemaps to K: "kelvin" is in the text though no token is "kelvin".
+  const std::uint32_t kelvin =
+      add("Subject: four\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+          "\xe2\x84\xaa"
+          "elvin\r\n");
+  // The last document: its id is the one SQLite gives the next document once it is gone.
+  const std::uint32_t last = add("Subject: six\r\n\r\nreport, last\r\n");
+  ASSERT_EQ(drain(), 216u);
+  EXPECT_EQ(sqlCount(userDir(), "SELECT count(*) FROM search_words_pending"), 0);
+  const auto proven = [&](const std::string& match) {
+    return sqlCount(userDir(),
+                    "SELECT count(*) FROM search_words WHERE search_words MATCH '" + match + "'");
+  };
+  EXPECT_EQ(proven("report"), 3);
+  EXPECT_EQ(proven("body : report"), 2);
+  EXPECT_EQ(proven("kelvin"), 0);
+  EXPECT_EQ(run(Kind::Body, "report"), (U{plain, inside, accented, last}));
+  EXPECT_EQ(run(Kind::Body, "REPORT"), (U{plain, inside, accented, last}));
+  EXPECT_EQ(run(Kind::Text, "report"), (U{plain, inside, header, accented, last}));
+  EXPECT_EQ(run(Kind::Body, "reporting"), U{inside});
+  EXPECT_EQ(run(Kind::Body, "eport"), (U{plain, inside, accented, last}));
+  EXPECT_EQ(run(Kind::Body, "snake"), U{accented});
+  EXPECT_EQ(run(Kind::Body, "4x4"), U{accented});
+  EXPECT_EQ(run(Kind::Body, "kelvin"), U{kelvin});
+  EXPECT_EQ(run(Kind::Text, "filler").size(), 210u);
+  EXPECT_EQ(run(Kind::Body, "lorem").size(), 210u);
+
+  // An expunged body leaves the word index with its document: a body indexed later under a
+  // reused document id is not proven by the words of the one before.
+  const std::vector<std::uint32_t> gone{plain, inside, last};
+  ASSERT_TRUE(user_->storeFlags(inbox_, gone, FlagOp::Add, Flags{kDeleted, {}}));
+  ASSERT_TRUE(user_->expunge(inbox_, gone));
+  EXPECT_EQ(proven("report"), 1);
+  EXPECT_EQ(proven("misreporting"), 0);
+  const std::int64_t last_doc = sqlCount(userDir(), "SELECT max(id) FROM search_docs");
+  const std::uint32_t later = add("Subject: five\r\n\r\nsomething else\r\n");
+  ASSERT_EQ(drain(), 1u);
+  EXPECT_EQ(sqlCount(userDir(), "SELECT max(id) FROM search_docs"), last_doc + 1);
+  EXPECT_EQ(run(Kind::Body, "report"), U{accented});
+  EXPECT_EQ(run(Kind::Text, "report"), (U{header, accented}));
+  EXPECT_EQ(run(Kind::Body, "something"), U{later});
+}
+
+// A version 6 store has documents but no word index: the migration lists them, search stays
+// exact while they wait, indexPending() adds them from their stored text, and a document
+// expunged while still listed leaves the list instead of the index.
+TEST_F(SearchIndexTest, VersionSixStoreGetsItsWordsFromTheStoredText) {
+  std::vector<std::uint32_t> uids;
+  for (int i = 0; i < 220; ++i) {
+    uids.push_back(add("Subject: old " + std::to_string(i) + "\r\n\r\nbody" +
+                       std::to_string(i % 3) + " common\r\n"));
+  }
+  ASSERT_EQ(drain(), 220u);
+  user_.reset();
+  store_.reset();
+  sqlExec(dir_.path() / "users" / "alice",
+          "DROP TABLE search_words; DROP TABLE search_words_pending; DROP TRIGGER messages_doc; "
+          "DROP TRIGGER search_docs_insert; DROP TRIGGER search_docs_delete; "
+          "ALTER TABLE messages DROP COLUMN doc; PRAGMA user_version = 6;");
+  open();
+  EXPECT_EQ(sqlCount(userDir(), "PRAGMA user_version"), 7);
+  EXPECT_EQ(sqlCount(userDir(), "SELECT count(*) FROM messages WHERE doc IS NOT NULL"), 220);
+  EXPECT_EQ(docMismatches(), 0);
+  EXPECT_EQ(sqlCount(userDir(), "SELECT count(*) FROM search_words_pending"), 220);
+  EXPECT_EQ(run(Kind::Body, "common").size(), 220u);
+  EXPECT_EQ(run(Kind::Body, "body1").size(), 73u);
+  // One expunged while listed, one after its words were added.
+  const std::vector<std::uint32_t> first{uids[0]};
+  ASSERT_TRUE(user_->storeFlags(inbox_, first, FlagOp::Add, Flags{kDeleted, {}}));
+  ASSERT_TRUE(user_->expunge(inbox_, first));
+  EXPECT_EQ(sqlCount(userDir(), "SELECT count(*) FROM search_words_pending"), 219);
+  EXPECT_EQ(user_->indexPending(100).value(), 100u);
+  EXPECT_EQ(run(Kind::Body, "common").size(), 219u);
+  EXPECT_EQ(run(Kind::Body, "body1").size(), 73u);
+  EXPECT_EQ(drain(), 119u);
+  EXPECT_EQ(sqlCount(userDir(), "SELECT count(*) FROM search_words_pending"), 0);
+  EXPECT_EQ(
+      sqlCount(userDir(), "SELECT count(*) FROM search_words WHERE search_words MATCH 'common'"),
+      219);
+  const std::vector<std::uint32_t> second{uids[1]};
+  ASSERT_TRUE(user_->storeFlags(inbox_, second, FlagOp::Add, Flags{kDeleted, {}}));
+  ASSERT_TRUE(user_->expunge(inbox_, second));
+  EXPECT_EQ(
+      sqlCount(userDir(), "SELECT count(*) FROM search_words WHERE search_words MATCH 'common'"),
+      218);
+  EXPECT_EQ(run(Kind::Body, "common").size(), 218u);
+  EXPECT_EQ(run(Kind::Body, "body1").size(), 72u);
+  EXPECT_EQ(run(Kind::Text, "old 2").size(), 31u);  // 2, 20-29, 200-219
+  EXPECT_EQ(docMismatches(), 0);
 }
 
 // ---- brute force: a generated corpus, every answer checked against a scan of its known text
@@ -717,12 +839,17 @@ TEST_F(SearchIndexTest, AnswersEqualABruteForceScan) {
   check("part indexed", 100);
   EXPECT_EQ(drain(), corpus.size() - 120);
   ASSERT_EQ(docs(), static_cast<std::int64_t>(corpus.size()));
+  EXPECT_EQ(docMismatches(), 0);
   check("all indexed", queries.size());
   // A few lose their document: searched from the blob, same answers.
   sqlExec(userDir(),
+          "INSERT INTO search_words(search_words, rowid, header, body) "
+          "SELECT 'delete', id, c0, c1 FROM search_text_content "
+          "WHERE id IN (SELECT id FROM search_docs LIMIT 10);"
           "DELETE FROM search_text WHERE rowid IN (SELECT id FROM search_docs LIMIT 10);"
           "DELETE FROM search_docs WHERE id NOT IN (SELECT rowid FROM search_text);");
   ASSERT_EQ(docs(), static_cast<std::int64_t>(corpus.size()) - 10);
+  EXPECT_EQ(docMismatches(), 0);
   check("ten without document", queries.size());
 }
 
