@@ -2,18 +2,67 @@
 
 #include <sqlite3.h>
 
+#include <mutex>
+
 namespace popbridge::store::sql {
+
+sqlite3_stmt* StatementCache::take(std::string_view sql) {
+  const auto found = by_sql_.find(sql);
+  if (found == by_sql_.end()) return nullptr;
+  const auto entry = found->second;
+  sqlite3_stmt* stmt = entry->second;
+  by_sql_.erase(found);
+  entries_.erase(entry);
+  return stmt;
+}
+
+void StatementCache::give(sqlite3_stmt* stmt) {
+  if (stmt == nullptr) return;
+  const char* text = sqlite3_sql(stmt);
+  if (!open_ || capacity_ == 0 || text == nullptr || by_sql_.count(text) != 0) {
+    sqlite3_finalize(stmt);
+    return;
+  }
+  // Ends the statement's read or write of the database, as finalizing it would.
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  entries_.emplace_front(text, stmt);
+  by_sql_.emplace(entries_.front().first, entries_.begin());
+  if (entries_.size() > capacity_) {
+    by_sql_.erase(entries_.back().first);
+    sqlite3_finalize(entries_.back().second);
+    entries_.pop_back();
+  }
+}
+
+void StatementCache::close() {
+  open_ = false;
+  by_sql_.clear();
+  for (auto& entry : entries_) sqlite3_finalize(entry.second);
+  entries_.clear();
+}
+
+void Statement::release() {
+  if (cache_) {
+    cache_->give(stmt_);
+    cache_.reset();
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+  stmt_ = nullptr;
+}
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    release();
     stmt_ = other.stmt_;
+    cache_ = std::move(other.cache_);
     other.stmt_ = nullptr;
   }
   return *this;
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() { release(); }
 
 Statement& Statement::bind(int index, std::int64_t value) {
   sqlite3_bind_int64(stmt_, index, static_cast<sqlite3_int64>(value));
@@ -117,6 +166,14 @@ Error errorFromCode(int code, std::string message) {
 }
 
 Result<std::unique_ptr<Database>> Database::open(const std::filesystem::path& path, OpenMode mode) {
+  static std::once_flag configured;
+  std::call_once(configured, [] {
+    // No memory statistics (nothing reads them): with them on, every allocation of every
+    // connection takes one process-wide mutex, which the store's worker threads contended on.
+    // Only possible before SQLite initialises; if something else initialised it first, the
+    // call fails and the statistics stay on, which is only slower.
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  });
   sqlite3* raw = nullptr;
   // NOMUTEX: each connection is used by one thread at a time, guarded by the UserStore.
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
@@ -139,7 +196,10 @@ Result<std::unique_ptr<Database>> Database::open(const std::filesystem::path& pa
   return db;
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  cache_->close();
+  sqlite3_close_v2(db_);
+}
 
 Result<void> Database::exec(std::string_view sql) {
   const std::string text(sql);
@@ -155,10 +215,13 @@ Result<void> Database::exec(std::string_view sql) {
 }
 
 Result<Statement> Database::prepare(std::string_view sql) {
+  if (sqlite3_stmt* cached = cache_->take(sql)) return Statement(cached, cache_);
   sqlite3_stmt* stmt = nullptr;
-  const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  // PERSISTENT: kept for reuse, so SQLite allocates it outside its short-lived lookaside.
+  const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) return fail(lastError("sqlite prepare"));
-  return Statement(stmt);
+  return Statement(stmt, cache_);
 }
 
 ColumnReader Database::columnReader(std::string table, std::string column) {

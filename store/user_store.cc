@@ -794,9 +794,13 @@ std::filesystem::path UserStore::blobPath(std::string_view blob_id) const {
   return dir_ / "blobs" / std::string(blob_id.substr(0, 2)) / std::string(blob_id);
 }
 
-void UserStore::removeUnreferencedBlobs(const std::vector<std::string>& blob_ids) {
+std::vector<std::string> UserStore::forgetUnreferencedBlobs(
+    const std::vector<std::string>& blob_ids) {
+  // In the transaction that removed the messages, not after it: each statement on its own
+  // would be a durable commit of its own, two WAL fsyncs per expunged body.
+  std::vector<std::string> unreferenced;
   auto stmt = writer_->prepare("SELECT 1 FROM messages WHERE blob = ? LIMIT 1");
-  if (!stmt) return;  // the blobs stay as orphans; check() reports them
+  if (!stmt) return unreferenced;  // the blobs stay as orphans; check() reports them
   auto forget = writer_->prepare("DELETE FROM mime WHERE blob = ?");
   auto unthread = writer_->prepare("DELETE FROM threads WHERE blob = ?");
   for (const auto& blob : blob_ids) {
@@ -804,8 +808,7 @@ void UserStore::removeUnreferencedBlobs(const std::vector<std::string>& blob_ids
     stmt->bind(1, blob);
     auto row = stmt->step();
     if (row && !*row) {
-      ::unlink(blobPath(blob).c_str());
-      // A structure row left behind by a failure here is only a few bytes, never wrong.
+      unreferenced.push_back(blob);
       if (forget) {
         forget->reset();
         forget->bind(1, blob);
@@ -818,7 +821,11 @@ void UserStore::removeUnreferencedBlobs(const std::vector<std::string>& blob_ids
       }
     }
   }
-  // No directory fsync: an unlink lost in a crash only leaves an orphan, never a dangling row.
+  return unreferenced;
+}
+
+void UserStore::unlinkBlobs(const std::vector<std::string>& blob_ids) {
+  for (const auto& blob : blob_ids) ::unlink(blobPath(blob).c_str());
 }
 
 Result<void> UserStore::removeCrashOrphans() {
@@ -1140,8 +1147,9 @@ Result<void> UserStore::deleteMailbox(std::string_view name) {
   if (auto done = remove->run(); !done) return done;
   remove = Statement();
   if (auto forgotten = forgetSearchText(blobs); !forgotten) return forgotten;
+  const std::vector<std::string> unreferenced = forgetUnreferencedBlobs(blobs);
   if (auto committed = txn->commit(); !committed) return committed;
-  removeUnreferencedBlobs(blobs);
+  unlinkBlobs(unreferenced);
   return {};
 }
 
@@ -1563,9 +1571,10 @@ Result<ChangeSet> UserStore::expunge(std::int64_t mailbox_id,
   }
   if (auto done = setHighestModseq(*writer_, mailbox_id, modseq); !done) return fail(done.error());
   if (auto forgotten = forgetSearchText(blobs); !forgotten) return fail(forgotten.error());
+  const std::vector<std::string> unreferenced = forgetUnreferencedBlobs(blobs);
   if (auto committed = txn->commit(); !committed) return fail(committed.error());
   changes.highestmodseq = modseq;
-  removeUnreferencedBlobs(blobs);
+  unlinkBlobs(unreferenced);
   return changes;
 }
 

@@ -239,8 +239,13 @@ class UserStore {
   // write-back error was seen since any body of `batch` was staged.
   Result<void> syncBatch(const std::vector<NewMessage>& batch);
   std::filesystem::path blobPath(std::string_view blob_id) const;
-  // Unlinks blobs no row references any more. Caller holds write_mutex_.
-  void removeUnreferencedBlobs(const std::vector<std::string>& blob_ids);
+  // Inside the caller's write transaction: of `blob_ids`, returns those no message references
+  // any more, after deleting their structure and thread rows (best effort: a row left behind
+  // is a few bytes, never wrong). Caller holds write_mutex_.
+  std::vector<std::string> forgetUnreferencedBlobs(const std::vector<std::string>& blob_ids);
+  // After that transaction committed: unlinks those blob files. No directory fsync: an unlink
+  // lost in a crash only leaves an orphan, which the next open removes.
+  void unlinkBlobs(const std::vector<std::string>& blob_ids);
   // Recovery after a crash, from initialize(): unlinks blob files no message references (bodies
   // an append renamed into blobs/ but never committed, bodies an expunge or DELETE committed away
   // before unlinking them) and the structure rows of such blobs. Only names of the blob form in

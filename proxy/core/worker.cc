@@ -1,5 +1,6 @@
 #include "proxy/core/worker.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -12,7 +13,12 @@ struct WorkItem {
   uv_work_t request{};
   std::function<void()> work;
   std::function<void()> done;
+  bool counted = false;  // foreground: part of workerActivity()
 };
+
+// Atomics although loop threads are the only users: tests run loops on several threads.
+std::atomic<std::size_t> g_in_flight{0};
+std::atomic<std::chrono::steady_clock::rep> g_last_queued{0};
 
 void onWork(uv_work_t* request) noexcept {
   auto* item = static_cast<WorkItem*>(request->data);
@@ -25,23 +31,47 @@ void onDone(uv_work_t* request, int /*status*/) noexcept {
   // status is UV_ECANCELED only after uv_cancel, which popbridge never calls on work items;
   // `done` runs either way so its owner always hears back.
   std::unique_ptr<WorkItem> item(static_cast<WorkItem*>(request->data));
+  if (item->counted) g_in_flight.fetch_sub(1, std::memory_order_relaxed);
   if (item->done) {
     item->done();
   }
 }
 
-}  // namespace
-
-void runOnWorker(uv_loop_t* loop, std::function<void()> work, std::function<void()> done) {
+void queue(uv_loop_t* loop, std::function<void()> work, std::function<void()> done, bool counted) {
   auto item = std::make_unique<WorkItem>();
   item->work = std::move(work);
   item->done = std::move(done);
+  item->counted = counted;
   item->request.data = item.get();
+  if (counted) {
+    g_in_flight.fetch_add(1, std::memory_order_relaxed);
+    g_last_queued.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                        std::memory_order_relaxed);
+  }
   // uv_queue_work fails only for a null work callback, which cannot happen here.
   if (uv_queue_work(loop, &item->request, &onWork, &onDone) != 0) {
     std::abort();
   }
   item.release();  // owned by the request until onDone
+}
+
+}  // namespace
+
+void runOnWorker(uv_loop_t* loop, std::function<void()> work, std::function<void()> done) {
+  queue(loop, std::move(work), std::move(done), true);
+}
+
+void runOnWorkerInBackground(uv_loop_t* loop, std::function<void()> work,
+                             std::function<void()> done) {
+  queue(loop, std::move(work), std::move(done), false);
+}
+
+WorkerActivity workerActivity() {
+  WorkerActivity out;
+  out.in_flight = g_in_flight.load(std::memory_order_relaxed);
+  out.last_queued = std::chrono::steady_clock::time_point(
+      std::chrono::steady_clock::duration(g_last_queued.load(std::memory_order_relaxed)));
+  return out;
 }
 
 void configureWorkerPool(unsigned threads) {

@@ -2,6 +2,8 @@
 
 #include <uv.h>
 
+#include <chrono>
+#include <cstddef>
 #include <functional>
 
 namespace popbridge::proxy {
@@ -13,6 +15,20 @@ namespace popbridge::proxy {
 // while the loop is being run dry at shutdown. Call from the loop thread; never calls back before
 // returning. An exception escaping either function terminates the process.
 void runOnWorker(uv_loop_t* loop, std::function<void()> work, std::function<void()> done);
+
+// The same for work nobody waits on (search indexing): it is left out of workerActivity(), so
+// the daemon does not count its own background work as load.
+void runOnWorkerInBackground(uv_loop_t* loop, std::function<void()> work,
+                             std::function<void()> done);
+
+// The pool's foreground load as the loop thread sees it: jobs queued by runOnWorker whose `done`
+// has not run yet, and when the latest of them was queued. Background work decides by it
+// whether the daemon is otherwise idle. Counted over every loop of the process.
+struct WorkerActivity {
+  std::size_t in_flight = 0;
+  std::chrono::steady_clock::time_point last_queued{};
+};
+WorkerActivity workerActivity();
 
 // Threads in libuv's pool, which runs every store read and write of every user. libuv starts 4
 // unless UV_THREADPOOL_SIZE says otherwise; a durable write holds its thread through its fsyncs,

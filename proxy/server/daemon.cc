@@ -20,6 +20,7 @@
 #include "proxy/server/account_selection.h"
 #include "proxy/server/control_protocol.h"
 #include "proxy/server/control_server.h"
+#include "proxy/server/index_scheduler.h"
 #include "proxy/server/log.h"
 #include "proxy/server/mailbox_hub.h"
 #include "proxy/server/user_context.h"
@@ -83,6 +84,9 @@ class Services {
   // reference to it, so a reload assigns a new value here rather than replacing the object.
   config::Config config_;
   MailboxHub hub;
+  // Every user's search indexing takes turns here, in the daemon's idle time; declared before
+  // the users, which leave it when destroyed.
+  IndexScheduler indexing{loop_};
   std::map<std::string, std::unique_ptr<UserContext>, std::less<>> users;
   // Users a reload removed: open sessions may still use them; new logins are refused.
   std::map<std::string, std::unique_ptr<UserContext>, std::less<>> retired;
@@ -103,6 +107,7 @@ class Services {
     log(LogSeverity::Info, kLog, "stopping");
     // Pending search indexing waits for the next start; an index job under way finishes.
     for (auto& [name, user] : users) user->stopIndexing();
+    indexing.stop();
     if (imap) imap->stop();
     if (scheduler) scheduler->stop();
     if (control) control->stop();
@@ -410,6 +415,7 @@ class Services {
         users.emplace(configured.name, std::make_unique<UserContext>(
                                            loop_, configured.name,
                                            std::move(*loaded.stores.at(configured.name)), hub));
+        users.at(configured.name)->setIndexScheduler(&indexing);
         users.at(configured.name)->indexSoon();  // bodies an older store left unindexed
       }
       added_users.push_back(configured.name);
@@ -528,6 +534,7 @@ int serve(const config::Config& initial_config) {
       services.users.emplace(
           user.name,
           std::make_unique<UserContext>(&loop, user.name, std::move(*user_store), services.hub));
+      services.users.at(user.name)->setIndexScheduler(&services.indexing);
       services.users.at(user.name)->setQuotaLimits(
           store::QuotaLimits{user.quota.storage, user.quota.messages});
     }

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 
+#include "proxy/server/index_scheduler.h"
 #include "proxy/server/log.h"
 #include "proxy/server/mailbox_hub.h"
 
@@ -15,6 +17,10 @@ UserContext::UserContext(uv_loop_t* loop, std::string name, std::shared_ptr<stor
       store_(std::move(store)),
       hub_(hub),
       index_batch_(index_batch) {}
+
+UserContext::~UserContext() {
+  if (index_scheduler_ != nullptr) index_scheduler_->forget(*this);
+}
 
 void UserContext::notePulledUsage(const store::QuotaUsage& usage) {
   const bool over_bytes = quota_limits_.bytes && usage.bytes > *quota_limits_.bytes;
@@ -77,11 +83,14 @@ void UserContext::stopIndexing() { index_stopped_ = true; }
 
 void UserContext::startNext() {
   if (queue_.empty()) {
-    if (index_wanted_ && !index_stopped_) {
-      startIndexJob();
-      return;
-    }
     running_ = false;
+    if (index_wanted_ && !index_stopped_) {
+      if (index_scheduler_ != nullptr) {
+        index_scheduler_->want(*this);
+      } else {
+        startIndexJob();
+      }
+    }
     return;
   }
   running_ = true;
@@ -98,6 +107,13 @@ void UserContext::startNext() {
       });
 }
 
+bool UserContext::runScheduledIndexJob() {
+  if (running_ || !index_wanted_ || index_stopped_) return false;
+  scheduled_job_ = true;
+  startIndexJob();
+  return true;
+}
+
 void UserContext::startIndexJob() {
   running_ = true;
   struct Outcome {
@@ -105,7 +121,8 @@ void UserContext::startIndexJob() {
     std::chrono::steady_clock::duration took{};
   };
   auto outcome = std::make_shared<Outcome>();
-  runOnWorker(
+  // In the background: the index job is not load that should hold back the next one.
+  runOnWorkerInBackground(
       loop_,
       [store = store_, batch = index_batch_, outcome] {
         const auto start = std::chrono::steady_clock::now();
@@ -128,6 +145,7 @@ void UserContext::startIndexJob() {
               std::chrono::duration_cast<std::chrono::milliseconds>(outcome->took).count(), " ms");
         }
         if (index_observer_) index_observer_(count);
+        if (std::exchange(scheduled_job_, false)) index_scheduler_->jobDone();
         startNext();
       });
 }

@@ -16,6 +16,7 @@
 
 namespace popbridge::proxy {
 
+class IndexScheduler;
 class MailboxHub;
 
 // Microseconds since the Unix epoch by CLOCK_REALTIME: comparable with another process's clock on
@@ -38,7 +39,9 @@ inline std::vector<const store::ChangeSet*> changeSetsOf(const store::TransferRe
 // The queue also drives the store's deferred full-text indexing (UserStore::indexPending):
 // after a write completes, once no write is waiting, index jobs of up to `index_batch` bodies
 // run on the queue one at a time until one finds nothing pending. Writes queued meanwhile run
-// before the next index job, so a write waits for at most one short job.
+// before the next index job, so a write waits for at most one short job. With an
+// IndexScheduler (the daemon's), each of those jobs waits for its turn there instead of
+// starting at once: indexing then runs when the daemon is otherwise idle.
 // Loop thread only (the store itself is used from workers).
 class UserContext {
  public:
@@ -46,6 +49,8 @@ class UserContext {
 
   UserContext(uv_loop_t* loop, std::string name, std::shared_ptr<store::UserStore> store,
               MailboxHub& hub, std::size_t index_batch = kIndexBatch);
+  // Leaves the scheduler's turn list.
+  ~UserContext();
   UserContext(const UserContext&) = delete;
   UserContext& operator=(const UserContext&) = delete;
 
@@ -75,6 +80,12 @@ class UserContext {
   // one already running finishes).
   void indexSoon();
   void stopIndexing();
+  // Index jobs wait for their turn in `scheduler` (borrowed, may be null: jobs start as soon as
+  // the queue is idle). Set it before the first write; it must outlive this context.
+  void setIndexScheduler(IndexScheduler* scheduler) { index_scheduler_ = scheduler; }
+  // The scheduler's call when this user's turn comes: starts an index job and returns true, or
+  // returns false when a write is running (the user asks again after it) or nothing is wanted.
+  bool runScheduledIndexJob();
   // The user's quota limits from the configuration in force; the daemon sets them at start and
   // on every reload. IMAP writes are refused over them; a POP pull never is.
   void setQuotaLimits(const store::QuotaLimits& limits) { quota_limits_ = limits; }
@@ -109,6 +120,8 @@ class UserContext {
   std::size_t index_batch_;
   bool index_wanted_ = false;  // bodies may be pending
   bool index_stopped_ = false;
+  IndexScheduler* index_scheduler_ = nullptr;
+  bool scheduled_job_ = false;  // the running index job came from the scheduler
   std::function<void(std::size_t)> index_observer_;
   store::QuotaLimits quota_limits_;
   bool over_quota_warned_ = false;

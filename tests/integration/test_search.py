@@ -192,7 +192,7 @@ class SearchTest(PopbridgeCase):
                 self.expect(query, predicate)
 
     def test_text_and_body_answers_stay_the_same_once_indexed(self):
-        """Bodies are indexed after the commit, when the user's write queue is idle; until then
+        """Bodies are indexed after the commit, in the daemon's idle time; until then
         search decodes their blobs. The answers are the model's in both states."""
         body_text = lambda x: x.body.lower()  # noqa: E731
         cases = [
