@@ -866,12 +866,11 @@ void Fetcher::pump() {
   if (step_ != Step::Transfer) return;
   while (pending_.size() < window()) {
     // Only messages whose commit has returned are in to_delete_, so no DELE precedes its
-    // message's durability. DELEs wait further, until every download of the session has
-    // committed: the first DELE then tells an observer that the whole session is stored, and a
-    // session cut short still has every message on the server.
-    const bool stored_all = fetch_index_ == to_fetch_.size() && downloads_open_ == 0 &&
-                            batch_.empty() && !commit_in_flight_;
-    if (stored_all && delete_index_ < to_delete_.size()) {
+    // message's durability. Each goes out as soon as its batch has committed, between the RETRs
+    // of later messages, instead of after the last download: the server applies none before
+    // its +OK to QUIT (RFC 1939 6), so a session cut short still has every message on the
+    // server, and the ledger keeps them DeletePending until that +OK.
+    if (delete_index_ < to_delete_.size()) {
       const KeyedMessage& message = to_delete_[delete_index_++];
       Pending pending;
       pending.number = message.number;
