@@ -792,15 +792,18 @@ void Fetcher::readLedger() {
         if (alive.expired() || step_ == Step::Finished) return;
         if (!ledger) return failWith("cannot read the ledger: " + ledger.error().message);
         ledger_ = std::move(*ledger);
+        // Either the listings are complete and only the plan waited, or LIST waits for it.
+        if (step_ == Step::Ledger) return loadLedger();
         askSizes();
-        if (step_ == Step::Ledger) loadLedger();
       });
 }
 
 void Fetcher::loadLedger() {
+  if (planning_) return;
   step_ = Step::Ledger;
   armTimeout();
-  if (!ledger_) return;  // readLedger() calls again
+  if (!ledger_) return;  // readLedger() calls again when the rows arrive
+  planning_ = true;
   keyed_ = assignKeys(listing_);
   // Rows of messages deleted from the server (confirmed or not) that it no longer lists are
   // done with.

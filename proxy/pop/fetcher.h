@@ -221,8 +221,9 @@ class Fetcher {
   std::size_t digests_done_ = 0;
   std::optional<Sha256> digest_;  // the TOP reply being hashed
   std::vector<KeyedMessage> keyed_;
-  // The account's ledger rows, read on a worker while the session connects and logs in.
+  // The account's ledger rows, read on a worker while UIDL is under way.
   std::optional<std::vector<store::LedgerEntry>> ledger_;
+  bool planning_ = false;                    // loadLedger() has the rows and went on
   bool sizes_wait_for_ledger_ = false;       // UIDL is in; the ledger decides what LIST asks
   std::vector<std::uint32_t> size_numbers_;  // new messages whose size LIST n asks
   std::size_t size_index_ = 0;               // next LIST n to send
