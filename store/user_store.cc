@@ -2101,6 +2101,30 @@ Result<void> UserStore::setLedgerState(std::string_view account, std::span<const
   return txn->commit();
 }
 
+Result<std::vector<LedgerEntry>> UserStore::ledgerRows(std::string_view account) {
+  return readLedger(account, LedgerOrder::Any);
+}
+
+Result<void> UserStore::forgetLedgerRows(std::string_view account,
+                                         std::span<const std::string> uidls) {
+  if (uidls.empty()) return {};
+  std::lock_guard lock(write_mutex_);
+  auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
+  if (!txn) return fail(txn.error());
+  // The state is checked again: only this account's pull changes its rows, but a row that
+  // became Stored since the caller's read must stay.
+  auto remove =
+      writer_->prepare("DELETE FROM ledger WHERE account = ? AND uidl = ? AND state != ?");
+  if (!remove) return fail(remove.error());
+  for (const auto& uidl : uidls) {
+    remove->reset();
+    remove->bind(1, account).bind(2, uidl).bind(3, static_cast<std::int64_t>(LedgerState::Stored));
+    if (auto done = remove->run(); !done) return fail(done.error());
+  }
+  if (auto committed = txn->commit(); !committed) return fail(committed.error());
+  return {};
+}
+
 Result<std::vector<LedgerEntry>> UserStore::reconcileLedger(
     std::string_view account, std::span<const std::string> listed_uidls) {
   auto rows = readLedger(account, LedgerOrder::Any);
@@ -2116,21 +2140,8 @@ Result<std::vector<LedgerEntry>> UserStore::reconcileLedger(
       kept.push_back(std::move(entry));
     }
   }
-  if (gone.empty()) return kept;  // the common poll: no write transaction, no write lock
-  std::lock_guard lock(write_mutex_);
-  auto txn = Transaction::begin(*writer_, Transaction::Kind::Write);
-  if (!txn) return fail(txn.error());
-  // The state is checked again: only this account's pull changes its rows, but a row that
-  // became Stored since the read must stay.
-  auto remove =
-      writer_->prepare("DELETE FROM ledger WHERE account = ? AND uidl = ? AND state != ?");
-  if (!remove) return fail(remove.error());
-  for (const auto& uidl : gone) {
-    remove->reset();
-    remove->bind(1, account).bind(2, uidl).bind(3, static_cast<std::int64_t>(LedgerState::Stored));
-    if (auto done = remove->run(); !done) return fail(done.error());
-  }
-  if (auto committed = txn->commit(); !committed) return fail(committed.error());
+  // The common poll has nothing to forget: no write transaction, no write lock.
+  if (auto forgotten = forgetLedgerRows(account, gone); !forgotten) return fail(forgotten.error());
   return kept;
 }
 

@@ -193,6 +193,13 @@ class UserStore {
   // ---- POP ledger (per account name)
   // Every ledger row of the account, ordered by first_seen then uidl.
   Result<std::vector<LedgerEntry>> ledger(std::string_view account);
+  // Every ledger row of the account, in no particular order (no sort of the whole ledger).
+  // Reads only; any thread.
+  Result<std::vector<LedgerEntry>> ledgerRows(std::string_view account);
+  // Removes the rows of `uidls` that are not Stored (Deleted or DeletePending), in one
+  // transaction: rows whose message the server no longer lists. A row that became Stored
+  // since the caller read it stays. Missing uidls are no error.
+  Result<void> forgetLedgerRows(std::string_view account, std::span<const std::string> uidls);
   // Sets the state of existing rows in one transaction. NotFound (and nothing changed) if a
   // uidl has no row.
   Result<void> setLedgerState(std::string_view account, std::span<const std::string> uidls,

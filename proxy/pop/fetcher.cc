@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <unordered_set>
 #include <variant>
 
 #include "protocols/pop3/commands.h"
@@ -42,6 +43,9 @@ constexpr std::uint64_t kMaxUncommittedBytes = 2 * kBatchBytes;
 // are written (libuv), so the TCP-window deadlock the RFC warns of cannot occur; the window only
 // keeps the server's queue short so a failure wastes little.
 constexpr std::size_t kPipelineWindow = 16;
+// Up to this many new messages, their sizes are asked one "LIST n" each (pipelined); more, and
+// one LIST of the whole maildrop costs less.
+constexpr std::size_t kMaxSingleLists = 64;
 
 std::string describe(const pop3::Status& status) {
   std::string text = status.text.empty() ? std::string("(no text)") : status.text;
@@ -367,10 +371,9 @@ void Fetcher::onStatus(const pop3::Status& status) {
       log(LogSeverity::Info, log_name_, "no UIDL (", describe(status),
           "): messages are keyed by their headers and size");
       have_uidl_ = false;
-      lines_.clear();
-      if (!capabilities_.pipelining) {
-        sendText(Command::List, "LIST", {}, pop3::ReplyKind::MultiLine);
-      }
+      listing_.clear();
+      // Content keys need every size.
+      sendText(Command::List, "LIST", {}, pop3::ReplyKind::MultiLine);
       return;
     case Command::List:
       if (!have_uidl_) {
@@ -378,6 +381,25 @@ void Fetcher::onStatus(const pop3::Status& status) {
       }
       log(LogSeverity::Warn, log_name_, "LIST refused: ", describe(status));
       afterListings();
+      return;
+    case Command::ListOne:
+      if (status.ok) {
+        auto entry = pop3::parseListLine(status.text);
+        if (!entry || entry->number != done.number) {
+          return failWith("bad reply to LIST " + std::to_string(done.number));
+        }
+        const auto it = std::find_if(listing_.begin(), listing_.end(), [&](const auto& message) {
+          return message.number == done.number;
+        });
+        if (it != listing_.end()) it->size = entry->size;
+      } else {
+        // RFC 1939 5 requires "LIST n", but a server that refuses it may still give the whole
+        // LIST, asked once the others are answered.
+        log(LogSeverity::Debug, log_name_, "LIST ", done.number, " refused: ", describe(status));
+        list_one_refused_ = true;
+      }
+      ++sizes_done_;
+      requestSizes();
       return;
     case Command::Top:
       if (!have_uidl_) {
@@ -427,6 +449,13 @@ void Fetcher::onBodyLine(std::string_view line) {
       updateReading();
       return;
     }
+    case Command::Uidl: {
+      // Parsed as it arrives: a 10,000-message maildrop is 10,000 lines per poll.
+      auto entry = pop3::parseUidlLine(line);
+      if (!entry) return failWith("bad UIDL line: " + entry.error().message);
+      listing_.push_back(ListedMessage{entry->number, std::move(entry->uid), 0, {}});
+      return;
+    }
     case Command::Top:
       // TOP n 0: the header section and its closing empty line (RFC 1939 7).
       digest_->update(line);
@@ -459,15 +488,7 @@ void Fetcher::onEnd() {
       return;
     }
     case Command::Uidl:
-      for (const std::string& line : lines_) {
-        auto entry = pop3::parseUidlLine(line);
-        if (!entry) return failWith("bad UIDL line: " + entry.error().message);
-        listing_.push_back(ListedMessage{entry->number, std::move(entry->uid), 0, {}});
-      }
-      lines_.clear();
-      if (!capabilities_.pipelining) {
-        sendText(Command::List, "LIST", {}, pop3::ReplyKind::MultiLine);
-      }
+      afterUidl();
       return;
     case Command::List: {
       std::map<std::uint32_t, std::uint64_t> sizes;
@@ -687,10 +708,52 @@ void Fetcher::afterLogin() {
   logged_in_ = true;
   lines_.clear();
   checkExpire();
-  // UIDL names the messages, LIST gives their sizes (for keep_under, content keys and a check
-  // of what arrives). Pipelined, they cost one round trip.
+  // UIDL names the messages; LIST follows for the sizes the pull needs (afterUidl()).
   sendText(Command::Uidl, "UIDL", {}, pop3::ReplyKind::MultiLine);
-  if (capabilities_.pipelining) sendText(Command::List, "LIST", {}, pop3::ReplyKind::MultiLine);
+  readLedger();
+}
+
+void Fetcher::afterUidl() {
+  if (!numbersNeedingDigest(listing_, have_uidl_).empty()) {
+    // A repeated UIDL: content keys need every size.
+    sendText(Command::List, "LIST", {}, pop3::ReplyKind::MultiLine);
+    return;
+  }
+  sizes_wait_for_ledger_ = true;
+  askSizes();
+}
+
+void Fetcher::askSizes() {
+  if (!sizes_wait_for_ledger_ || !ledger_ || step_ == Step::Finished) return;
+  sizes_wait_for_ledger_ = false;
+  // Unpipelined, each LIST n is a round trip of its own.
+  SizeQuery query =
+      sizesToAsk(listing_, *ledger_, policy_, capabilities_.pipelining ? kMaxSingleLists : 1);
+  if (query.all) {
+    sendText(Command::List, "LIST", {}, pop3::ReplyKind::MultiLine);
+    return;
+  }
+  size_numbers_ = std::move(query.numbers);
+  requestSizes();
+}
+
+void Fetcher::requestSizes() {
+  if (step_ == Step::Finished) return;
+  if (sizes_done_ == size_numbers_.size()) {
+    if (list_one_refused_) {
+      list_one_refused_ = false;
+      sendText(Command::List, "LIST", {}, pop3::ReplyKind::MultiLine);
+      return;
+    }
+    afterListings();
+    return;
+  }
+  while (size_index_ < size_numbers_.size() && pending_.size() < window()) {
+    Pending pending;
+    pending.number = size_numbers_[size_index_++];
+    send(Command::ListOne, pop3::encodeCommand("LIST", pending.number), pop3::ReplyKind::SingleLine,
+         std::move(pending));
+  }
 }
 
 void Fetcher::afterListings() {
@@ -718,29 +781,56 @@ void Fetcher::requestDigests() {
   }
 }
 
-void Fetcher::loadLedger() {
-  step_ = Step::Ledger;
-  keyed_ = assignKeys(listing_);
-  armTimeout();
+void Fetcher::readLedger() {
+  // Read while UIDL is under way, so a poll does not wait for it afterwards. Not earlier: the
+  // server locks the maildrop at login (RFC 1939 4), so any other session of this maildrop
+  // (whose commits all precede its QUIT) is over and its ledger rows are in this read.
   std::weak_ptr<bool> alive = alive_;
-  std::vector<std::string> listed;
-  listed.reserve(keyed_.size());
-  for (const KeyedMessage& message : keyed_) listed.push_back(message.key);
   user_.read<store::Result<std::vector<store::LedgerEntry>>>(
-      [account = account_.name, listed = std::move(listed)](store::UserStore& s) {
-        // Rows of messages deleted from the server (confirmed or not) that it no longer lists
-        // are done with; with nothing to remove this only reads.
-        return s.reconcileLedger(account, listed);
-      },
+      [account = account_.name](store::UserStore& s) { return s.ledgerRows(account); },
       [this, alive](store::Result<std::vector<store::LedgerEntry>> ledger) {
         if (alive.expired() || step_ == Step::Finished) return;
         if (!ledger) return failWith("cannot read the ledger: " + ledger.error().message);
-        planFromLedger(std::move(*ledger));
+        ledger_ = std::move(*ledger);
+        // Either the listings are complete and only the plan waited, or LIST waits for it.
+        if (step_ == Step::Ledger) return loadLedger();
+        askSizes();
       });
 }
 
-void Fetcher::planFromLedger(std::vector<store::LedgerEntry> ledger) {
-  PullPlan plan = planPull(keyed_, ledger, policy_, unixNow());
+void Fetcher::loadLedger() {
+  if (planning_) return;
+  step_ = Step::Ledger;
+  armTimeout();
+  if (!ledger_) return;  // readLedger() calls again when the rows arrive
+  planning_ = true;
+  keyed_ = assignKeys(listing_);
+  // Rows of messages deleted from the server (confirmed or not) that it no longer lists are
+  // done with.
+  std::unordered_set<std::string_view> listed;
+  listed.reserve(keyed_.size());
+  for (const KeyedMessage& message : keyed_) listed.insert(message.key);
+  std::vector<std::string> gone;
+  std::erase_if(*ledger_, [&](store::LedgerEntry& entry) {
+    if (entry.state == store::LedgerState::Stored || listed.count(entry.uidl) != 0) return false;
+    gone.push_back(std::move(entry.uidl));
+    return true;
+  });
+  if (gone.empty()) return planFromLedger();  // the common poll: nothing to write
+  std::weak_ptr<bool> alive = alive_;
+  user_.read<store::Result<void>>(
+      [account = account_.name, gone = std::move(gone)](store::UserStore& s) {
+        return s.forgetLedgerRows(account, gone);
+      },
+      [this, alive](store::Result<void> forgotten) {
+        if (alive.expired() || step_ == Step::Finished) return;
+        if (!forgotten) return failWith("cannot update the ledger: " + forgotten.error().message);
+        planFromLedger();
+      });
+}
+
+void Fetcher::planFromLedger() {
+  PullPlan plan = planPull(keyed_, *ledger_, policy_, unixNow());
   LimitedFetch limited = limitFetch(plan.fetch, SessionLimits::of(account_));
   to_fetch_ = std::move(limited.fetch);
   to_delete_ = std::move(plan.remove);
@@ -779,12 +869,11 @@ void Fetcher::pump() {
   if (step_ != Step::Transfer) return;
   while (pending_.size() < window()) {
     // Only messages whose commit has returned are in to_delete_, so no DELE precedes its
-    // message's durability. DELEs wait further, until every download of the session has
-    // committed: the first DELE then tells an observer that the whole session is stored, and a
-    // session cut short still has every message on the server.
-    const bool stored_all = fetch_index_ == to_fetch_.size() && downloads_open_ == 0 &&
-                            batch_.empty() && !commit_in_flight_;
-    if (stored_all && delete_index_ < to_delete_.size()) {
+    // message's durability. Each goes out as soon as its batch has committed, between the RETRs
+    // of later messages, instead of after the last download: the server applies none before
+    // its +OK to QUIT (RFC 1939 6), so a session cut short still has every message on the
+    // server, and the ledger keeps them DeletePending until that +OK.
+    if (delete_index_ < to_delete_.size()) {
       const KeyedMessage& message = to_delete_[delete_index_++];
       Pending pending;
       pending.number = message.number;

@@ -71,8 +71,10 @@ std::string_view toString(PullFailure kind);
 // One POP3 session for one account, following the pull in DESIGN.md:
 // connect (implicit TLS or STLS), CAPA, log in (USER/PASS, APOP, or SASL PLAIN, LOGIN or XOAUTH2
 // as the account's `auth` says; CAPA again after login when the server marks EXPIRE or
-// LOGIN-DELAY per user), UIDL and LIST (and TOP n 0 where
-// a message needs a content key: no UIDL, or a repeated one); RETR each message the ledger has
+// LOGIN-DELAY per user), UIDL while the ledger is read on a worker, then only the LIST sizes
+// the pull needs (none when nothing is new, "LIST n" for a few new messages, the whole LIST for
+// many, for keep_under and for content keys), and TOP n 0 where a message needs a content key
+// (no UIDL, or a repeated one); RETR each message the ledger has
 // not seen, streaming it to a staged store file on worker threads; commit batches durably (blob
 // and ledger row in one transaction) while the next messages stream; only after a commit has
 // returned DELE what the retention policy deletes (new messages within the account's size and
@@ -121,6 +123,7 @@ class Fetcher {
     CapaAfterLogin,
     Uidl,
     List,
+    ListOne,  // LIST n: the size of one new message
     Top,
     Retr,
     Dele,
@@ -129,7 +132,7 @@ class Fetcher {
   struct Download;  // one message being written to the store
   struct Pending {
     Command command = Command::Greeting;
-    std::uint32_t number = 0;            // Top, Retr, Dele
+    std::uint32_t number = 0;            // ListOne, Top, Retr, Dele
     std::string key;                     // Dele: ledger key
     std::shared_ptr<Download> download;  // Retr
   };
@@ -157,10 +160,14 @@ class Fetcher {
   void noteOversize(const std::vector<KeyedMessage>& oversize);
   void afterCapabilities();
   void afterLogin();
+  void afterUidl();
+  void askSizes();
+  void requestSizes();
   void afterListings();
   void requestDigests();
+  void readLedger();
   void loadLedger();
-  void planFromLedger(std::vector<store::LedgerEntry> ledger);
+  void planFromLedger();
   void pump();
   bool stagingFull() const;
   void flushBody(const std::shared_ptr<Download>& download);
@@ -214,6 +221,14 @@ class Fetcher {
   std::size_t digests_done_ = 0;
   std::optional<Sha256> digest_;  // the TOP reply being hashed
   std::vector<KeyedMessage> keyed_;
+  // The account's ledger rows, read on a worker while UIDL is under way.
+  std::optional<std::vector<store::LedgerEntry>> ledger_;
+  bool planning_ = false;                    // loadLedger() has the rows and went on
+  bool sizes_wait_for_ledger_ = false;       // UIDL is in; the ledger decides what LIST asks
+  std::vector<std::uint32_t> size_numbers_;  // new messages whose size LIST n asks
+  std::size_t size_index_ = 0;               // next LIST n to send
+  std::size_t sizes_done_ = 0;
+  bool list_one_refused_ = false;  // a LIST n got -ERR: the whole LIST follows
 
   std::vector<KeyedMessage> to_fetch_;
   std::vector<KeyedMessage> to_delete_;      // committed and due for DELE

@@ -253,6 +253,30 @@ PullPlan planPull(std::span<const KeyedMessage> listing, std::span<const store::
   return plan;
 }
 
+SizeQuery sizesToAsk(std::span<const ListedMessage> listing,
+                     std::span<const store::LedgerEntry> ledger, const RetentionPolicy& policy,
+                     std::size_t max_single) {
+  SizeQuery query;
+  if (policy.kind == config::Retention::KeepUnder) {
+    query.all = true;
+    return query;
+  }
+  std::unordered_set<std::string_view> known;
+  known.reserve(ledger.size());
+  for (const store::LedgerEntry& entry : ledger) known.insert(entry.uidl);
+  for (const ListedMessage& message : listing) {
+    if (known.count(message.uidl) != 0) continue;
+    if (query.numbers.size() == max_single) {
+      query.numbers.clear();
+      query.all = true;
+      return query;
+    }
+    query.numbers.push_back(message.number);
+  }
+  std::sort(query.numbers.begin(), query.numbers.end());
+  return query;
+}
+
 Result<LoginMethod, std::string> chooseLogin(config::PopAuth auth, const pop3::Capabilities& caps,
                                              bool capa_answered, bool apop_timestamp) {
   const auto offers = [&](std::string_view mechanism) {

@@ -100,6 +100,22 @@ struct PullPlan {
 PullPlan planPull(std::span<const KeyedMessage> listing, std::span<const store::LedgerEntry> ledger,
                   const RetentionPolicy& policy, std::int64_t now);
 
+// The LIST sizes a session asks for once UIDL has given every listed message a key of its own
+// (its UIDL: no repeats, so no TOP digests), with the account's ledger at hand.
+struct SizeQuery {
+  bool all = false;                    // a whole LIST
+  std::vector<std::uint32_t> numbers;  // else "LIST n" for each of these, ascending
+};
+
+// keep_under weighs the whole maildrop, so it asks for every size. Otherwise only the messages
+// with no ledger row (those a session fetches) need theirs (for the size limits, the progress
+// totals and the check of what arrives): none when nothing is new, which spares a poll the
+// LIST of a maildrop left on the server; one "LIST n" each when there are at most
+// `max_single`; else the whole LIST. Pure.
+SizeQuery sizesToAsk(std::span<const ListedMessage> listing,
+                     std::span<const store::LedgerEntry> ledger, const RetentionPolicy& policy,
+                     std::size_t max_single);
+
 // RFC 2449 6.7: true when a server that keeps retrieved mail for `expire_days` days (UINT32_MAX:
 // NEVER; 0: it may delete a message as soon as it is retrieved) will delete mail earlier than
 // `policy` would: keep, keep_under and delete_when_expunged never ask for a delete by age, and

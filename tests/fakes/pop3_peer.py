@@ -73,6 +73,7 @@ class Pop3Peer:
         self.capabilities = ["TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING"]  # None: -ERR
         self.uidl = True  # False: UIDL answers -ERR
         self.top = True  # False: TOP answers -ERR
+        self.list_single = True  # False: "LIST n" answers -ERR (the whole LIST still works)
         self.pass_reply = None  # e.g. "-ERR [AUTH] invalid credentials"; None: check password
         self.line_end = b"\r\n"  # b"\n": bare-LF server
         self.size_delta = 0  # added to every LIST size
@@ -333,6 +334,16 @@ class Pop3Peer:
                     if i not in marked:
                         send(f"{n} {size_of(i)}")
                 send(".")
+            elif verb == "LIST":
+                # RFC 1939 5: "LIST n" answers "+OK n size" on one line.
+                i = message(arg.strip())
+                if not self.list_single:
+                    send("-ERR LIST with an argument not supported")
+                    continue
+                if i is None:
+                    send("-ERR no such message")
+                    continue
+                send(f"+OK {int(arg)} {size_of(i)}")
             elif verb == "UIDL" and not arg:
                 if not self.uidl:
                     send("-ERR UIDL not supported")

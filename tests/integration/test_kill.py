@@ -6,8 +6,13 @@ Kill points (the fault proxy sits between popbridge and Dovecot, plain POP3 so i
   message data, SIGKILLs popbridge and cuts the connection before forwarding another byte;
 - between store commit and DELE: the proxy holds back popbridge's first "DELE" line (so Dovecot
   never sees it) and the test SIGKILLs popbridge while it is held. By the durability contract the
-  messages are already committed, so after the restart they must not be fetched again, and the
-  pending deletes must be carried out.
+  messages whose DELE was due are committed (the ledger shows which), so after the restart they
+  must not be fetched again, the others must be fetched once, and the pending deletes must be
+  carried out.
+- between DELEs and later RETRs (delete mode, a maildrop of many commit batches): DELEs of
+  committed batches go out while later RETRs are still under way; the proxy holds the first
+  DELE (and everything after it) and the test SIGKILLs popbridge. The ledger then holds exactly
+  the committed messages, all delete-pending; the restart fetches only the others, deletes all.
 - after the server's +OK to QUIT, before popbridge hears it: Dovecot has deleted the messages,
   popbridge's ledger still says delete-pending. The next session finds those UIDLs gone from the
   server and forgets the rows.
@@ -35,6 +40,7 @@ DELE_TRIALS = 25 if long_tests() else 2
 # the session are committed, so the restart must fetch only the rest.
 MANY_TRIALS = 10 if long_tests() else 1
 MANY_MESSAGES = 250
+INTERLEAVED_TRIALS = 6 if long_tests() else 1
 
 
 class KillTest(PopbridgeCase):
@@ -50,6 +56,11 @@ class KillTest(PopbridgeCase):
         self.dovecot.add_user(user, f"pw-{n}")
         if kind == "many":
             size = 2000
+            count = MANY_MESSAGES
+        elif kind == "interleaved":
+            # Big enough that the first batches commit while most of the maildrop is still to
+            # come through the proxy.
+            size = 40000
             count = MANY_MESSAGES
         else:
             # 1-5 MB attachments in long runs; smaller ones keep the default run quick.
@@ -86,7 +97,7 @@ class KillTest(PopbridgeCase):
                                            "Dovecot's log of the reference read"))
         pb.start(wait_ready=False)  # the fault may strike before the listeners are probed
         wait_until(fired.is_set, 120, f"trial {n}: the {kind} fault", details=pb.logs)
-        if kind == "dele":
+        if kind in ("dele", "interleaved"):
             pb.kill_now()
         if kind == "many":
             wait_until(lambda: util.port_accepts(pb.imaps_port), 30, "the IMAP listener")
@@ -96,10 +107,15 @@ class KillTest(PopbridgeCase):
             pb.kill_now()
             fault.release()
         pb.kill()  # reap; a held DELE is dropped with the dead connection
-        if kind == "dele":
+        if kind in ("dele", "interleaved"):
             fault.drop()
             # The held DELE never reached Dovecot and no QUIT followed: nothing was deleted.
             self.assertEqual(self.dovecot.maildrop_file_count(user), len(ref))
+            # What the killed session committed, all waiting for their DELE to be confirmed.
+            states = self.ledger_states(pb, "dovecot")
+            committed = sum(states.values())
+            self.assertEqual(states, {1: committed}, f"trial {n}")
+            self.assertGreaterEqual(committed, 1, f"trial {n}: a DELE before any commit")
         sessions_at_kill = len(wait_until(
             lambda: len(self.pop_sessions(user)) > sessions_at_start and self.pop_sessions(user),
             30, "Dovecot's log of the killed session"))
@@ -107,6 +123,12 @@ class KillTest(PopbridgeCase):
             # The kill struck after at least one RETR had started.
             killed = self.pop_sessions(user)[sessions_at_start:sessions_at_kill]
             self.assertGreaterEqual(sum(r for r, _ in killed), 1, killed)
+        if kind == "interleaved":
+            # The first DELE left before the last RETR: Dovecot, which never saw anything after
+            # the held DELE, served only part of the maildrop.
+            killed = self.pop_sessions(user)[sessions_at_start:sessions_at_kill]
+            self.assertLess(sum(r for r, _ in killed), len(ref),
+                            f"trial {n}: no DELE before the last RETR: {killed}")
 
         pb.start()
         conn = self.imap_login(pb)
@@ -118,15 +140,20 @@ class KillTest(PopbridgeCase):
         else:
             self.assertEqual([m.uidl for m in ref], self.dovecot.uidl_list(user))
         if kind == "dele":
-            # Committed before the kill means never fetched again: every session after the
-            # killed one (which RETRieved everything) must show retr=0 in Dovecot's log.
+            # The killed session RETRieved everything (a few messages: every RETR went out
+            # before the first commit); its first batches may have committed before the held
+            # DELE, the rest not.
             sessions = wait_until(lambda: self.pop_sessions(user, deleted=True), 30,
                                   f"trial {n}: Dovecot's log of the deleting session")
             before_kill = sessions[sessions_at_start:sessions_at_kill]
             self.assertGreaterEqual(sum(r for r, _ in before_kill), len(ref), sessions)
-            self.assertEqual([r for r, _ in sessions[sessions_at_kill:]],
-                             [0] * (len(sessions) - sessions_at_kill),
-                             f"trial {n}: messages fetched again after the restart: {sessions}")
+        if kind in ("dele", "interleaved"):
+            # Committed before the kill means never fetched again: the restart fetched exactly
+            # what the killed session had not committed.
+            sessions = wait_until(lambda: self.pop_sessions(user, deleted=True), 30,
+                                  f"trial {n}: Dovecot's log of the deleting session")
+            self.assertEqual(sum(r for r, _ in sessions[sessions_at_kill:]), len(ref) - committed,
+                             f"trial {n}: {sessions}")
         if kind == "many":
             # What the killed session committed was not fetched again after the restart.
             # Dovecot logs a session when it ends, which can be after the messages are visible.
@@ -207,6 +234,11 @@ class KillTest(PopbridgeCase):
             retention = "delete" if n % 2 else "keep"
             with self.subTest(trial=n, retention=retention):
                 self.run_trial(200 + n, "many", retention)
+
+    def test_kill_while_deles_interleave_with_retrs(self):
+        for n in range(INTERLEAVED_TRIALS):
+            with self.subTest(trial=n):
+                self.run_trial(300 + n, "interleaved", "delete")
 
     def test_kill_between_commit_and_dele(self):
         for n in range(DELE_TRIALS):

@@ -147,6 +147,60 @@ class PipeliningTest(QuirksCase):
         self.assert_stored_exactly(conn, datas)
 
 
+class ListingTest(QuirksCase):
+    @staticmethod
+    def lists(session):
+        return [c for c in session.commands if c.upper().startswith("LIST")]
+
+    def test_poll_asks_only_the_sizes_it_needs(self):
+        datas = [message("sizes", n, body=b"y" * (n * 300) + b"\r\n") for n in range(6)]
+        for n, d in enumerate(datas[:5]):
+            self.peer.add(d, uidl=f"l{n}")
+        pb = self.start_popbridge(self.peer_account())
+        conn = self.imap_login(pb)
+        self.wait_for_inbox(pb, conn, 5)
+        self.wait_sessions(2, pb)
+        fetching = [s for s in self.finished_sessions() if any(c.startswith("RETR")
+                                                               for c in s.commands)]
+        self.assertEqual(len(fetching), 1)
+        # Five new messages: one "LIST n" each, no LIST of the whole maildrop.
+        self.assertEqual(self.lists(fetching[0]), [f"LIST {n}" for n in range(1, 6)])
+        # Polls that find nothing new send no LIST at all.
+        idle = [s for s in self.finished_sessions() if s is not fetching[0]]
+        self.assertTrue(idle)
+        for s in idle:
+            self.assertEqual(self.lists(s), [], s.commands)
+            self.assertIn("UIDL", s.commands)
+        # One new message among the old ones: only its size is asked.
+        self.peer.add(datas[5], uidl="l5")
+        self.wait_for_inbox(pb, conn, 6)
+        self.wait_sessions(1, pb)
+        last = [s for s in self.finished_sessions() if "RETR 6" in s.commands]
+        self.assertEqual(len(last), 1)
+        self.assertEqual(self.lists(last[0]), ["LIST 6"])
+        self.assert_stored_exactly(conn, datas)
+        # The sizes served the check of what arrived: each matched, nothing to report.
+        self.assertNotIn("LIST said", self.full_log(pb))
+
+    def test_refused_list_n_falls_back_to_the_whole_list(self):
+        self.peer.list_single = False
+        small = [message("fallback", n) for n in range(2)]
+        big = message("fallback-big", 0, body=b"x" * 4000 + b"\r\n")
+        self.peer.add(small[0], uidl="f0")
+        self.peer.add(big, uidl="fbig")
+        self.peer.add(small[1], uidl="f1")
+        pb = self.start_popbridge(self.peer_account(retention="delete", max_message_size="2K"))
+        conn = self.imap_login(pb)
+        self.wait_for_inbox(pb, conn, 2)
+        self.wait_sessions(2, pb)
+        # The sizes still came (from the whole LIST): the big one stays on the server.
+        self.assertEqual([m.uidl for m in self.peer.live()], ["fbig"])
+        first = next(s for s in self.finished_sessions()
+                     if any(c.startswith("RETR") for c in s.commands))
+        self.assertEqual(self.lists(first), ["LIST 1", "LIST 2", "LIST 3", "LIST"])
+        self.assert_stored_exactly(conn, small)
+
+
 class KeyingTest(QuirksCase):
     def test_no_uidl_content_keys_survive_reordering(self):
         self.peer.uidl = False

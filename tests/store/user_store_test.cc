@@ -538,6 +538,29 @@ TEST_F(UserStoreTest, ReconcileLedgerForgetsUnlistedDeletesOnly) {
   EXPECT_EQ(user_->reconcileLedger("acct", listed).value().size(), expected.size());
 }
 
+TEST_F(UserStoreTest, ForgetLedgerRowsKeepsStoredRowsAndOtherAccounts) {
+  std::vector<NewMessage> batch;
+  for (const char* uidl : {"a", "b", "c"}) {
+    batch.push_back(newMessage(*user_, makeMessage(uidl, 10), {}, LedgerKey{"acct", uidl}));
+  }
+  batch.push_back(newMessage(*user_, makeMessage("o", 10), {}, LedgerKey{"other", "a"}));
+  ASSERT_TRUE(user_->append("INBOX", std::move(batch)));
+  const std::vector<std::string> deleted{"a", "b"};
+  ASSERT_TRUE(user_->setLedgerState("acct", deleted, LedgerState::Deleted));
+  ASSERT_TRUE(user_->setLedgerState("other", std::vector<std::string>{"a"}, LedgerState::Deleted));
+  // c is Stored: asked to forget it (a row that became Stored after the caller's read), it
+  // stays; "zz" has no row.
+  const std::vector<std::string> forget{"a", "c", "zz"};
+  ASSERT_TRUE(user_->forgetLedgerRows("acct", forget));
+  std::vector<std::string> left;
+  const auto rows = user_->ledgerRows("acct").value();
+  for (const auto& row : rows) left.push_back(row.uidl);
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(user_->ledgerRows("other").value().size(), 1u);
+  EXPECT_TRUE(user_->forgetLedgerRows("acct", {}));
+}
+
 TEST_F(UserStoreTest, ReappendOfLedgerUidlUpdatesRow) {
   std::vector<NewMessage> batch;
   batch.push_back(newMessage(*user_, makeMessage("x", 10), {}, LedgerKey{"acct", "same"}));

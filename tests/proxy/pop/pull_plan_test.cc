@@ -165,6 +165,47 @@ TEST(PlanPullTest, KeepUnderDeletesOldestUntilUnderTarget) {
   EXPECT_EQ(keysOf(planPull(listing, pending, policy, 100).remove), (Keys{"b"}));
 }
 
+using Numbers = std::vector<std::uint32_t>;
+
+TEST(SizesToAskTest, NothingNewAsksNoSizes) {
+  const std::vector<ListedMessage> listing = {listed(1, "a", 0), listed(2, "b", 0)};
+  const std::vector<LedgerEntry> ledger = {entry("b", LedgerState::Stored, 0),
+                                           entry("a", LedgerState::DeletePending, 0),
+                                           entry("gone", LedgerState::Stored, 0)};
+  for (const Retention kind : {Retention::Keep, Retention::Delete, Retention::DeleteAfter,
+                               Retention::DeleteWhenExpunged}) {
+    const SizeQuery query = sizesToAsk(listing, ledger, RetentionPolicy{kind}, 64);
+    EXPECT_FALSE(query.all);
+    EXPECT_EQ(query.numbers, Numbers{});
+  }
+}
+
+TEST(SizesToAskTest, NewMessagesOneByOneUpToTheLimit) {
+  // Listed out of number order: the numbers come back ascending.
+  const std::vector<ListedMessage> listing = {listed(3, "c", 0), listed(1, "a", 0),
+                                              listed(2, "b", 0), listed(4, "d", 0)};
+  const std::vector<LedgerEntry> ledger = {entry("a", LedgerState::Stored, 0)};
+  SizeQuery query = sizesToAsk(listing, ledger, RetentionPolicy{}, 3);
+  EXPECT_FALSE(query.all);
+  EXPECT_EQ(query.numbers, (Numbers{2, 3, 4}));
+  // One more than the limit: the whole LIST is cheaper than many round trips.
+  query = sizesToAsk(listing, ledger, RetentionPolicy{}, 2);
+  EXPECT_TRUE(query.all);
+  EXPECT_EQ(query.numbers, Numbers{});
+  query = sizesToAsk(listing, {}, RetentionPolicy{}, 0);
+  EXPECT_TRUE(query.all);
+}
+
+TEST(SizesToAskTest, KeepUnderAlwaysAsksEverySize) {
+  const std::vector<ListedMessage> listing = {listed(1, "a", 0)};
+  const std::vector<LedgerEntry> ledger = {entry("a", LedgerState::Stored, 0)};
+  RetentionPolicy policy{Retention::KeepUnder};
+  policy.keep_under = 100;
+  const SizeQuery query = sizesToAsk(listing, ledger, policy, 64);
+  EXPECT_TRUE(query.all);
+  EXPECT_EQ(query.numbers, Numbers{});
+}
+
 TEST(ExpireTest, ContradictionsWithTheRetention) {
   constexpr std::uint32_t kNever = 0xFFFFFFFFu;
   const RetentionPolicy keep{Retention::Keep, {}, 0};
