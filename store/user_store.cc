@@ -1715,19 +1715,9 @@ Result<std::vector<Result<mime::Message>>> UserStore::mimeStructures(
 }
 
 Result<MessageObjectIds> UserStore::objectIds(std::int64_t mailbox_id, std::uint32_t uid) {
-  auto db = reader();
-  if (!db) return fail(db.error());
-  auto stmt = (*db)->prepare(
-      "SELECT m.blob, t.thread FROM messages m LEFT JOIN threads t ON t.blob = m.blob "
-      "WHERE m.mailbox_id = ? AND m.uid = ?");
-  if (!stmt) return fail(stmt.error());
-  stmt->bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(uid));
-  auto row = stmt->step();
-  if (!row) return fail(row.error());
-  if (!*row) return fail(notFound("no message with uid " + std::to_string(uid)));
-  std::string blob = stmt->text(0);
-  std::string thread = stmt->isNull(1) ? "T" + blob : stmt->text(1);
-  return MessageObjectIds{"E" + blob, std::move(thread)};
+  auto ids = objectIdsOf(mailbox_id, std::span<const std::uint32_t>(&uid, 1));
+  if (!ids) return fail(ids.error());
+  return std::move(ids->front());
 }
 
 Result<std::vector<Result<MessageObjectIds>>> UserStore::objectIdsOf(
@@ -1738,7 +1728,6 @@ Result<std::vector<Result<MessageObjectIds>>> UserStore::objectIdsOf(
   if (!db) return fail(db.error());
   auto txn = Transaction::begin(**db, Transaction::Kind::Read);
   if (!txn) return fail(txn.error());
-  // The statement of objectIds(), prepared once for the batch.
   auto stmt = (*db)->prepare(
       "SELECT m.blob, t.thread FROM messages m LEFT JOIN threads t ON t.blob = m.blob "
       "WHERE m.mailbox_id = ? AND m.uid = ?");

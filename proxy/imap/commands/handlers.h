@@ -1,6 +1,8 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +67,14 @@ struct SearchMatches {
   std::vector<std::uint32_t> numbers;  // sequence numbers, or UIDs for UID SEARCH / UID SORT
   std::vector<std::uint32_t> uids;
   std::vector<std::uint64_t> modseqs;
+
+  // RFC 7162 3.1.5: the (MODSEQ n) of a SEARCH or SORT response, when the keys asked for it.
+  std::optional<std::uint64_t> modseqIf(bool with_modseq) const {
+    if (!with_modseq) return std::nullopt;
+    std::uint64_t highest = 0;
+    for (const std::uint64_t modseq : modseqs) highest = std::max(highest, modseq);
+    return highest;
+  }
 };
 
 // RFC 4731 (ESEARCH), RFC 5267 3 (ESORT: MIN and MAX are the first and last in sort order, ALL

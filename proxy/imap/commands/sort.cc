@@ -106,12 +106,8 @@ void handleSort(Session& session, popbridge::imap::Command& command) {
         if (returns) {
           answerEsearch(*s, *returns, matches, with_modseq);
         } else {
-          std::uint64_t highest = 0;
-          for (const std::uint64_t modseq : matches.modseqs) highest = std::max(highest, modseq);
           std::string out;
-          popbridge::imap::appendSortResponse(
-              out, matches.numbers,
-              with_modseq ? std::optional<std::uint64_t>(highest) : std::nullopt);
+          popbridge::imap::appendSortResponse(out, matches.numbers, matches.modseqIf(with_modseq));
           s->send(std::move(out));
         }
         s->finish(Status::Ok, "", "SORT completed");
