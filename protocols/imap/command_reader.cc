@@ -73,30 +73,49 @@ std::string tagOf(std::string_view line, Whole whole) {
   return std::string(line.substr(0, n));
 }
 
-// Whether a literal announced at `pos` of the command `text` (lines joined) holds an APPEND
-// message: the command is "tag APPEND mailbox ..." and the mailbox comes before `pos` (RFC 3501
-// 6.3.11: only the mailbox and the messages may be literals; flags and date-time may not).
-bool isAppendMessage(std::string_view text, std::size_t pos) {
+// The offset just after "APPEND " when `text` is "tag APPEND ...", else 0.
+std::size_t appendArgsStart(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size() && isTagChar(static_cast<unsigned char>(text[i]))) {
     ++i;
   }
   if (i == 0 || i >= text.size() || text[i] != ' ') {
-    return false;
+    return 0;
   }
   ++i;
   constexpr std::string_view kName = "APPEND ";
   if (text.size() - i < kName.size()) {
-    return false;
+    return 0;
   }
   for (std::size_t k = 0; k < kName.size(); ++k) {
     const char c = text[i + k];
     if ((c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c) != kName[k]) {
-      return false;
+      return 0;
     }
   }
-  i += kName.size();
-  return pos > i && text.find_first_not_of(' ', i) < pos;
+  return i + kName.size();
+}
+
+// Whether a literal announced at `pos` of the command `text` (lines joined) holds an APPEND
+// message: the command is "tag APPEND mailbox ..." and the mailbox comes before `pos` (RFC 3501
+// 6.3.11: only the mailbox and the messages may be literals; flags and date-time may not).
+bool isAppendMessage(std::string_view text, std::size_t pos) {
+  const std::size_t i = appendArgsStart(text);
+  return i > 0 && pos > i && text.find_first_not_of(' ', i) < pos;
+}
+
+// The mailbox of the APPEND command `command` (complete up to its first message), decoded as
+// ArgParser::mailbox() does; nullopt when it does not decode.
+std::optional<std::string> appendMailboxOf(const CommandText& command, MailboxNames names) {
+  CommandText copy{command.text, {}};
+  for (const LiteralPiece& piece : command.literals) {
+    if (piece.streamed) break;  // the mailbox comes before every message
+    copy.literals.push_back(piece);
+  }
+  ArgParser in(copy, appendArgsStart(copy.text), names);
+  auto name = in.mailbox();
+  if (!name) return std::nullopt;
+  return std::move(*name);
 }
 
 }  // namespace
@@ -128,6 +147,21 @@ void CommandReader::discardBuffered() {
 }
 
 void CommandReader::expectLine() { line_mode_ = true; }
+
+void CommandReader::refuseLiteral() {
+  if (!streaming_ || state_ != State::Literal) return;  // no literal was just announced
+  if (literal_sync_) {
+    // RFC 3501 7.5: without the continuation request the client sends neither the literal nor
+    // the rest of the command.
+    resetCommand();
+    state_ = State::Line;
+    scanned_ = 0;
+    return;
+  }
+  // The bytes arrive anyway: State::Literal drops them while discarding_, then skips the rest.
+  streaming_ = false;
+  discarding_ = true;
+}
 
 void CommandReader::resetCommand() {
   command_ = CommandText{};
@@ -350,6 +384,12 @@ ReadResult CommandReader::next() {
         skipLiteralOrEnd(line);
         return error;
       }
+      LiteralBegin begin{announcement->size,
+                         announcement->binary,
+                         announcement->sync,
+                         tagOf(command_.text, Whole::Yes),
+                         appendMailboxOf(command_, names_),
+                         streamed_count_};
       LiteralPiece piece{base + announcement->start, {}, announcement->binary};
       piece.streamed = streamed_count_++;
       piece.size = announcement->size;
@@ -357,7 +397,8 @@ ReadResult CommandReader::next() {
       literal_left_ = announcement->size;
       streaming_ = true;
       state_ = State::Literal;
-      return LiteralBegin{announcement->size, announcement->binary, announcement->sync};
+      literal_sync_ = announcement->sync;
+      return begin;
     }
     if (announcement->size > limits_.max_literal ||
         announcement->size > limits_.max_command - total_bytes_) {

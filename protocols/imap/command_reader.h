@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -28,10 +29,18 @@ struct Line {
 // accepted. Its bytes follow as LiteralChunk events instead of being kept in the Command; the
 // session sends a continuation request first when `sync` (RFC 3501 7.5). For streamed literals
 // this event replaces NeedContinuation.
+//
+// `tag` and `mailbox` let the session refuse the message before it arrives (RFC 3501 6.3.11:
+// NO [TRYCREATE] for a missing mailbox, RFC 9208 NO [OVERQUOTA]) with refuseLiteral().
 struct LiteralBegin {
   std::uint64_t size;
   bool binary;  // literal8 "~{n}" (RFC 3516 4.1)
   bool sync;    // "{n}" rather than "{n+}" (RFC 7888)
+  std::string tag;
+  // The APPEND's mailbox as UTF-8 (as ArgParser::mailbox() reads it), nullopt when the name does
+  // not decode (the command then fails to parse once complete).
+  std::optional<std::string> mailbox;
+  std::size_t index = 0;  // 0 for the command's first streamed literal, then 1, 2, ...
 };
 // The next bytes of the streamed literal announced by the last LiteralBegin, at most
 // CommandReader::kMaxChunk of them. The view borrows the reader's buffer: it is valid until the
@@ -77,6 +86,14 @@ class CommandReader {
   // is safe; other limit errors are ParseError{TooLong}, and the session may close instead of
   // relying on that recovery. NeedContinuation is reported once per synchronizing literal.
   ReadResult next();
+
+  // Refuses the streamed literal that next() just announced with LiteralBegin, before any of
+  // its bytes: call it before the next call to next(). The command ends here; the caller
+  // answers it. A synchronizing literal was not sent by the client (it waits for a continuation
+  // request that does not come, RFC 3501 7.5), so the next line starts a new command. A
+  // LITERAL+ literal is on its way: exactly its bytes are read and thrown away, never reported,
+  // and so is the rest of the command with any further LITERAL+ literals (RFC 7888 4).
+  void refuseLiteral();
 
   // Line mode: the next line (up to CRLF, or bare LF) comes back as Line instead of being parsed
   // as a command. Used for IDLE's "DONE" and AUTHENTICATE continuation responses. One line only;
@@ -126,6 +143,7 @@ class CommandReader {
   std::string skip_tail_;    // the last bytes of a line being skipped
   std::uint64_t streamed_limit_ = 0;
   bool streaming_ = false;          // the literal being read goes out as LiteralChunk events
+  bool literal_sync_ = false;       // the streamed literal being read was "{n}", not "{n+}"
   std::size_t streamed_count_ = 0;  // streamed literals of the command so far
   MailboxNames names_ = MailboxNames::Mutf7;
 };

@@ -5,7 +5,7 @@
 //   consumes input or switches the reader to skipping it, so events <= 2 * bytes + 2;
 // - after NeedMore at most one partial line is buffered (buffered() <= max_line + 1);
 // - the same bytes give the same events whole and in random splits (STYLE.md 8.2), streamed
-//   APPEND literals joined across their chunks;
+//   APPEND literals joined across their chunks, also when some are refused (refuseLiteral());
 // - redacted() is one line and never shows a LOGIN password;
 // - LOGIN arguments written back with appendAstring() parse to the same strings;
 // - SEARCH EMAILID / THREADID values are RFC 8474 objectids.
@@ -77,7 +77,8 @@ std::string render(const ReadResult& result) {
   }
   if (const auto* begin = std::get_if<LiteralBegin>(&result)) {
     return "begin " + std::to_string(begin->size) + (begin->sync ? " sync" : "") +
-           (begin->binary ? " binary" : "");
+           (begin->binary ? " binary" : "") + " #" + std::to_string(begin->index) + " tag " +
+           begin->tag + " mailbox " + begin->mailbox.value_or("(none)");
   }
   if (const auto* chunk = std::get_if<LiteralChunk>(&result)) {
     check(!chunk->bytes.empty() && chunk->bytes.size() <= CommandReader::kMaxChunk);
@@ -156,6 +157,12 @@ Run run(std::string_view input, const std::vector<std::size_t>& cuts, const Limi
         }
       }
       std::string event = render(result);
+      // The session refuses some literals as they are announced (missing mailbox, quota); the
+      // choice must not depend on the feeds, so it depends on the size.
+      if (const auto* begin = std::get_if<LiteralBegin>(&result); begin && begin->size % 3 == 1) {
+        reader.refuseLiteral();
+        event += " refused";
+      }
       // How a streamed literal is cut into chunks depends on the feeds: join them.
       if (event.starts_with("chunk ") && !out.events.empty() &&
           out.events.back().starts_with("chunk ")) {

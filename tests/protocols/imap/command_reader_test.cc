@@ -10,6 +10,7 @@ namespace {
 using namespace std::string_literals;
 using test::dump;
 using test::dumpAll;
+using test::OnBegin;
 using test::readEvents;
 using test::readEverySplit;
 using test::readOneCommand;
@@ -414,6 +415,58 @@ TEST(CommandReaderTest, StreamedLiteralOverTheLimitIsTooBig) {
   EXPECT_EQ(plus[1], "Chunk <a>");
   EXPECT_EQ(plus[2], "Error 3 tag=<t1>");
   EXPECT_EQ(plus[3], "Command t2 NOOP NoArgs");
+}
+
+TEST(CommandReaderTest, LiteralBeginNamesTheTagAndMailbox) {
+  const auto events = readEverySplit("t1 APPEND \"Sent &AOQ-\" {2+}\r\nhi ~{1}\r\nx\r\n", {}, 100);
+  ASSERT_EQ(events.size(), 5u);
+  const auto& first = std::get<LiteralBegin>(events[0]);
+  EXPECT_EQ(first.tag, "t1");
+  EXPECT_EQ(first.mailbox, "Sent \xc3\xa4");  // modified UTF-7 decoded
+  EXPECT_EQ(first.index, 0u);
+  const auto& second = std::get<LiteralBegin>(events[2]);
+  EXPECT_EQ(second.mailbox, "Sent \xc3\xa4");
+  EXPECT_EQ(second.index, 1u);
+  // A mailbox sent as a literal, any case of INBOX, and a name that does not decode.
+  auto literal = readEverySplit("t2 APPEND {5}\r\ninBox {1+}\r\nx\r\n", {}, 100);
+  ASSERT_EQ(literal.size(), 4u);
+  EXPECT_EQ(std::get<LiteralBegin>(literal[1]).mailbox, "INBOX");
+  auto invalid = readEvents("t3 APPEND &Jjo {1+}\r\nx\r\n", {}, {}, 100);
+  ASSERT_FALSE(invalid.empty());
+  EXPECT_EQ(std::get<LiteralBegin>(invalid[0]).mailbox, std::nullopt);
+}
+
+TEST(CommandReaderTest, RefusedSynchronizingLiteralEndsTheCommand) {
+  // RFC 3501 7.5: without "+" the client sends neither the literal nor the rest of the command,
+  // so the next line is a new command, even when it looks like a literal's content.
+  const auto dumped =
+      dumpAll(readEverySplit("t1 APPEND Box {5}\r\nt2 NOOP\r\n", {}, 100, OnBegin::Refuse));
+  ASSERT_EQ(dumped.size(), 2u);
+  EXPECT_EQ(dumped[0], "Begin 5 sync");
+  EXPECT_EQ(dumped[1], "Command t2 NOOP NoArgs");
+}
+
+TEST(CommandReaderTest, RefusedLiteralPlusIsReadAndDropped) {
+  // RFC 7888 4: the bytes come anyway, exactly n of them, then the rest of the command with
+  // any further LITERAL+ messages (a MULTIAPPEND); none of it is reported.
+  const auto dumped = dumpAll(
+      readEverySplit("t1 APPEND Box {11+}\r\nt9 LOGOUT\r\n (\\Seen) {3+}\r\nabc\r\nt2 NOOP\r\n", {},
+                     100, OnBegin::Refuse));
+  ASSERT_EQ(dumped.size(), 2u);
+  EXPECT_EQ(dumped[0], "Begin 11");
+  EXPECT_EQ(dumped[1], "Command t2 NOOP NoArgs");
+  // A later message of a MULTIAPPEND refused after the first was streamed.
+  auto events = readEvents("t1 APPEND Box {1+}\r\na {3+}\r\nabc\r\nt2 NOOP\r\n", {}, {}, 100);
+  ASSERT_EQ(dumpAll(events).size(), 6u);  // accepted: both literals and both commands
+  CommandReader reader;
+  reader.setStreamedLiteralLimit(100);
+  reader.feed("t1 APPEND Box {1+}\r\na {3+}\r\nabc\r\nt2 NOOP\r\n");
+  EXPECT_EQ(dump(reader.next()), "Begin 1");
+  EXPECT_EQ(dump(reader.next()), "Chunk <a>");
+  EXPECT_EQ(dump(reader.next()), "Begin 3");
+  reader.refuseLiteral();
+  EXPECT_EQ(dump(reader.next()), "Command t2 NOOP NoArgs");
+  EXPECT_EQ(dump(reader.next()), "NeedMore");
 }
 
 TEST(CommandReaderTest, NulInAStreamedLiteralNeedsLiteral8) {

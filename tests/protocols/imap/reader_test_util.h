@@ -185,12 +185,17 @@ inline std::string_view keepChunk(std::string_view bytes) {
   return kept.emplace_back(bytes);
 }
 
+// What the test does with each streamed literal announced: accept it, or refuse it at once
+// (CommandReader::refuseLiteral(), as the session does for a missing mailbox or a full quota).
+enum class OnBegin { Accept, Refuse };
+
 // Feeds `input` cut at `cuts` (ascending offsets) and returns every event but NeedMore.
 // `streamed_limit` is passed to CommandReader::setStreamedLiteralLimit().
 inline std::vector<ReadResult> readEvents(std::string_view input,
                                           const std::vector<std::size_t>& cuts,
                                           const Limits& limits = {},
-                                          std::uint64_t streamed_limit = 0) {
+                                          std::uint64_t streamed_limit = 0,
+                                          OnBegin on_begin = OnBegin::Accept) {
   CommandReader reader(limits);
   reader.setStreamedLiteralLimit(streamed_limit);
   std::vector<ReadResult> events;
@@ -203,6 +208,9 @@ inline std::vector<ReadResult> readEvents(std::string_view input,
       }
       if (auto* chunk = std::get_if<LiteralChunk>(&result)) {
         chunk->bytes = keepChunk(chunk->bytes);
+      }
+      if (std::holds_alternative<LiteralBegin>(result) && on_begin == OnBegin::Refuse) {
+        reader.refuseLiteral();
       }
       events.push_back(std::move(result));
     }
@@ -240,17 +248,18 @@ inline std::vector<std::string> dumpAll(const std::vector<ReadResult>& events) {
 // Reads `input` whole, byte by byte and split at every offset into two feeds; expects the same
 // events each time and returns them (from the whole feed).
 inline std::vector<ReadResult> readEverySplit(std::string_view input, const Limits& limits = {},
-                                              std::uint64_t streamed_limit = 0) {
-  std::vector<ReadResult> whole = readEvents(input, {}, limits, streamed_limit);
+                                              std::uint64_t streamed_limit = 0,
+                                              OnBegin on_begin = OnBegin::Accept) {
+  std::vector<ReadResult> whole = readEvents(input, {}, limits, streamed_limit, on_begin);
   const std::vector<std::string> expected = dumpAll(whole);
   std::vector<std::size_t> every;
   for (std::size_t i = 1; i < input.size(); ++i) {
     every.push_back(i);
   }
-  EXPECT_EQ(dumpAll(readEvents(input, every, limits, streamed_limit)), expected)
+  EXPECT_EQ(dumpAll(readEvents(input, every, limits, streamed_limit, on_begin)), expected)
       << "byte by byte: " << input;
   for (std::size_t i = 1; i < input.size(); ++i) {
-    EXPECT_EQ(dumpAll(readEvents(input, {i}, limits, streamed_limit)), expected)
+    EXPECT_EQ(dumpAll(readEvents(input, {i}, limits, streamed_limit, on_begin)), expected)
         << "split at " << i << ": " << input;
   }
   return whole;
