@@ -30,8 +30,9 @@ AppendUpload::~AppendUpload() {
   }
 }
 
-void AppendUpload::begin() {
+void AppendUpload::begin(std::uint64_t size) {
   ++count_;
+  announced_bytes_ += size;
   pending_.push_back(Segment{true, {}});
 }
 

@@ -39,12 +39,15 @@ class AppendUpload {
   AppendUpload(const AppendUpload&) = delete;
   AppendUpload& operator=(const AppendUpload&) = delete;
 
-  // A new message literal starts; the bytes that follow belong to it.
-  void begin();
+  // A new message literal of `size` bytes (as announced) starts; the bytes that follow belong
+  // to it.
+  void begin(std::uint64_t size);
   // Bytes of the current literal; copied.
   void add(std::string_view bytes);
   // Literals begun so far.
   std::size_t count() const { return count_; }
+  // The announced sizes of those literals, summed.
+  std::uint64_t announcedBytes() const { return announced_bytes_; }
   // Whether the session should stop passing bytes until `on_progress` runs.
   bool full() const { return buffered_ >= kHighMark; }
 
@@ -73,6 +76,7 @@ class AppendUpload {
   std::size_t buffered_ = 0;      // bytes in pending_ and in the write in flight
   std::size_t in_flight_ = 0;     // bytes of the write in flight
   std::size_t count_ = 0;
+  std::uint64_t announced_bytes_ = 0;
   bool write_in_flight_ = false;
   Done done_;
 };

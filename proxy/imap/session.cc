@@ -231,7 +231,8 @@ void Session::onData(std::string_view bytes) {
   processInput();
   // A client that pipelines while a command runs (or faster than its command rate) waits in the
   // kernel, not in popbridge's memory.
-  if (((current_ && !awaiting_line_) || rate_waiting_) && reader_.buffered() > kMaxPipelinedInput) {
+  if (((current_ && !awaiting_line_) || rate_waiting_ || literal_check_) &&
+      reader_.buffered() > kMaxPipelinedInput) {
     connection_->stopReading();
     reading_paused_ = true;
   }
@@ -240,7 +241,7 @@ void Session::onData(std::string_view bytes) {
 std::uint64_t Session::appendLimit() const { return server_.config().append_limit; }
 
 void Session::processInput() {
-  while (!closing_ && !hanging_up_ && (!current_ || awaiting_line_) &&
+  while (!closing_ && !hanging_up_ && (!current_ || awaiting_line_) && !literal_check_ &&
          !(upload_ && upload_->full())) {
     if (!current_ && reader_.buffered() > 0 && throttled()) return;
     popbridge::imap::ReadResult result = reader_.next();
@@ -349,6 +350,28 @@ void Session::loginFailed() {
 void Session::onLiteralBegin(const popbridge::imap::LiteralBegin& begin) {
   // The reader streams only once authenticated() gave it a limit, so there is a user.
   if (user_ == nullptr) return;
+  if (!begin.mailbox) {
+    acceptLiteral(begin);  // the command will not parse; it is answered BAD once complete
+    return;
+  }
+  // A MULTIAPPEND's earlier messages count against the quota with this one (RFC 3502).
+  const std::uint64_t staged_bytes = upload_ ? upload_->announcedBytes() : 0;
+  const std::size_t staged_count = upload_ ? upload_->count() : 0;
+  const LiteralCheck check = checkAppendLiteral(
+      *this, *begin.mailbox, begin.size, staged_bytes, staged_count,
+      [server = &server_, id = id_, begin](std::optional<LiteralRefusal> refusal) {
+        if (Session* s = server->find(id)) s->onLiteralChecked(begin, refusal);
+      });
+  if (check == LiteralCheck::Accepted) {
+    acceptLiteral(begin);
+    return;
+  }
+  // processInput() reads nothing more until the answer: the literal's bytes, if the client
+  // sends them already (LITERAL+), wait in the reader (and, past kMaxPipelinedInput, the kernel).
+  literal_check_ = true;
+}
+
+void Session::acceptLiteral(const popbridge::imap::LiteralBegin& begin) {
   if (!upload_) {
     upload_ = std::make_unique<AppendUpload>(server_.loop(), user_->store(),
                                              [server = &server_, id = id_] {
@@ -357,8 +380,32 @@ void Session::onLiteralBegin(const popbridge::imap::LiteralBegin& begin) {
                                                }
                                              });
   }
-  upload_->begin();
+  upload_->begin(begin.size);
   if (begin.sync) send("+ Ready for literal data\r\n");
+}
+
+void Session::onLiteralChecked(const popbridge::imap::LiteralBegin& begin,
+                               const std::optional<LiteralRefusal>& refusal) {
+  if (!literal_check_ || closing_ || hanging_up_) return;
+  literal_check_ = false;
+  if (refusal) {
+    // RFC 3501 6.3.11 / RFC 9208 4.3.1: the tagged NO instead of the continuation request; the
+    // reader drops a LITERAL+ literal's bytes (never staged) and the rest of the command, and
+    // the messages a MULTIAPPEND had staged already are removed (RFC 3502: none is appended).
+    reader_.refuseLiteral();
+    dropUpload();
+    std::string out;
+    popbridge::imap::appendTagged(out, begin.tag, Status::No, refusal->code, refusal->text);
+    send(std::move(out));
+    log(LogSeverity::Debug, log_name_, "APPEND literal refused: ", refusal->code);
+  } else {
+    acceptLiteral(begin);
+  }
+  if (reading_paused_ && !rate_waiting_) {
+    reading_paused_ = false;
+    if (!upload_paused_) connection_->startReading();
+  }
+  processInput();
 }
 
 void Session::onLiteralChunk(std::string_view bytes) {

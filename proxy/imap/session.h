@@ -33,6 +33,7 @@ using popbridge::imap::Status;
 class ImapServer;
 class FetchJob;
 class AppendUpload;
+struct LiteralRefusal;
 
 // RFC 3501 3: the connection states a command may be legal in (bit set).
 enum StateBit : std::uint8_t {
@@ -206,6 +207,13 @@ class Session {
   // An APPEND literal arrives (CommandReader::LiteralBegin / LiteralChunk).
   void onLiteralBegin(const popbridge::imap::LiteralBegin& begin);
   void onLiteralChunk(std::string_view bytes);
+  // The check of an APPEND literal (checkAppendLiteral) answered: the literal is accepted (its
+  // upload begins, a synchronizing one gets its continuation request) or refused (the command
+  // ends with the tagged NO, nothing of it is kept, and the reader skips what the client sends
+  // of it anyway).
+  void onLiteralChecked(const popbridge::imap::LiteralBegin& begin,
+                        const std::optional<LiteralRefusal>& refusal);
+  void acceptLiteral(const popbridge::imap::LiteralBegin& begin);
   // The upload wrote a chunk: read on if it had made the session stop.
   void onUploadProgress();
   // Drops the upload (its staged files are removed) and reads on if it had stopped reading.
@@ -249,6 +257,7 @@ class Session {
   bool utf8_accept_ = false;
   std::unique_ptr<AppendUpload> upload_;  // the current APPEND's streamed literals
   bool upload_paused_ = false;            // stopped reading: the upload's buffer is full
+  bool literal_check_ = false;            // an APPEND literal waits for checkAppendLiteral
   std::shared_ptr<FetchJob> fetch_job_;
   bool fetch_round_running_ = false;
   bool fetch_waiting_drain_ = false;

@@ -223,7 +223,8 @@ class BigAppendTest(PopbridgeCase):
             b"APPEND INBOX ", ("nonsync", bodies[0], False), b" ", ("nonsync", bodies[1], False),
             b" ", ("sync", b"x" * (LIMIT + 1), False)])
         self.assertTrue(tagged.startswith(b"m2 NO [TOOBIG]"), tagged)
-        # A mailbox that does not exist: NO [TRYCREATE] once all were streamed, none stored.
+        # A mailbox that does not exist: NO [TRYCREATE] as the first literal is announced; the
+        # LITERAL+ bytes are read and dropped, none staged.
         _, tagged, _ = raw.command(self.conn, "m3", [
             b"APPEND Nowhere ", ("nonsync", bodies[0], False), b" ",
             ("nonsync", bodies[1], False)])

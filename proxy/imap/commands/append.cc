@@ -91,6 +91,60 @@ void commit(Session& session, std::string mailbox, Prepared prepared, AppendUplo
 
 }  // namespace
 
+LiteralCheck checkAppendLiteral(Session& session, const std::string& mailbox, std::uint64_t size,
+                                std::uint64_t staged_bytes, std::size_t staged_count,
+                                std::function<void(std::optional<LiteralRefusal>)> done) {
+  const store::QuotaLimits limits = quotaLimitsOf(session);
+  const bool limited = limits.bytes || limits.messages;
+  if (!limited) {
+    // Without a quota only the mailbox matters. INBOX always exists, the selected mailbox did a
+    // moment ago, and so did the mailbox at the command's first literal: accepting errs on the
+    // side the commit corrects (it answers NO [TRYCREATE] itself), and spares the usual APPEND
+    // a round trip to a worker before its continuation request.
+    const SelectedMailbox* selected = session.selected();
+    if (mailbox == "INBOX" || staged_count > 0 ||
+        (selected != nullptr && selected->name == mailbox)) {
+      return LiteralCheck::Accepted;
+    }
+  }
+  ImapServer* server = &session.server();
+  session.user()->read<store::Result<store::QuotaUsage>>(
+      [mailbox, limited](store::UserStore& store) -> store::Result<store::QuotaUsage> {
+        auto box = store.mailbox(mailbox);
+        if (!box) return fail(box.error());
+        if (!limited) return store::QuotaUsage{};
+        // Read outside the user's write queue: a write committing meanwhile is not counted,
+        // which errs toward accepting; the commit's own check is the authoritative one.
+        return store.quotaUsage();
+      },
+      [server, id = session.id(), limits, size, staged_bytes, staged_count,
+       done = std::move(done)](store::Result<store::QuotaUsage> usage) {
+        if (server->find(id) == nullptr) return;
+        if (!usage) {
+          if (usage.error().code == store::ErrorCode::NotFound) {
+            // RFC 3501 6.3.11: the client may CREATE the mailbox and try again.
+            done(LiteralRefusal{"TRYCREATE", "No such mailbox"});
+          } else {
+            done(std::nullopt);
+          }
+          return;
+        }
+        // The same rule as the store's commit: a resource may not go up past its limit. The
+        // literal's size is the message's RFC822.SIZE (stored as sent).
+        const std::uint64_t adding = staged_bytes + size;
+        const bool over_bytes = limits.bytes && adding > 0 && usage->bytes + adding > *limits.bytes;
+        const bool over_messages =
+            limits.messages && usage->messages + staged_count + 1 > *limits.messages;
+        if (over_bytes || over_messages) {
+          // RFC 9208 4.3.1; RFC 3502: a refused MULTIAPPEND stores none of its messages.
+          done(LiteralRefusal{"OVERQUOTA", "Quota exceeded; nothing was written"});
+          return;
+        }
+        done(std::nullopt);
+      });
+  return LiteralCheck::Pending;
+}
+
 // RFC 3501 6.3.11 with MULTIAPPEND (RFC 3502): every message of the command is staged and then
 // committed in one store transaction, so the messages are durable before the tagged OK, get
 // consecutive UIDs, and a failure anywhere stores none of them. Message literals were streamed

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,6 +56,26 @@ void handleUnauthenticate(Session& session, popbridge::imap::Command& command);
 // The logged-in user's quota limits from the configuration in force (UserContext::quotaLimits).
 // Loop thread.
 store::QuotaLimits quotaLimitsOf(Session& session);
+
+// Why an APPEND message literal is refused before it arrives: the tagged NO's response code
+// and text.
+struct LiteralRefusal {
+  std::string code;
+  std::string text;
+};
+enum class LiteralCheck { Accepted, Pending };
+// Checks an APPEND message literal of `size` bytes for `mailbox` as its announcement arrives
+// (append.cc), so that a message the commit would refuse is refused before its bytes come
+// (RFC 3501 6.3.11 NO [TRYCREATE], RFC 9208 4.3.1 NO [OVERQUOTA]): the mailbox must exist and
+// the user's quota usage plus the literals of the command accepted so far (`staged_bytes` in
+// `staged_count` literals) plus this one must fit the limits. Returns Accepted when that is
+// known without the store (`done` is then never called); otherwise Pending, and `done` runs on
+// the loop thread (never before returning) with the refusal or nullopt. The check reads the
+// store on a worker; what it cannot decide (a store error) is accepted, since the commit checks
+// again. Loop thread.
+LiteralCheck checkAppendLiteral(Session& session, const std::string& mailbox, std::uint64_t size,
+                                std::uint64_t staged_bytes, std::size_t staged_count,
+                                std::function<void(std::optional<LiteralRefusal>)> done);
 
 // The store query for SEARCH keys (also those of SORT and THREAD), sequence numbers and "*"
 // resolved against `box` (search.cc). An error text for keys popbridge refuses. Moves strings
