@@ -116,6 +116,10 @@ enum class TransferEncoding : std::uint8_t { Identity, QuotedPrintable, Base64 }
 // NO [UNKNOWN-CTE] for it (RFC 3516 4.3).
 std::optional<TransferEncoding> transferEncodingOf(const Part& part);
 
+// The version of TransferDecoder's output: the store keeps decoded sizes under it (FETCH
+// BINARY), so raise it whenever a change makes any input decode to different bytes.
+constexpr std::int64_t kTransferDecoderVersion = 1;
+
 // Undoes one transfer encoding, bytes in and bytes out (no charset conversion). Fed in chunks of
 // any size, with the same output for any split.
 class TransferDecoder {

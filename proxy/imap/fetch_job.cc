@@ -18,6 +18,8 @@ using Kind = FetchAtt::Kind;
 // Header fields are filtered in memory; a header beyond this is answered from its start.
 constexpr std::uint64_t kMaxFilteredHeader = 1024 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
+// FETCH BINARY reads and decodes in larger steps: fewer reads and decoder calls per part.
+constexpr std::size_t kDecodeChunk = 256 * 1024;
 
 bool isBinary(const FetchAtt& att) {
   return att.kind == Kind::Binary || att.kind == Kind::BinaryPeek || att.kind == Kind::BinarySize;
@@ -361,19 +363,25 @@ bool FetchJob::appendItem(std::string& out, const FetchAtt& att) {
 }
 
 std::optional<std::string> FetchJob::readRange(std::uint64_t begin, std::uint64_t end) {
-  std::string raw(static_cast<std::size_t>(end - begin), '\0');
+  std::string raw;
+  if (!readRange(begin, end, raw)) return std::nullopt;
+  return raw;
+}
+
+bool FetchJob::readRange(std::uint64_t begin, std::uint64_t end, std::string& raw) {
+  raw.resize(static_cast<std::size_t>(end - begin));
   std::size_t got = 0;
   while (got < raw.size()) {
     auto n = body_->read(begin + got, std::span<char>(raw.data() + got, raw.size() - got));
     if (!n) {
       error_ = n.error();
-      return std::nullopt;
+      return false;
     }
     if (*n == 0) break;
     got += *n;
   }
   raw.resize(got);
-  return raw;
+  return true;
 }
 
 void FetchJob::streamLiteral(std::string& out, std::size_t limit) {
@@ -438,6 +446,38 @@ BinaryTarget binaryTarget(const std::optional<mime::Message>& structure, const F
 
 }  // namespace
 
+std::optional<store::DecodedSize> FetchJob::countDecoded(mime::TransferEncoding encoding,
+                                                         std::uint64_t begin, std::uint64_t end) {
+  store::DecodedSize counted;
+  mime::TransferDecoder scan(encoding);
+  std::string decoded;
+  std::uint64_t pos = begin;
+  while (pos < end) {
+    if (!readRange(pos, std::min<std::uint64_t>(end, pos + kDecodeChunk), raw_)) {
+      return std::nullopt;
+    }
+    if (raw_.empty()) {
+      error_ = store::Error{store::ErrorCode::Corrupt, "message body shorter than recorded"};
+      return std::nullopt;
+    }
+    pos += raw_.size();
+    // 7bit, 8bit and binary decode to themselves: only look for NUL.
+    const std::string* bytes = &raw_;
+    if (encoding != mime::TransferEncoding::Identity) {
+      decoded.clear();
+      scan.feed(raw_, decoded);
+      bytes = &decoded;
+    }
+    counted.has_nul = counted.has_nul || bytes->find('\0') != std::string::npos;
+    counted.size += bytes->size();
+  }
+  decoded.clear();
+  scan.finish(decoded);
+  counted.has_nul = counted.has_nul || decoded.find('\0') != std::string::npos;
+  counted.size += decoded.size();
+  return counted;
+}
+
 bool FetchJob::hasUnknownCte() const {
   return std::any_of(atts_.begin(), atts_.end(), [&](const FetchAtt& att) {
     if (!isBinary(att) || att.section.part.empty()) return false;
@@ -447,13 +487,15 @@ bool FetchJob::hasUnknownCte() const {
 }
 
 // RFC 3516 4.2: BINARY[n] is part n with its Content-Transfer-Encoding undone, BINARY.SIZE[n]
-// the size of that. The literal's size must be known before its first byte, so the part is
-// decoded twice: a first pass counts the decoded bytes and looks for NUL, and the second streams
-// them as the connection drains. RFC 3516 4.2 needs a literal8 for data with NUL; like Dovecot,
-// popbridge also sends one for every base64 or quoted-printable part, and for any window of a
-// part that has a NUL somewhere, so the literal's kind does not depend on the partial range.
-// Neither pass holds more than a read chunk and its decoded form; the first pass runs within one
-// worker round however large the part is.
+// the size of that. The literal's size must be known before its first byte: the first BINARY or
+// BINARY.SIZE of a part decodes it once to count the bytes and look for NUL, and records both
+// in the store (messages never change), so that later ones skip that pass: BINARY.SIZE is then
+// one lookup and BINARY one decoding pass, streamed as the connection drains. RFC 3516 4.2 needs
+// a literal8 for data with NUL; like Dovecot, popbridge also sends one for every base64 or
+// quoted-printable part, and for any window of a part that has a NUL somewhere, so the
+// literal's kind does not depend on the partial range. Neither pass holds more than a read
+// chunk and its decoded form; the counting pass runs within one worker round however large the
+// part is.
 bool FetchJob::appendBinary(std::string& out, const FetchAtt& att) {
   const std::uint64_t size = body_->size();
   const BinaryTarget target = binaryTarget(structure_, att, size);
@@ -469,33 +511,24 @@ bool FetchJob::appendBinary(std::string& out, const FetchAtt& att) {
   }
   const std::uint64_t begin = std::min(target.range.offset, size);
   const std::uint64_t end = std::min(target.range.offset + target.range.length, size);
-  std::uint64_t decoded_size = 0;
-  bool has_nul = false;
-  {
-    mime::TransferDecoder scan(*target.encoding);
-    std::string raw;
-    std::string decoded;
-    std::uint64_t pos = begin;
-    bool done = false;
-    while (!done) {
-      decoded.clear();
-      if (pos < end) {
-        auto chunk = readRange(pos, std::min<std::uint64_t>(end, pos + kReadChunk));
-        if (!chunk) return false;
-        if (chunk->empty()) {
-          error_ = store::Error{store::ErrorCode::Corrupt, "message body shorter than recorded"};
-          return false;
-        }
-        pos += chunk->size();
-        scan.feed(*chunk, decoded);
-      } else {
-        scan.finish(decoded);
-        done = true;
-      }
-      has_nul = has_nul || decoded.find('\0') != std::string::npos;
-      decoded_size += decoded.size();
-    }
+  std::string part_key;
+  for (const std::uint32_t n : att.section.part) {
+    if (!part_key.empty()) part_key.push_back('.');
+    part_key.append(std::to_string(n));
   }
+  const std::uint32_t uid = targets_[index_].info.uid;
+  // A failed lookup only costs the counting pass.
+  auto cached = store_->decodedSize(mailbox_id_, uid, part_key, mime::kTransferDecoderVersion);
+  std::optional<store::DecodedSize> known = cached ? *cached : std::nullopt;
+  if (!known) {
+    known = countDecoded(*target.encoding, begin, end);
+    if (!known) return false;
+    // Best effort: a failure (or a write under way) leaves the next request to count again.
+    (void)store_->recordDecodedSize(mailbox_id_, uid, part_key, mime::kTransferDecoderVersion,
+                                    *known);
+  }
+  const std::uint64_t decoded_size = known->size;
+  const bool has_nul = known->has_nul;
   if (att.kind == Kind::BinarySize) {
     out.append(std::to_string(decoded_size));
     return true;
@@ -533,15 +566,16 @@ void FetchJob::streamDecoded(std::string& out, std::size_t limit) {
     decoded_.clear();
     decoded_pos_ = 0;
     if (literal_offset_ < raw_end_) {
-      auto chunk = readRange(literal_offset_,
-                             std::min<std::uint64_t>(raw_end_, literal_offset_ + kReadChunk));
-      if (!chunk) return;
-      if (chunk->empty()) {
+      if (!readRange(literal_offset_,
+                     std::min<std::uint64_t>(raw_end_, literal_offset_ + kDecodeChunk), raw_)) {
+        return;
+      }
+      if (raw_.empty()) {
         error_ = store::Error{store::ErrorCode::Corrupt, "message body shorter than recorded"};
         return;
       }
-      literal_offset_ += chunk->size();
-      decoder_->feed(*chunk, decoded_);
+      literal_offset_ += raw_.size();
+      decoder_->feed(raw_, decoded_);
     } else if (!decoder_finished_) {
       decoder_->finish(decoded_);
       decoder_finished_ = true;
@@ -558,6 +592,7 @@ void FetchJob::streamDecoded(std::string& out, std::size_t limit) {
   if (literal_remaining_ == 0) {
     decoder_.reset();
     std::string().swap(decoded_);
+    std::string().swap(raw_);
     decoded_pos_ = 0;
   }
 }

@@ -61,6 +61,12 @@ class FetchJob {
   store::Result<store::MessageObjectIds> takeObjectIds();
   // Reads [begin, end) of the current body; nullopt (and error_ set) on a store failure.
   std::optional<std::string> readRange(std::uint64_t begin, std::uint64_t end);
+  // The same into `raw` (its capacity reused); false (and error_ set) on a store failure.
+  bool readRange(std::uint64_t begin, std::uint64_t end, std::string& raw);
+  // FETCH BINARY's counting pass: decodes [begin, end) of the current body and returns its
+  // decoded size and whether it has a NUL; nullopt (and error_ set) on a store failure.
+  std::optional<store::DecodedSize> countDecoded(mime::TransferEncoding encoding,
+                                                 std::uint64_t begin, std::uint64_t end);
 
   std::shared_ptr<store::UserStore> store_;
   std::int64_t mailbox_id_;
@@ -95,6 +101,7 @@ class FetchJob {
   bool decoder_finished_ = false;
   std::string decoded_;
   std::size_t decoded_pos_ = 0;
+  std::string raw_;  // the encoded chunk being decoded
   std::optional<store::Error> error_;
 };
 

@@ -20,6 +20,8 @@ does not, an unknown Content-Transfer-Encoding answers NO [UNKNOWN-CTE] as Dovec
 message APPENDed as a literal8 is stored as sent."""
 
 import base64
+import os
+import sqlite3
 import unittest
 
 from harness.case import PopbridgeCase, IMAP_USER, IMAP_PASSWORD
@@ -180,6 +182,57 @@ class BinaryDifferentialTest(PopbridgeCase):
         self.assertEqual(value, b"{16}\r\nna\xc3\xafve 8bit text")
         self.assertEqual(fetch_value(self.ours, 1, b"BINARY.SIZE[3]", b"BINARY.SIZE[3]"),
                          str(len(BLOB)).encode())
+
+    def decoded_sizes(self):
+        """popbridge's cache of decoded sizes: {(part, size, has_nul)} of every row."""
+        path = os.path.join(self.dir, "popbridge1", "data", "users", IMAP_USER, "meta.sqlite")
+        db = sqlite3.connect(path, timeout=30)
+        try:
+            return {tuple(row) for row in db.execute(
+                "SELECT part, size, has_nul FROM decoded_sizes")}
+        finally:
+            db.close()
+
+    def set_cached_size(self, size):
+        path = os.path.join(self.dir, "popbridge1", "data", "users", IMAP_USER, "meta.sqlite")
+        db = sqlite3.connect(path, timeout=30)
+        try:
+            with db:
+                db.execute("UPDATE decoded_sizes SET size = ?", (size,))
+        finally:
+            db.close()
+
+    def test_decoded_sizes_are_cached(self):
+        large = self.names.index("large") + 1
+        self.assertEqual(self.decoded_sizes(), set())
+        # The first BINARY.SIZE counts and records; the one row says what BINARY sends.
+        size = fetch_value(self.ours, large, b"BINARY.SIZE[1]", b"BINARY.SIZE[1]")
+        self.assertEqual(int(size), len(LARGE_DATA))
+        has_nul = int(b"\0" in LARGE_DATA)
+        self.assertEqual(self.decoded_sizes(), {("1", len(LARGE_DATA), has_nul)})
+        # Later requests take the size from the store, not from a count: a row changed behind
+        # popbridge's back shows in BINARY.SIZE and in the literal BINARY announces.
+        self.set_cached_size(1000)
+        self.assertEqual(fetch_value(self.ours, large, b"BINARY.SIZE[1]", b"BINARY.SIZE[1]"),
+                         b"1000")
+        self.assertEqual(fetch_value(self.ours, large, b"BINARY.PEEK[1]", b"BINARY[1]"),
+                         b"~{1000}\r\n" + LARGE_DATA[:1000])
+        self.set_cached_size(len(LARGE_DATA))
+        # BINARY with a partial and the second part: cached answers equal Dovecot's.
+        for item, name in ((b"BINARY.PEEK[1]<65530.70000>", b"BINARY[1]<65530>"),
+                           (b"BINARY.PEEK[2]", b"BINARY[2]"), (b"BINARY.PEEK[2]", b"BINARY[2]"),
+                           (b"BINARY.PEEK[2]<100.200>", b"BINARY[2]<100>")):
+            theirs, ours = self.both(large, item, name)
+            self.assertEqual(ours, theirs, item)
+        self.assertEqual({row[0] for row in self.decoded_sizes()}, {"1", "2"})
+        # BINARY[] of the whole message is recorded under "".
+        fetch_value(self.ours, 1, b"BINARY.PEEK[]", b"BINARY[]")
+        self.assertIn(("", len(MIXED), 0), self.decoded_sizes())
+        # The rows go with the message's body.
+        for server in self.servers:
+            run(server, b"STORE %d +FLAGS.SILENT (\\Deleted)" % large)
+            run(server, b"EXPUNGE")
+        self.assertEqual({row[0] for row in self.decoded_sizes()}, {""})
 
     def test_sections_with_parts_are_sent_as_stored(self):
         for seq, name in enumerate(self.names, start=1):
