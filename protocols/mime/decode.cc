@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -46,6 +47,35 @@ constexpr std::array<std::int8_t, 256> kBase64Table = [] {
   table[static_cast<unsigned char>('=')] = kBase64Pad;
   return table;
 }();
+
+// Copies bytes from `p` to `dst` up to the next "=" or `end`, advancing both. Escapes can be a
+// few bytes apart (text in a non-ASCII script), so rather than a memchr call per run this looks
+// at eight bytes at a time: a word without "=" is copied whole, otherwise up to its first "=".
+// The caller guarantees room: `dst` never runs ahead of `p` in a buffer as long as the input.
+inline void copyUntilEquals(const char*& p, const char* end, char*& dst) {
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101;
+    constexpr std::uint64_t kHighs = 0x8080808080808080;
+    constexpr std::uint64_t kEquals = kOnes * '=';
+    while (end - p >= 8) {
+      std::uint64_t word = 0;
+      std::memcpy(&word, p, 8);
+      std::memcpy(dst, &word, 8);
+      const std::uint64_t x = word ^ kEquals;
+      // The lowest byte flagged here is the first "=" (higher flags may be false).
+      const std::uint64_t found = (x - kOnes) & ~x & kHighs;
+      if (found != 0) {
+        const auto n = static_cast<std::size_t>(std::countr_zero(found) / 8);
+        p += n;
+        dst += n;
+        return;
+      }
+      p += 8;
+      dst += 8;
+    }
+  }
+  while (p < end && *p != '=') *dst++ = *p++;
+}
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -156,12 +186,10 @@ void QuotedPrintableDecoder::feed(std::string_view chunk, std::string& out) {
   const char* p = chunk.data();
   const char* const end = p + chunk.size();
   while (p < end) {
-    const void* found = std::memchr(p, '=', static_cast<std::size_t>(end - p));
-    const char* eq = found == nullptr ? end : static_cast<const char*>(found);
-    std::memcpy(dst, p, static_cast<std::size_t>(eq - p));
-    dst += eq - p;
-    p = eq;
-    if (p == end) break;
+    if (*p != '=') {
+      copyUntilEquals(p, end, dst);
+      continue;
+    }
     if (end - p > 2) {
       const int hi = kHexTable[static_cast<unsigned char>(p[1])];
       const int lo = kHexTable[static_cast<unsigned char>(p[2])];
