@@ -575,6 +575,16 @@ void FetchJob::streamDecoded(std::string& out, std::size_t limit) {
         return;
       }
       literal_offset_ += raw_.size();
+      if (skip_ == 0) {
+        // Past the partial origin: decode straight into the response, no copy through decoded_.
+        const std::size_t old = out.size();
+        decoder_->feed(raw_, out);
+        const std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(out.size() - old, literal_remaining_));
+        out.resize(old + n);  // a partial window may end inside this chunk
+        literal_remaining_ -= n;
+        continue;
+      }
       decoder_->feed(raw_, decoded_);
     } else if (!decoder_finished_) {
       decoder_->finish(decoded_);
