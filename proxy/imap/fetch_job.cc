@@ -417,7 +417,9 @@ namespace {
 // Only a leaf part is decoded. BINARY[] (the whole message) and a multipart or message/rfc822
 // part are sent as stored: their own encoding can only be 7bit, 8bit or binary (RFC 2045 6.4),
 // so there is nothing to undo at that level. (Dovecot goes further and decodes every leaf
-// inside such a section, rewriting its header to "Content-Transfer-Encoding: binary".)
+// inside such a section, rewriting its header to "Content-Transfer-Encoding: binary". Doing
+// that too would change the sizes the store has recorded for such sections: raise
+// mime::kTransferDecoderVersion with it, so that old rows are ignored.)
 struct BinaryTarget {
   bool found = false;
   mime::ByteRange range;
