@@ -3,7 +3,9 @@
 by `popbridge import` from an mbox) and by a private Dovecot IMAP (Debian's dovecot-imapd, default
 settings, no FTS plugin; the messages written into its maildir), and in the same run the time of
 SEARCH TEXT for a common word, a rare word and a word in no message, SEARCH BODY, and FETCH
-1:10000 (ENVELOPE BODYSTRUCTURE FLAGS), with the ratios popbridge / Dovecot.
+1:10000 (ENVELOPE BODYSTRUCTURE FLAGS), with the ratios popbridge / Dovecot. With --binary, also
+FETCH BINARY.PEEK[2] and BINARY.SIZE[2] (RFC 3516) of large base64 and quoted-printable
+attachments.
 
 Usage (as root, after `cmake --preset release && cmake --build --preset release --target
 popbridge`; Dovecot's IMAP comes from scripts/deps.sh):
@@ -11,6 +13,7 @@ popbridge`; Dovecot's IMAP comes from scripts/deps.sh):
     python3 bench/imap_store_bench.py                     # 20,000 messages of about 10 KB
     python3 bench/imap_store_bench.py --messages 100000   # the size of issue 3
     python3 bench/imap_store_bench.py --messages 2000 --runs 3 --workdir /dev/shm/ib
+    python3 bench/imap_store_bench.py --messages 100 --fetch 100 --binary --runs 9
 
 Method (see bench/README.md):
 - The corpus is deterministic (--seed): text/plain messages built from lines of words drawn with
@@ -29,12 +32,22 @@ Method (see bench/README.md):
   The median is reported: these are warm runs. Beside it, the CPU time (user + system, from
   /proc) the server process spent per run: popbridge's daemon, Dovecot's imap process of the
   session. On a shared machine the wall time moves with other load; the CPU time much less.
+- --binary: after the commands above, both servers get the same four multipart/mixed messages
+  by IMAP APPEND into a mailbox "BinaryBench" (untimed): a short text part 1 and as part 2 a
+  base64 attachment of random bytes (500 KB and 5 MB decoded, 76-character lines) or a
+  quoted-printable text (500 KB and 5 MB decoded, UTF-8 with many "=XX" escapes and soft line
+  breaks). Each FETCH BINARY.PEEK[2] (PEEK, so \Seen never changes between runs) and
+  BINARY.SIZE[2] is timed like the rest; the warm-up run, which also fills a server's cache of
+  decoded parts, is reported as "first". The two servers' answers must be byte-identical.
 """
 
 import argparse
+import base64
+import hashlib
 import imaplib
 import json
 import os
+import quopri
 import random
 import shutil
 import sqlite3
@@ -120,6 +133,46 @@ class Corpus:
             body.append(line)
             length += len(line) + 2
         return (head + "\r\n".join(body) + "\r\n").encode("ascii")
+
+
+BINARY_MAILBOX = "BinaryBench"
+
+
+def binary_messages(seed):
+    """(label, message bytes) of the --binary attachments, deterministic for `seed`."""
+    rng = random.Random(seed)
+    words = ["caf\u00e9", "na\u00efve", "\u00fcber", "gar\u00e7on", "r\u00e9sum\u00e9",
+             "\u20ac10", "plain", "text", "x=y", "tab\there"]
+    out = []
+    for kind in ("base64", "quoted-printable"):
+        for size in (500_000, 5_000_000):
+            if kind == "base64":
+                data = rng.randbytes(size)
+                encoded = base64.encodebytes(data).replace(b"\n", b"\r\n")
+                ctype = "application/octet-stream; name=\"data.bin\""
+            else:
+                text = []
+                length = 0
+                while length < size:
+                    line = " ".join(rng.choice(words) for _ in range(rng.randint(5, 30)))
+                    line = line.encode("utf-8")
+                    text.append(line)
+                    length += len(line) + 2
+                data = b"\r\n".join(text)[:size]
+                encoded = quopri.encodestring(data.replace(b"\r\n", b"\n")).replace(
+                    b"\n", b"\r\n")
+                ctype = "text/plain; charset=utf-8"
+            label = f"{kind} {size // 1000} KB"
+            message = (f"From: bench@example.org\r\nTo: alice@example.org\r\n"
+                       f"Subject: {label}\r\nDate: Mon, 4 Mar 2024 10:00:00 +0000\r\n"
+                       f"MIME-Version: 1.0\r\n"
+                       f"Content-Type: multipart/mixed; boundary=\"b-{size}\"\r\n\r\n"
+                       f"--b-{size}\r\nContent-Type: text/plain\r\n\r\nattached\r\n"
+                       f"--b-{size}\r\nContent-Type: {ctype}\r\n"
+                       f"Content-Transfer-Encoding: {kind}\r\n\r\n").encode()
+            message += encoded + f"\r\n--b-{size}--\r\n".encode()
+            out.append((label, message))
+    return out
 
 
 def log(*parts):
@@ -322,6 +375,8 @@ class Bench:
         self.tags = getattr(self, "tags", 0)
         times = []
         found = None
+        digest = None
+        first = None
         pid = self.pids.get(name)
         cpu_start = None
         for run in range(self.args.runs + 1):
@@ -333,9 +388,16 @@ class Bench:
             if found is not None and count != found:
                 raise RuntimeError(f"{command}: {count} then {found}")
             found = count
+            this_digest = hashlib.sha256(b"".join(lines)).hexdigest()
+            if digest is not None and this_digest != digest:
+                raise RuntimeError(f"{command}: the answer changed between runs")
+            digest = this_digest
             if run > 0:
                 times.append(elapsed)
+            else:
+                first = elapsed
         cpu = (cpu_seconds(pid) - cpu_start) / self.args.runs if cpu_start is not None else None
+        self.last_digest, self.last_first = digest, first
         return statistics.median(times), times, found, cpu
 
     def run(self):
@@ -360,6 +422,8 @@ class Bench:
                 f"{row['dovecot']['median'] * 1e3:.1f} ms")
             if row["popbridge"]["cpu"] and row["dovecot"]["cpu"]:
                 row["cpu_ratio"] = row["popbridge"]["cpu"] / row["dovecot"]["cpu"]
+        if self.args.binary:
+            results += self.run_binary(servers)
         for imap in servers.values():
             harness_imap.safe_logout(imap)
         self.report(results)
@@ -367,6 +431,44 @@ class Bench:
             with open(self.args.json, "w") as f:
                 json.dump({"messages": self.args.messages, "bytes": self.bytes,
                            "runs": self.args.runs, "results": results}, f, indent=2)
+
+    def run_binary(self, servers):
+        """The --binary rows: APPEND the attachments to both servers (untimed), then time FETCH
+        BINARY.PEEK[2] and BINARY.SIZE[2] of each; the answers must be byte-identical."""
+        messages = binary_messages(self.args.seed)
+        for name, imap in servers.items():
+            typ, data = imap.create(BINARY_MAILBOX)
+            if typ != "OK":
+                raise RuntimeError(f"{name} CREATE {BINARY_MAILBOX}: {data}")
+            for _, message in messages:
+                typ, data = imap.append(BINARY_MAILBOX, None, None, message)
+                if typ != "OK":
+                    raise RuntimeError(f"{name} APPEND: {data}")
+            typ, data = imap.select(BINARY_MAILBOX)
+            if typ != "OK" or int(data[0]) != len(messages):
+                raise RuntimeError(f"{name} SELECT {BINARY_MAILBOX}: {typ} {data}")
+        results = []
+        for seq, (label, _) in enumerate(messages, 1):
+            for item in ("BINARY.PEEK[2]", "BINARY.SIZE[2]"):
+                command = f"FETCH {seq} ({item})"
+                row = {"label": f"{command} {label}", "command": command}
+                digests = {}
+                for name, imap in servers.items():
+                    median, times, found, cpu = self.measure(name, imap, command)
+                    row[name] = {"median": median, "times": times, "found": found, "cpu": cpu,
+                                 "first": self.last_first}
+                    digests[name] = self.last_digest
+                if digests["popbridge"] != digests["dovecot"]:
+                    raise RuntimeError(f"{command} ({label}): the answers differ")
+                row["ratio"] = row["popbridge"]["median"] / row["dovecot"]["median"]
+                if row["popbridge"]["cpu"] and row["dovecot"]["cpu"]:
+                    row["cpu_ratio"] = row["popbridge"]["cpu"] / row["dovecot"]["cpu"]
+                results.append(row)
+                log(f"{row['label']}: popbridge {row['popbridge']['median'] * 1e3:.2f} ms "
+                    f"(first {row['popbridge']['first'] * 1e3:.2f}), Dovecot "
+                    f"{row['dovecot']['median'] * 1e3:.2f} ms "
+                    f"(first {row['dovecot']['first'] * 1e3:.2f}), ratio {row['ratio']:.3f}")
+        return results
 
     def report(self, results):
         print()
@@ -380,7 +482,9 @@ class Bench:
               f" {'pb CPU':>8} {'Dc CPU':>8} {'ratio':>6}")
 
         def ms(value):
-            return f"{value * 1e3:.0f} ms" if value is not None else "?"
+            if value is None:
+                return "?"
+            return f"{value * 1e3:.0f} ms" if value >= 0.1 else f"{value * 1e3:.2f} ms"
 
         for row in results:
             pb, dc = row["popbridge"], row["dovecot"]
@@ -388,6 +492,14 @@ class Bench:
             print(f"{row['label']:<52} {pb['found']:>6} {ms(pb['median']):>10} "
                   f"{ms(dc['median']):>10} {row['ratio']:>6.3f} {ms(pb['cpu']):>8} "
                   f"{ms(dc['cpu']):>8} {cpu_ratio:>6}")
+        firsts = [row for row in results if "first" in row["popbridge"]]
+        if firsts:
+            print("first (warm-up) run of each BINARY command, which also fills a cache of "
+                  "decoded parts:")
+            for row in firsts:
+                pb, dc = row["popbridge"], row["dovecot"]
+                print(f"{row['label']:<52} {'':>6} {ms(pb['first']):>10} {ms(dc['first']):>10} "
+                      f"{pb['first'] / dc['first']:>6.3f}")
 
 
 def main():
@@ -403,6 +515,9 @@ def main():
                         help="keep the scratch directory; a later run with the same --workdir, "
                         "--messages, --size and --seed reuses its corpus and both stores")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--binary", action="store_true",
+                        help="also time FETCH BINARY / BINARY.SIZE of large base64 and "
+                        "quoted-printable attachments")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root: the private Dovecot runs its mail processes as nobody")

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 targets=(imap_command_fuzz pop3_reply_fuzz mime_fuzz mbox_fuzz sort_thread_fuzz deflate_fuzz
-         casemap_fuzz)
+         casemap_fuzz transfer_decode_fuzz)
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target "${targets[@]}"
 for target in "${targets[@]}"; do

@@ -65,6 +65,13 @@ struct MessageInfo {
   std::uint64_t modseq;
 };
 
+// FETCH BINARY's decoded size of one part (UserStore::decodedSize): its bytes once its
+// Content-Transfer-Encoding is undone, and whether a NUL is among them.
+struct DecodedSize {
+  std::uint64_t size = 0;
+  bool has_nul = false;
+};
+
 // RFC 8474 5 object ids of one message, each 33 characters of [0-9a-zT] / [0-9a-zE].
 struct MessageObjectIds {
   // EMAILID: "E" and the message's body id. Copies and moves share the body, so they share it;

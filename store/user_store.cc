@@ -33,7 +33,7 @@ using sql::Transaction;
 
 // PRAGMA user_version of the schema below. A later version migrates forward in initialize(),
 // keeping every mailbox id, UID, UIDVALIDITY, modseq and flag.
-constexpr std::int64_t kSchemaVersion = 7;
+constexpr std::int64_t kSchemaVersion = 8;
 
 constexpr std::string_view kSchemaV1 = R"sql(
 CREATE TABLE meta(
@@ -218,6 +218,22 @@ END;
 CREATE TRIGGER IF NOT EXISTS search_docs_delete AFTER DELETE ON search_docs BEGIN
   UPDATE messages SET doc = NULL WHERE blob = old.blob;
 END;
+)sql";
+
+// Version 8: FETCH BINARY's decoded sizes (RFC 3516 4.2), recorded by the first BINARY or
+// BINARY.SIZE of a part so that later ones skip decoding the part just to count it. Keyed by
+// blob (copies share it; bodies never change) and part path, and by the decoder's version, so a
+// popbridge whose decoding differs ignores rows an older one wrote. has_nul: whether the decoded
+// part holds a NUL (it then goes out as a literal8). Rows go with their blob.
+constexpr std::string_view kSchemaV8 = R"sql(
+CREATE TABLE IF NOT EXISTS decoded_sizes(
+  blob TEXT NOT NULL,
+  part TEXT NOT NULL,
+  decoder INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  has_nul INTEGER NOT NULL,
+  PRIMARY KEY(blob, part, decoder)
+) WITHOUT ROWID;
 )sql";
 
 // THREADID assignment reads at most this much of a header, follows at most this many msg-ids
@@ -746,6 +762,9 @@ Result<void> UserStore::initialize() {
     if (auto added = addColumn(*writer_, "messages", "doc", kSchemaV7Column); !added) return added;
     if (auto docs = writer_->exec(kSchemaV7Docs); !docs) return docs;
   }
+  if (version < 8) {
+    if (auto created = writer_->exec(kSchemaV8); !created) return created;
+  }
   if (version < kSchemaVersion) {
     if (auto set = writer_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !set) {
       return set;
@@ -803,6 +822,7 @@ std::vector<std::string> UserStore::forgetUnreferencedBlobs(
   if (!stmt) return unreferenced;  // the blobs stay as orphans; check() reports them
   auto forget = writer_->prepare("DELETE FROM mime WHERE blob = ?");
   auto unthread = writer_->prepare("DELETE FROM threads WHERE blob = ?");
+  auto unsize = writer_->prepare("DELETE FROM decoded_sizes WHERE blob = ?");
   for (const auto& blob : blob_ids) {
     stmt->reset();
     stmt->bind(1, blob);
@@ -818,6 +838,11 @@ std::vector<std::string> UserStore::forgetUnreferencedBlobs(
         unthread->reset();
         unthread->bind(1, blob);
         (void)unthread->run();
+      }
+      if (unsize) {
+        unsize->reset();
+        unsize->bind(1, blob);
+        (void)unsize->run();
       }
     }
   }
@@ -865,6 +890,11 @@ Result<void> UserStore::removeCrashOrphans() {
   // An unlink lost in a second crash only leaves the orphan for the next recovery.
   if (auto done =
           writer_->exec("DELETE FROM threads WHERE blob NOT IN (SELECT blob FROM messages)");
+      !done) {
+    return done;
+  }
+  if (auto done =
+          writer_->exec("DELETE FROM decoded_sizes WHERE blob NOT IN (SELECT blob FROM messages)");
       !done) {
     return done;
   }
@@ -1625,6 +1655,55 @@ Result<BodyReader> UserStore::openBody(std::int64_t mailbox_id, std::uint32_t ui
     return fail(ioError("open", path, err));
   }
   return BodyReader(std::move(fd), size);
+}
+
+Result<std::optional<DecodedSize>> UserStore::decodedSize(std::int64_t mailbox_id,
+                                                          std::uint32_t uid, std::string_view part,
+                                                          std::int64_t decoder) {
+  auto db = reader();
+  if (!db) return fail(db.error());
+  auto stmt = (*db)->prepare(
+      "SELECT d.size, d.has_nul FROM messages m JOIN decoded_sizes d ON d.blob = m.blob "
+      "WHERE m.mailbox_id = ? AND m.uid = ? AND d.part = ? AND d.decoder = ?");
+  if (!stmt) return fail(stmt.error());
+  stmt->bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(uid)).bind(3, part).bind(4, decoder);
+  auto row = stmt->step();
+  if (!row) return fail(row.error());
+  if (!*row) return std::optional<DecodedSize>();
+  return std::optional<DecodedSize>(
+      DecodedSize{static_cast<std::uint64_t>(stmt->int64(0)), stmt->int64(1) != 0});
+}
+
+Result<bool> UserStore::recordDecodedSize(std::int64_t mailbox_id, std::uint32_t uid,
+                                          std::string_view part, std::int64_t decoder,
+                                          DecodedSize size) {
+  std::unique_lock lock(write_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return false;  // a write is under way: another request records it
+  // A cache row need not survive a power loss (it is computed again), so this commit skips the
+  // WAL fsync; the next commit with synchronous=FULL makes it durable with its own data.
+  if (auto relaxed = writer_->exec("PRAGMA synchronous=NORMAL"); !relaxed) {
+    return fail(relaxed.error());
+  }
+  auto stmt = writer_->prepare(
+      "INSERT OR REPLACE INTO decoded_sizes(blob, part, decoder, size, has_nul) "
+      "SELECT blob, ?, ?, ?, ? FROM messages WHERE mailbox_id = ? AND uid = ?");
+  Result<void> inserted;
+  if (stmt) {
+    stmt->bind(1, part)
+        .bind(2, decoder)
+        .bind(3, static_cast<std::int64_t>(size.size))
+        .bind(4, static_cast<std::int64_t>(size.has_nul ? 1 : 0))
+        .bind(5, mailbox_id)
+        .bind(6, static_cast<std::int64_t>(uid));
+    inserted = stmt->run();
+  } else {
+    inserted = fail(stmt.error());
+  }
+  stmt = Statement();
+  auto restored = writer_->exec("PRAGMA synchronous=FULL");
+  if (!restored) return fail(restored.error());
+  if (!inserted) return fail(inserted.error());
+  return true;
 }
 
 Result<mime::Message> UserStore::mimeStructure(std::int64_t mailbox_id, std::uint32_t uid) {

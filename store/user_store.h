@@ -176,6 +176,18 @@ class UserStore {
   // only when the database cannot be read.
   Result<std::vector<Result<mime::Message>>> mimeStructures(std::int64_t mailbox_id,
                                                             std::span<const std::uint32_t> uids);
+  // FETCH BINARY (RFC 3516): the decoded size of `part` ("1.2"; "" for the whole message) of
+  // the message, as recorded by recordDecodedSize() with the same `decoder` version; nullopt if
+  // none was (or there is no such message). One indexed read. Any thread.
+  Result<std::optional<DecodedSize>> decodedSize(std::int64_t mailbox_id, std::uint32_t uid,
+                                                 std::string_view part, std::int64_t decoder);
+  // Records that size for the message's body (every copy shares it; bodies never change). A
+  // cache, so the commit is not fsynced (lost in a power failure, it is counted again), and it
+  // never waits for another write: false when a write was under way and nothing was recorded,
+  // true otherwise (also when the message is gone and there was nothing to record). Rows go
+  // when their blob does. Any thread.
+  Result<bool> recordDecodedSize(std::int64_t mailbox_id, std::uint32_t uid, std::string_view part,
+                                 std::int64_t decoder, DecodedSize size);
   // The RFC 8474 EMAILID and THREADID of a message. NotFound if the mailbox has no such uid.
   Result<MessageObjectIds> objectIds(std::int64_t mailbox_id, std::uint32_t uid);
   // objectIds for each of `uids`, in one read transaction with one statement (FETCH EMAILID or

@@ -3,7 +3,10 @@
 #include <iconv.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cerrno>
+#include <cstring>
 #include <optional>
 
 #include "protocols/mime/rfc822.h"
@@ -17,6 +20,62 @@ constexpr std::string_view kReplacement = "\xef\xbf\xbd";  // U+FFFD
 // An "=" followed by more transport padding than this is not a soft line break being cut by a
 // chunk end; it is kept as written.
 constexpr std::size_t kMaxQpPending = 1024;
+
+// Byte -> hex digit value, -1 for anything else.
+constexpr std::array<std::int8_t, 256> kHexTable = [] {
+  std::array<std::int8_t, 256> table{};
+  for (auto& v : table) v = -1;
+  for (int c = '0'; c <= '9'; ++c)
+    table[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c)
+    table[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c)
+    table[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'A' + 10);
+  return table;
+}();
+
+// Byte -> base64 value (RFC 2045 6.8 table 1), kBase64Pad for "=", -1 for bytes to skip.
+constexpr std::int8_t kBase64Pad = -2;
+constexpr std::array<std::int8_t, 256> kBase64Table = [] {
+  std::array<std::int8_t, 256> table{};
+  for (auto& v : table) v = -1;
+  constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (std::size_t i = 0; i < kAlphabet.size(); ++i) {
+    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int8_t>(i);
+  }
+  table[static_cast<unsigned char>('=')] = kBase64Pad;
+  return table;
+}();
+
+// Copies bytes from `p` to `dst` up to the next "=" or `end`, advancing both. Escapes can be a
+// few bytes apart (text in a non-ASCII script), so rather than a memchr call per run this looks
+// at eight bytes at a time: a word without "=" is copied whole, otherwise up to its first "=".
+// The caller guarantees room: `dst` never runs ahead of `p` in a buffer as long as the input.
+inline void copyUntilEquals(const char*& p, const char* end, char*& dst) {
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101;
+    constexpr std::uint64_t kHighs = 0x8080808080808080;
+    constexpr std::uint64_t kEquals = kOnes * '=';
+    while (end - p >= 8) {
+      std::uint64_t word = 0;
+      std::memcpy(&word, p, 8);
+      std::memcpy(dst, &word, 8);
+      const std::uint64_t x = word ^ kEquals;
+      // The lowest byte flagged here is the first "=" (higher flags may be false).
+      const std::uint64_t found = (x - kOnes) & ~x & kHighs;
+      if (found != 0) {
+        const auto n = static_cast<std::size_t>(std::countr_zero(found) / 8);
+        p += n;
+        dst += n;
+        return;
+      }
+      p += 8;
+      dst += 8;
+    }
+  }
+  while (p < end && *p != '=') *dst++ = *p++;
+}
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -119,45 +178,49 @@ void QuotedPrintableDecoder::feed(std::string_view chunk, std::string& out) {
     joined.append(chunk);
     chunk = joined;
   }
-  std::size_t i = 0;
-  while (i < chunk.size()) {
-    const std::size_t eq = chunk.find('=', i);
-    if (eq == std::string_view::npos) {
-      out.append(chunk.substr(i));
-      return;
+  // The output is never longer than the input: write into room made once, trim at the end.
+  const std::size_t old = out.size();
+  out.resize(old + chunk.size());
+  char* const first = out.data() + old;
+  char* dst = first;
+  const char* p = chunk.data();
+  const char* const end = p + chunk.size();
+  while (p < end) {
+    if (*p != '=') {
+      copyUntilEquals(p, end, dst);
+      continue;
     }
-    out.append(chunk.substr(i, eq - i));
-    i = eq;
-    if (i + 2 < chunk.size()) {
-      const int hi = hexValue(chunk[i + 1]);
-      const int lo = hexValue(chunk[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out += static_cast<char>(hi * 16 + lo);
-        i += 3;
+    if (end - p > 2) {
+      const int hi = kHexTable[static_cast<unsigned char>(p[1])];
+      const int lo = kHexTable[static_cast<unsigned char>(p[2])];
+      if ((hi | lo) >= 0) {
+        *dst++ = static_cast<char>((hi << 4) | lo);
+        p += 3;
         continue;
       }
     }
     // A soft line break: "=", optional transport padding, then CRLF or LF.
-    std::size_t j = i + 1;
-    while (j < chunk.size() && (chunk[j] == ' ' || chunk[j] == '\t')) ++j;
-    if (j < chunk.size() && chunk[j] == '\n') {
-      i = j + 1;
+    const char* j = p + 1;
+    while (j < end && (*j == ' ' || *j == '\t')) ++j;
+    if (j < end && *j == '\n') {
+      p = j + 1;
       continue;
     }
-    if (j + 1 < chunk.size() && chunk[j] == '\r' && chunk[j + 1] == '\n') {
-      i = j + 2;
+    if (end - j >= 2 && j[0] == '\r' && j[1] == '\n') {
+      p = j + 2;
       continue;
     }
     // The chunk may end inside an escape or a soft line break: wait for the next one.
-    const bool cut = j == chunk.size() || (j + 1 == chunk.size() && chunk[j] == '\r') ||
-                     (i + 2 == chunk.size() && hexValue(chunk[i + 1]) >= 0);
-    if (cut && chunk.size() - i <= kMaxQpPending) {
-      pending_.assign(chunk.substr(i));
-      return;
+    const bool cut = j == end || (end - j == 1 && *j == '\r') ||
+                     (end - p == 2 && kHexTable[static_cast<unsigned char>(p[1])] >= 0);
+    if (cut && static_cast<std::size_t>(end - p) <= kMaxQpPending) {
+      pending_.assign(p, static_cast<std::size_t>(end - p));
+      break;
     }
-    out += '=';  // not an escape: kept as written
-    ++i;
+    *dst++ = '=';  // not an escape: kept as written
+    ++p;
   }
+  out.resize(old + static_cast<std::size_t>(dst - first));
 }
 
 void QuotedPrintableDecoder::finish(std::string& out) {
@@ -170,21 +233,47 @@ void QuotedPrintableDecoder::finish(std::string& out) {
 // ---------------------------------------------------------------- base64
 
 void Base64Decoder::feed(std::string_view chunk, std::string& out) {
-  for (const char c : chunk) {
-    if (c == '=') {
+  // At most 3 bytes per 4 input characters, plus what the pending bits complete.
+  const std::size_t old = out.size();
+  out.resize(old + chunk.size() / 4 * 3 + 3);
+  char* const first = out.data() + old;
+  char* dst = first;
+  const auto* p = reinterpret_cast<const unsigned char*>(chunk.data());
+  const unsigned char* const end = p + chunk.size();
+  while (p < end) {
+    // Whole quanta of four alphabet characters (the body of every line) at once.
+    if (count_ == 0) {
+      while (end - p >= 4) {
+        const int a = kBase64Table[p[0]];
+        const int b = kBase64Table[p[1]];
+        const int c = kBase64Table[p[2]];
+        const int d = kBase64Table[p[3]];
+        if ((a | b | c | d) < 0) break;
+        const auto v = static_cast<std::uint32_t>((a << 18) | (b << 12) | (c << 6) | d);
+        dst[0] = static_cast<char>(v >> 16);
+        dst[1] = static_cast<char>((v >> 8) & 0xff);
+        dst[2] = static_cast<char>(v & 0xff);
+        dst += 3;
+        p += 4;
+      }
+      if (p == end) break;
+    }
+    // One character: a line break or other skipped byte, "=", or part of a cut quantum.
+    const int v = kBase64Table[*p++];
+    if (v == kBase64Pad) {
       bits_ = 0;
       count_ = 0;
       continue;
     }
-    const int v = base64Value(c);
     if (v < 0) continue;
     bits_ = ((bits_ << 6) | static_cast<std::uint32_t>(v)) & 0xffffff;
     count_ += 6;
     if (count_ >= 8) {
       count_ -= 8;
-      out += static_cast<char>((bits_ >> count_) & 0xff);
+      *dst++ = static_cast<char>((bits_ >> count_) & 0xff);
     }
   }
+  out.resize(old + static_cast<std::size_t>(dst - first));
 }
 
 void Base64Decoder::finish(std::string& /*out*/) {

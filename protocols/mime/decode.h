@@ -116,6 +116,11 @@ enum class TransferEncoding : std::uint8_t { Identity, QuotedPrintable, Base64 }
 // NO [UNKNOWN-CTE] for it (RFC 3516 4.3).
 std::optional<TransferEncoding> transferEncodingOf(const Part& part);
 
+// The version of FETCH BINARY's data: the store keeps decoded sizes under it, so raise it
+// whenever a change makes any input decode to different bytes (here or in how the proxy builds
+// a section). 2: sections with parts decode the leaves inside them.
+constexpr std::int64_t kTransferDecoderVersion = 2;
+
 // Undoes one transfer encoding, bytes in and bytes out (no charset conversion). Fed in chunks of
 // any size, with the same output for any split.
 class TransferDecoder {

@@ -18,6 +18,8 @@ using Kind = FetchAtt::Kind;
 // Header fields are filtered in memory; a header beyond this is answered from its start.
 constexpr std::uint64_t kMaxFilteredHeader = 1024 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
+// FETCH BINARY reads and decodes in larger steps: fewer reads and decoder calls per part.
+constexpr std::size_t kDecodeChunk = 256 * 1024;
 
 bool isBinary(const FetchAtt& att) {
   return att.kind == Kind::Binary || att.kind == Kind::BinaryPeek || att.kind == Kind::BinarySize;
@@ -30,7 +32,7 @@ bool needsBody(const FetchAtt& att) {
 
 bool needsStructure(const FetchAtt& att) {
   return att.kind == Kind::Envelope || att.kind == Kind::BodyStructure || att.kind == Kind::Body ||
-         ((att.kind == Kind::BodySection || isBinary(att)) && !att.section.part.empty());
+         (att.kind == Kind::BodySection && !att.section.part.empty()) || isBinary(att);
 }
 
 bool needsObjectIds(const FetchAtt& att) {
@@ -361,19 +363,25 @@ bool FetchJob::appendItem(std::string& out, const FetchAtt& att) {
 }
 
 std::optional<std::string> FetchJob::readRange(std::uint64_t begin, std::uint64_t end) {
-  std::string raw(static_cast<std::size_t>(end - begin), '\0');
+  std::string raw;
+  if (!readRange(begin, end, raw)) return std::nullopt;
+  return raw;
+}
+
+bool FetchJob::readRange(std::uint64_t begin, std::uint64_t end, std::string& raw) {
+  raw.resize(static_cast<std::size_t>(end - begin));
   std::size_t got = 0;
   while (got < raw.size()) {
     auto n = body_->read(begin + got, std::span<char>(raw.data() + got, raw.size() - got));
     if (!n) {
       error_ = n.error();
-      return std::nullopt;
+      return false;
     }
     if (*n == 0) break;
     got += *n;
   }
   raw.resize(got);
-  return raw;
+  return true;
 }
 
 void FetchJob::streamLiteral(std::string& out, std::size_t limit) {
@@ -406,12 +414,13 @@ namespace popbridge::proxy::imap {
 namespace {
 
 // The part a BINARY section names and its encoding; nullopt encoding for an unknown CTE.
-// Only a leaf part is decoded. BINARY[] (the whole message) and a multipart or message/rfc822
-// part are sent as stored: their own encoding can only be 7bit, 8bit or binary (RFC 2045 6.4),
-// so there is nothing to undo at that level. (Dovecot goes further and decodes every leaf
-// inside such a section, rewriting its header to "Content-Transfer-Encoding: binary".)
+// A leaf part is decoded. BINARY[] (the whole message) and a multipart or message/rfc822 part
+// (a "composite" section) are sent as Dovecot sends them: as stored, except that each
+// quoted-printable or base64 leaf inside is decoded and its header says
+// "Content-Transfer-Encoding: binary" (the old field removed, the new one last).
 struct BinaryTarget {
   bool found = false;
+  bool composite = false;
   mime::ByteRange range;
   std::optional<mime::TransferEncoding> encoding;
 };
@@ -421,6 +430,7 @@ BinaryTarget binaryTarget(const std::optional<mime::Message>& structure, const F
   BinaryTarget target;
   if (att.section.part.empty()) {
     target.found = true;
+    target.composite = true;
     target.range = mime::ByteRange{0, size};
     target.encoding = mime::TransferEncoding::Identity;
     return target;
@@ -431,29 +441,171 @@ BinaryTarget binaryTarget(const std::optional<mime::Message>& structure, const F
   target.found = true;
   target.range = *range;
   const mime::Part& part = structure->parts[*index];
-  target.encoding = part.kind == mime::PartKind::Leaf ? mime::transferEncodingOf(part)
-                                                      : mime::TransferEncoding::Identity;
+  target.composite = part.kind != mime::PartKind::Leaf;
+  target.encoding =
+      target.composite ? mime::TransferEncoding::Identity : mime::transferEncodingOf(part);
   return target;
+}
+
+// The leaves whose header and body lie inside `range`, in message order.
+std::vector<const mime::Part*> leavesIn(const mime::Message& structure, mime::ByteRange range) {
+  std::vector<const mime::Part*> leaves;
+  for (const mime::Part& part : structure.parts) {
+    if (part.kind == mime::PartKind::Leaf && part.header_offset >= range.offset &&
+        part.body_offset + part.body_length <= range.offset + range.length) {
+      leaves.push_back(&part);
+    }
+  }
+  std::sort(leaves.begin(), leaves.end(), [](const mime::Part* a, const mime::Part* b) {
+    return a->header_offset < b->header_offset;
+  });
+  return leaves;
+}
+
+// A decoded leaf's header inside a composite BINARY section, as Dovecot writes it: every
+// Content-Transfer-Encoding field (with its continuation lines) removed, and
+// "Content-Transfer-Encoding: binary" added before the blank line that ends the header.
+std::string binaryHeader(std::string_view header) {
+  std::string out;
+  std::string_view blank;
+  std::size_t pos = 0;
+  bool drop = false;
+  while (pos < header.size()) {
+    std::size_t end = header.find('\n', pos);
+    end = end == std::string_view::npos ? header.size() : end + 1;
+    const std::string_view line = header.substr(pos, end - pos);
+    pos = end;
+    if (line == "\r\n" || line == "\n") {
+      blank = line;
+      break;
+    }
+    if (line[0] != ' ' && line[0] != '\t') {
+      const std::size_t colon = line.find(':');
+      std::string_view name = line.substr(0, colon == std::string_view::npos ? 0 : colon);
+      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+      drop = colon != std::string_view::npos && iequals(name, "Content-Transfer-Encoding");
+    }
+    if (!drop) out.append(line);
+  }
+  out.append("Content-Transfer-Encoding: binary\r\n");
+  out.append(blank);
+  return out;
 }
 
 }  // namespace
 
+std::optional<store::DecodedSize> FetchJob::countDecoded(mime::TransferEncoding encoding,
+                                                         std::uint64_t begin, std::uint64_t end) {
+  store::DecodedSize counted;
+  mime::TransferDecoder scan(encoding);
+  std::string decoded;
+  std::uint64_t pos = begin;
+  while (pos < end) {
+    if (!readRange(pos, std::min<std::uint64_t>(end, pos + kDecodeChunk), raw_)) {
+      return std::nullopt;
+    }
+    if (raw_.empty()) {
+      error_ = store::Error{store::ErrorCode::Corrupt, "message body shorter than recorded"};
+      return std::nullopt;
+    }
+    pos += raw_.size();
+    // 7bit, 8bit and binary decode to themselves: only look for NUL.
+    const std::string* bytes = &raw_;
+    if (encoding != mime::TransferEncoding::Identity) {
+      decoded.clear();
+      scan.feed(raw_, decoded);
+      bytes = &decoded;
+    }
+    counted.has_nul = counted.has_nul || bytes->find('\0') != std::string::npos;
+    counted.size += bytes->size();
+  }
+  decoded.clear();
+  scan.finish(decoded);
+  counted.has_nul = counted.has_nul || decoded.find('\0') != std::string::npos;
+  counted.size += decoded.size();
+  return counted;
+}
+
 bool FetchJob::hasUnknownCte() const {
   return std::any_of(atts_.begin(), atts_.end(), [&](const FetchAtt& att) {
-    if (!isBinary(att) || att.section.part.empty()) return false;
+    if (!isBinary(att)) return false;
     const BinaryTarget target = binaryTarget(structure_, att, structure_->size);
-    return target.found && !target.encoding;
+    if (!target.found) return false;
+    if (!target.composite) return !target.encoding;
+    // Like Dovecot: a composite section cannot be sent if a leaf inside it cannot be decoded.
+    const auto leaves = leavesIn(*structure_, target.range);
+    return std::any_of(leaves.begin(), leaves.end(),
+                       [](const mime::Part* leaf) { return !mime::transferEncodingOf(*leaf); });
   });
 }
 
+bool FetchJob::binarySegments(bool composite, mime::TransferEncoding encoding,
+                              mime::ByteRange range, std::uint64_t begin, std::uint64_t end,
+                              bool& converted) {
+  segments_.clear();
+  converted = false;
+  if (!composite) {
+    segments_.push_back(BinarySegment{begin, end, encoding, std::nullopt});
+    return true;
+  }
+  std::uint64_t cursor = begin;
+  for (const mime::Part* leaf : leavesIn(*structure_, range)) {
+    const auto leaf_encoding = mime::transferEncodingOf(*leaf);
+    if (!leaf_encoding || *leaf_encoding == mime::TransferEncoding::Identity) continue;
+    const std::uint64_t body_end = std::min(leaf->body_offset + leaf->body_length, end);
+    if (leaf->header_offset < cursor || body_end > end ||
+        leaf->header_length > kMaxFilteredHeader) {
+      continue;  // cannot happen for a parsed structure; send such a part as stored
+    }
+    auto header = readRange(leaf->header_offset, leaf->body_offset);
+    if (!header) return false;
+    if (cursor < leaf->header_offset) {
+      segments_.push_back(BinarySegment{cursor, leaf->header_offset,
+                                        mime::TransferEncoding::Identity, std::nullopt});
+    }
+    segments_.push_back(
+        BinarySegment{0, 0, mime::TransferEncoding::Identity, binaryHeader(*header)});
+    segments_.push_back(BinarySegment{leaf->body_offset, body_end, *leaf_encoding, std::nullopt});
+    cursor = body_end;
+    converted = true;
+  }
+  if (cursor < end) {
+    segments_.push_back(BinarySegment{cursor, end, mime::TransferEncoding::Identity, std::nullopt});
+  }
+  return true;
+}
+
+void FetchJob::startSegment(std::size_t index) {
+  segment_ = index;
+  const BinarySegment& segment = segments_[index];
+  decoded_.clear();
+  decoded_pos_ = 0;
+  decoder_.emplace(segment.encoding);
+  if (segment.text) {
+    decoded_ = *segment.text;
+    literal_offset_ = raw_end_ = 0;
+    decoder_finished_ = true;
+    const std::size_t skipped =
+        static_cast<std::size_t>(std::min<std::uint64_t>(skip_, decoded_.size()));
+    decoded_pos_ = skipped;
+    skip_ -= skipped;
+  } else {
+    literal_offset_ = segment.begin;
+    raw_end_ = segment.end;
+    decoder_finished_ = false;
+  }
+}
+
 // RFC 3516 4.2: BINARY[n] is part n with its Content-Transfer-Encoding undone, BINARY.SIZE[n]
-// the size of that. The literal's size must be known before its first byte, so the part is
-// decoded twice: a first pass counts the decoded bytes and looks for NUL, and the second streams
-// them as the connection drains. RFC 3516 4.2 needs a literal8 for data with NUL; like Dovecot,
-// popbridge also sends one for every base64 or quoted-printable part, and for any window of a
-// part that has a NUL somewhere, so the literal's kind does not depend on the partial range.
-// Neither pass holds more than a read chunk and its decoded form; the first pass runs within one
-// worker round however large the part is.
+// the size of that. The literal's size must be known before its first byte: the first BINARY or
+// BINARY.SIZE of a part decodes it once to count the bytes and look for NUL, and records both
+// in the store (messages never change), so that later ones skip that pass: BINARY.SIZE is then
+// one lookup and BINARY one decoding pass, streamed as the connection drains. RFC 3516 4.2 needs
+// a literal8 for data with NUL; like Dovecot, popbridge also sends one for every base64 or
+// quoted-printable part, and for any window of a part that has a NUL somewhere, so the
+// literal's kind does not depend on the partial range. Neither pass holds more than a read
+// chunk and its decoded form; the counting pass runs within one worker round however large the
+// part is.
 bool FetchJob::appendBinary(std::string& out, const FetchAtt& att) {
   const std::uint64_t size = body_->size();
   const BinaryTarget target = binaryTarget(structure_, att, size);
@@ -469,33 +621,39 @@ bool FetchJob::appendBinary(std::string& out, const FetchAtt& att) {
   }
   const std::uint64_t begin = std::min(target.range.offset, size);
   const std::uint64_t end = std::min(target.range.offset + target.range.length, size);
-  std::uint64_t decoded_size = 0;
-  bool has_nul = false;
-  {
-    mime::TransferDecoder scan(*target.encoding);
-    std::string raw;
-    std::string decoded;
-    std::uint64_t pos = begin;
-    bool done = false;
-    while (!done) {
-      decoded.clear();
-      if (pos < end) {
-        auto chunk = readRange(pos, std::min<std::uint64_t>(end, pos + kReadChunk));
-        if (!chunk) return false;
-        if (chunk->empty()) {
-          error_ = store::Error{store::ErrorCode::Corrupt, "message body shorter than recorded"};
-          return false;
-        }
-        pos += chunk->size();
-        scan.feed(*chunk, decoded);
-      } else {
-        scan.finish(decoded);
-        done = true;
-      }
-      has_nul = has_nul || decoded.find('\0') != std::string::npos;
-      decoded_size += decoded.size();
-    }
+  std::string part_key;
+  for (const std::uint32_t n : att.section.part) {
+    if (!part_key.empty()) part_key.push_back('.');
+    part_key.append(std::to_string(n));
   }
+  const std::uint32_t uid = targets_[index_].info.uid;
+  bool converted = false;
+  if (!binarySegments(target.composite, *target.encoding, target.range, begin, end, converted)) {
+    return false;
+  }
+  // A failed lookup only costs the counting pass.
+  auto cached = store_->decodedSize(mailbox_id_, uid, part_key, mime::kTransferDecoderVersion);
+  std::optional<store::DecodedSize> known = cached ? *cached : std::nullopt;
+  if (!known) {
+    store::DecodedSize counted;
+    for (const BinarySegment& segment : segments_) {
+      if (segment.text) {
+        counted.size += segment.text->size();
+        counted.has_nul = counted.has_nul || segment.text->find('\0') != std::string::npos;
+        continue;
+      }
+      auto part = countDecoded(segment.encoding, segment.begin, segment.end);
+      if (!part) return false;
+      counted.size += part->size;
+      counted.has_nul = counted.has_nul || part->has_nul;
+    }
+    known = counted;
+    // Best effort: a failure (or a write under way) leaves the next request to count again.
+    (void)store_->recordDecodedSize(mailbox_id_, uid, part_key, mime::kTransferDecoderVersion,
+                                    *known);
+  }
+  const std::uint64_t decoded_size = known->size;
+  const bool has_nul = known->has_nul;
   if (att.kind == Kind::BinarySize) {
     out.append(std::to_string(decoded_size));
     return true;
@@ -506,17 +664,14 @@ bool FetchJob::appendBinary(std::string& out, const FetchAtt& att) {
     origin = std::min(att.partial->offset, length);
     length = std::min(att.partial->length, length - origin);
   }
-  if (has_nul || *target.encoding != mime::TransferEncoding::Identity) out.push_back('~');
+  if (has_nul || converted || *target.encoding != mime::TransferEncoding::Identity) {
+    out.push_back('~');
+  }
   popbridge::imap::appendLiteralHeader(out, length);
-  if (length == 0) return true;
-  decoder_.emplace(*target.encoding);
-  decoder_finished_ = false;
-  decoded_.clear();
-  decoded_pos_ = 0;
-  literal_offset_ = begin;
-  raw_end_ = end;
+  if (length == 0 || segments_.empty()) return true;
   skip_ = origin;
   literal_remaining_ = length;
+  startSegment(0);
   return false;
 }
 
@@ -533,18 +688,32 @@ void FetchJob::streamDecoded(std::string& out, std::size_t limit) {
     decoded_.clear();
     decoded_pos_ = 0;
     if (literal_offset_ < raw_end_) {
-      auto chunk = readRange(literal_offset_,
-                             std::min<std::uint64_t>(raw_end_, literal_offset_ + kReadChunk));
-      if (!chunk) return;
-      if (chunk->empty()) {
+      if (!readRange(literal_offset_,
+                     std::min<std::uint64_t>(raw_end_, literal_offset_ + kDecodeChunk), raw_)) {
+        return;
+      }
+      if (raw_.empty()) {
         error_ = store::Error{store::ErrorCode::Corrupt, "message body shorter than recorded"};
         return;
       }
-      literal_offset_ += chunk->size();
-      decoder_->feed(*chunk, decoded_);
+      literal_offset_ += raw_.size();
+      if (skip_ == 0) {
+        // Past the partial origin: decode straight into the response, no copy through decoded_.
+        const std::size_t old = out.size();
+        decoder_->feed(raw_, out);
+        const std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(out.size() - old, literal_remaining_));
+        out.resize(old + n);  // a partial window may end inside this chunk
+        literal_remaining_ -= n;
+        continue;
+      }
+      decoder_->feed(raw_, decoded_);
     } else if (!decoder_finished_) {
       decoder_->finish(decoded_);
       decoder_finished_ = true;
+    } else if (segment_ + 1 < segments_.size()) {
+      startSegment(segment_ + 1);
+      continue;
     } else {
       // Fewer decoded bytes than the first pass counted: the blob changed under us.
       error_ = store::Error{store::ErrorCode::Corrupt, "message body changed while read"};
@@ -558,7 +727,10 @@ void FetchJob::streamDecoded(std::string& out, std::size_t limit) {
   if (literal_remaining_ == 0) {
     decoder_.reset();
     std::string().swap(decoded_);
+    std::string().swap(raw_);
     decoded_pos_ = 0;
+    segments_.clear();
+    segment_ = 0;
   }
 }
 

@@ -9,6 +9,7 @@
 #include "protocols/imap/fetch_att.h"
 #include "protocols/mime/decode.h"
 #include "protocols/mime/message.h"
+#include "protocols/mime/section.h"
 #include "store/user_store.h"
 
 namespace popbridge::proxy::imap {
@@ -51,8 +52,26 @@ class FetchJob {
   void streamLiteral(std::string& out, std::size_t budget);
   bool appendBinary(std::string& out, const popbridge::imap::FetchAtt& att);
   void streamDecoded(std::string& out, std::size_t limit);
-  // Whether a BINARY item of the current message names a part with an unknown encoding.
+  // A piece of a BINARY section's data: [begin, end) of the body with `encoding` undone, or
+  // `text` (a rewritten part header) when set.
+  struct BinarySegment {
+    std::uint64_t begin = 0;
+    std::uint64_t end = 0;
+    mime::TransferEncoding encoding = mime::TransferEncoding::Identity;
+    std::optional<std::string> text;
+  };
+  // Whether a BINARY item of the current message names a part with an unknown encoding, or a
+  // composite section holding one.
   bool hasUnknownCte() const;
+  // Fills segments_ for [begin, end) of a BINARY section: one segment undoing `encoding` for a
+  // leaf; for a composite section (`range`, the whole message or a multipart or message/rfc822
+  // part) the stored bytes with each quoted-printable or base64 leaf inside decoded and its
+  // header rewritten. `converted` tells whether such a leaf was found. False (and error_ set)
+  // on a store failure.
+  bool binarySegments(bool composite, mime::TransferEncoding encoding, mime::ByteRange range,
+                      std::uint64_t begin, std::uint64_t end, bool& converted);
+  // Sets up the stream of segments_[index] (its decoder, range or text, skip_ applied to text).
+  void startSegment(std::size_t index);
   // The structure of targets_[index_], from the read-ahead batch (refilled when it runs out).
   // How many structures or object ids one store call reads ahead.
   std::size_t readAhead() const;
@@ -61,6 +80,12 @@ class FetchJob {
   store::Result<store::MessageObjectIds> takeObjectIds();
   // Reads [begin, end) of the current body; nullopt (and error_ set) on a store failure.
   std::optional<std::string> readRange(std::uint64_t begin, std::uint64_t end);
+  // The same into `raw` (its capacity reused); false (and error_ set) on a store failure.
+  bool readRange(std::uint64_t begin, std::uint64_t end, std::string& raw);
+  // FETCH BINARY's counting pass: decodes [begin, end) of the current body and returns its
+  // decoded size and whether it has a NUL; nullopt (and error_ set) on a store failure.
+  std::optional<store::DecodedSize> countDecoded(mime::TransferEncoding encoding,
+                                                 std::uint64_t begin, std::uint64_t end);
 
   std::shared_ptr<store::UserStore> store_;
   std::int64_t mailbox_id_;
@@ -95,6 +120,9 @@ class FetchJob {
   bool decoder_finished_ = false;
   std::string decoded_;
   std::size_t decoded_pos_ = 0;
+  std::string raw_;                      // the encoded chunk being decoded
+  std::vector<BinarySegment> segments_;  // of the BINARY literal being sent
+  std::size_t segment_ = 0;              // the one being sent
   std::optional<store::Error> error_;
 };
 

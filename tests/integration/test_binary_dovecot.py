@@ -4,22 +4,28 @@ and a nested message/rfc822 is APPENDed to popbridge (over TLS) and to a private
 dovecot-imapd; for every part BINARY.PEEK[n], BINARY.PEEK[n]<partial> and BINARY.SIZE[n] must be
 byte-identical, literal8 markers included.
 
-Deliberate differences, checked here against the stored bytes instead of Dovecot:
-- BINARY[] and BINARY[n] of a multipart or message/rfc822 part: popbridge sends the section as
-  stored (its own encoding can only be 7bit, 8bit or binary, RFC 2045 6.4); Dovecot decodes every
-  leaf inside it and rewrites those headers to "Content-Transfer-Encoding: binary".
+BINARY[] and BINARY[n] of a multipart or message/rfc822 part are compared too: both servers
+decode every quoted-printable or base64 leaf inside and rewrite its header to
+"Content-Transfer-Encoding: binary".
+
+Deliberate differences, checked here against popbridge's own data instead of Dovecot:
 - Dovecot 2.3.19 answers BINARY.SIZE of a part inside a multipart with numbers that disagree
   with its own BINARY[n] (75 for a 360-byte part, a wrapped-around 64-bit number for a
   quoted-printable one); popbridge's BINARY.SIZE is checked against the length of Dovecot's
   BINARY[n] instead.
 - Dovecot refuses BINARY of every part of a message with one part of unknown encoding (NO
-  [UNKNOWN-CTE]); popbridge answers the parts it can decode and refuses only the bad one.
+  [UNKNOWN-CTE]); popbridge answers the parts it can decode and refuses only the bad one and
+  the sections that hold it (BINARY[] here).
+- A message with bare LF line ends: Dovecot's BINARY[] of it ends every line in CRLF; popbridge
+  sends the stored line ends (as for BODY[]). The corpus has none.
 - A quoted-printable part ending in a lone "=" makes Dovecot drop the connection; popbridge
   drops the "=" (RFC 2045 6.7 robustness). The corpus avoids it; see the unit tests. Also checked: BINARY[] sets \\Seen and BINARY.PEEK
 does not, an unknown Content-Transfer-Encoding answers NO [UNKNOWN-CTE] as Dovecot does, and a
 message APPENDed as a literal8 is stored as sent."""
 
 import base64
+import os
+import sqlite3
 import unittest
 
 from harness.case import PopbridgeCase, IMAP_USER, IMAP_PASSWORD
@@ -181,22 +187,86 @@ class BinaryDifferentialTest(PopbridgeCase):
         self.assertEqual(fetch_value(self.ours, 1, b"BINARY.SIZE[3]", b"BINARY.SIZE[3]"),
                          str(len(BLOB)).encode())
 
-    def test_sections_with_parts_are_sent_as_stored(self):
+    def decoded_sizes(self):
+        """popbridge's cache of decoded sizes: {(part, size, has_nul)} of every row."""
+        path = os.path.join(self.dir, "popbridge1", "data", "users", IMAP_USER, "meta.sqlite")
+        db = sqlite3.connect(path, timeout=30)
+        try:
+            return {tuple(row) for row in db.execute(
+                "SELECT part, size, has_nul FROM decoded_sizes")}
+        finally:
+            db.close()
+
+    def set_cached_size(self, size):
+        path = os.path.join(self.dir, "popbridge1", "data", "users", IMAP_USER, "meta.sqlite")
+        db = sqlite3.connect(path, timeout=30)
+        try:
+            with db:
+                db.execute("UPDATE decoded_sizes SET size = ?", (size,))
+        finally:
+            db.close()
+
+    def test_decoded_sizes_are_cached(self):
+        large = self.names.index("large") + 1
+        self.assertEqual(self.decoded_sizes(), set())
+        # The first BINARY.SIZE counts and records; the one row says what BINARY sends.
+        size = fetch_value(self.ours, large, b"BINARY.SIZE[1]", b"BINARY.SIZE[1]")
+        self.assertEqual(int(size), len(LARGE_DATA))
+        has_nul = int(b"\0" in LARGE_DATA)
+        self.assertEqual(self.decoded_sizes(), {("1", len(LARGE_DATA), has_nul)})
+        # Later requests take the size from the store, not from a count: a row changed behind
+        # popbridge's back shows in BINARY.SIZE and in the literal BINARY announces.
+        self.set_cached_size(1000)
+        self.assertEqual(fetch_value(self.ours, large, b"BINARY.SIZE[1]", b"BINARY.SIZE[1]"),
+                         b"1000")
+        self.assertEqual(fetch_value(self.ours, large, b"BINARY.PEEK[1]", b"BINARY[1]"),
+                         b"~{1000}\r\n" + LARGE_DATA[:1000])
+        self.set_cached_size(len(LARGE_DATA))
+        # BINARY with a partial and the second part: cached answers equal Dovecot's.
+        for item, name in ((b"BINARY.PEEK[1]<65530.70000>", b"BINARY[1]<65530>"),
+                           (b"BINARY.PEEK[2]", b"BINARY[2]"), (b"BINARY.PEEK[2]", b"BINARY[2]"),
+                           (b"BINARY.PEEK[2]<100.200>", b"BINARY[2]<100>")):
+            theirs, ours = self.both(large, item, name)
+            self.assertEqual(ours, theirs, item)
+        self.assertEqual({row[0] for row in self.decoded_sizes()}, {"1", "2"})
+        # BINARY[] of the whole message is recorded under "".
+        whole = fetch_value(self.ours, 1, b"BINARY.PEEK[]", b"BINARY[]")
+        data_length = len(whole) - len(whole.split(b"\r\n", 1)[0]) - 2
+        self.assertIn(("", data_length, 1), self.decoded_sizes())  # BLOB has NULs
+        # The rows go with the message's body.
+        for server in self.servers:
+            run(server, b"STORE %d +FLAGS.SILENT (\\Deleted)" % large)
+            run(server, b"EXPUNGE")
+        self.assertEqual({row[0] for row in self.decoded_sizes()}, {""})
+
+    def test_sections_with_parts_match_dovecot(self):
+        compared = 0
         for seq, name in enumerate(self.names, start=1):
             for section in CORPUS[name][3]:
                 with self.subTest(message=name, section=section):
-                    stored = fetch_value(self.ours, seq, b"BODY.PEEK[%s]" % section,
-                                         b"BODY[%s]" % section)
-                    stored = stored[stored.index(b"\r\n") + 2:]
-                    if section == b"":
-                        self.assertEqual(stored, CORPUS[name][0])
-                    marker = b"~" if b"\0" in stored else b""
-                    self.assertEqual(fetch_value(self.ours, seq, b"BINARY.PEEK[%s]" % section,
-                                                 b"BINARY[%s]" % section),
-                                     marker + b"{%d}\r\n" % len(stored) + stored)
+                    theirs, ours = self.both(seq, b"BINARY.PEEK[%s]" % section,
+                                             b"BINARY[%s]" % section)
+                    self.assertEqual(ours, theirs, "BINARY")
+                    data_length = len(ours) - len(ours.split(b"\r\n", 1)[0]) - 2
                     self.assertEqual(fetch_value(self.ours, seq, b"BINARY.SIZE[%s]" % section,
                                                  b"BINARY.SIZE[%s]" % section),
-                                     str(len(stored)).encode())
+                                     str(data_length).encode(), "BINARY.SIZE")
+                    for partial in PARTIALS:
+                        origin = partial[:partial.index(b".")] + b">"
+                        theirs, ours = self.both(seq, b"BINARY.PEEK[%s]%s" % (section, partial),
+                                                 b"BINARY[%s]%s" % (section, origin))
+                        self.assertEqual(ours, theirs, partial)
+                    compared += 1
+        self.assertGreaterEqual(compared, 6)
+        # Independent of Dovecot: the decoded leaf sits in the section under a rewritten header.
+        whole = fetch_value(self.ours, 1, b"BINARY.PEEK[]", b"BINARY[]")
+        self.assertTrue(whole.startswith(b"~{"), whole[:20])
+        self.assertIn(b"Content-Type: application/octet-stream\r\n"
+                      b"Content-Disposition: attachment; filename=blob.bin\r\n"
+                      b"Content-Transfer-Encoding: binary\r\n\r\n" + BLOB + b"\r\n--XX\r\n",
+                      whole)
+        self.assertNotIn(b"base64", whole.lower())
+        self.assertIn(b"Content-Transfer-Encoding: 8bit\r\n", whole)  # left alone
         # APPEND with a literal8 (RFC 3516 4.1) stores the message as sent.
         seq = self.names.index("binary-part") + 1
         value = fetch_value(self.ours, seq, b"BODY.PEEK[]", b"BODY[]")
@@ -229,6 +299,14 @@ class BinaryDifferentialTest(PopbridgeCase):
         self.assertEqual(results[1], b"NO [UNKNOWN-CTE]")
         _, tagged = run(self.ours, b"FETCH %d (BINARY.SIZE[2])" % seq)
         self.assertTrue(tagged.startswith(b"NO [UNKNOWN-CTE]"), tagged)
+        # The whole message holds that part, so it cannot be decoded either, as in Dovecot.
+        for item in (b"BINARY.PEEK[]", b"BINARY.SIZE[]"):
+            results = []
+            for server in self.servers:
+                untagged, tagged = run(server, b"FETCH %d (%s)" % (seq, item))
+                results.append(tagged.split(b"]")[0] + b"]")
+                self.assertFalse(any(b"BINARY" in r for r in untagged), untagged)
+            self.assertEqual(results, [b"NO [UNKNOWN-CTE]"] * 2, item)
         # The part popbridge can decode is answered (Dovecot refuses it too, see above).
         self.assertEqual(fetch_value(self.ours, seq, b"BINARY.PEEK[1]", b"BINARY[1]"),
                          b"{4}\r\nfine")
