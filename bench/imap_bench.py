@@ -421,8 +421,8 @@ class PopbridgeServer(Server):
 class DovecotServer(Server):
     name = "dovecot"
 
-    def __init__(self, root, certs, max_connections):
-        self.dc = dovecot_imap.TunedDovecot(root, certs, PASSWORD, max_connections)
+    def __init__(self, root, certs, max_connections, password=PASSWORD):
+        self.dc = dovecot_imap.TunedDovecot(root, certs, password, max_connections)
 
     def start(self):
         self.dc.start()
@@ -803,6 +803,14 @@ class Bench:
             return pb.hash_password(PASSWORD)
         return fast_hash()
 
+    def dovecot_password(self):
+        """Dovecot's static passdb verifies the same crypt(3) hash as popbridge ({CRYPT}: the
+        system's crypt(3), which reads the $6$ or $y$ prefix), so both servers spend the same
+        hashing per LOGIN; --dovecot-password plain gives it the cleartext password instead."""
+        if self.a.dovecot_password == "plain":
+            return PASSWORD
+        return "{CRYPT}" + self.hash
+
     def servers(self):
         out = []
         for name in self.a.servers.split(","):
@@ -811,7 +819,8 @@ class Bench:
                                            self.certs, self.users + [NOTIFY_USER], self.hash))
             elif name == "dovecot":
                 dc = DovecotServer(os.path.join(self.dir, "dovecot"), self.certs,
-                                   max(12_000, self.a.dovecot_idle_connections * 2 + 200))
+                                   max(12_000, self.a.dovecot_idle_connections * 2 + 200),
+                                   self.dovecot_password())
                 for u in self.users + [NOTIFY_USER]:
                     dc.dc.maildir(u)
                 out.append(dc)
@@ -1139,6 +1148,9 @@ def parse_args(argv):
     p.add_argument("--hash", choices=("sha512-1000", "yescrypt"), default="sha512-1000",
                    help="popbridge's password hash for the users (default sha512-1000: "
                         "SHA-512-crypt, 1000 rounds; yescrypt is what hash-password makes)")
+    p.add_argument("--dovecot-password", choices=("hash", "plain"), default="hash",
+                   help="what Dovecot's static passdb holds: the same hash as popbridge "
+                        "(default) or the cleartext password (no hashing per LOGIN)")
     p.add_argument("--clients", default="10,50", help="mixed load client counts (default 10,50)")
     p.add_argument("--duration", type=float, default=10, help="seconds per mixed run (default 10)")
     p.add_argument("--append-kb", default="1,200",

@@ -14,6 +14,7 @@
 #include "proxy/config/config.h"
 #include "proxy/core/tcp_listener.h"
 #include "proxy/core/timer.h"
+#include "proxy/imap/login_cache.h"
 #include "proxy/imap/session.h"
 
 namespace popbridge::proxy {
@@ -68,6 +69,8 @@ class ImapServer {
   // A hash of a random password, checked against when a login names an unknown user, so
   // that answer takes as long as a real check.
   const std::string& decoyHash() const { return decoy_hash_; }
+  // Successful password checks, so a repeated LOGIN with the same password skips crypt(3).
+  LoginCache& loginCache() { return login_cache_; }
 
  private:
   void accept(uv_stream_t* listener, const ListenerOptions& options);
@@ -84,6 +87,7 @@ class ImapServer {
   Timer reaper_;
   std::uint64_t next_id_ = 1;
   std::string decoy_hash_;
+  LoginCache login_cache_;
   ActivityHook activity_;
   AlertSource alerts_;
   bool stopped_ = false;
