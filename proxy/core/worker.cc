@@ -19,6 +19,12 @@ struct WorkItem {
 // Atomics although loop threads are the only users: tests run loops on several threads.
 std::atomic<std::size_t> g_in_flight{0};
 std::atomic<std::chrono::steady_clock::rep> g_last_queued{0};
+std::atomic<std::size_t> g_spans{0};
+
+void noteQueuedNow() {
+  g_last_queued.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                      std::memory_order_relaxed);
+}
 
 void onWork(uv_work_t* request) noexcept {
   auto* item = static_cast<WorkItem*>(request->data);
@@ -45,8 +51,7 @@ void queue(uv_loop_t* loop, std::function<void()> work, std::function<void()> do
   item->request.data = item.get();
   if (counted) {
     g_in_flight.fetch_add(1, std::memory_order_relaxed);
-    g_last_queued.store(std::chrono::steady_clock::now().time_since_epoch().count(),
-                        std::memory_order_relaxed);
+    noteQueuedNow();
   }
   // uv_queue_work fails only for a null work callback, which cannot happen here.
   if (uv_queue_work(loop, &item->request, &onWork, &onDone) != 0) {
@@ -71,7 +76,29 @@ WorkerActivity workerActivity() {
   out.in_flight = g_in_flight.load(std::memory_order_relaxed);
   out.last_queued = std::chrono::steady_clock::time_point(
       std::chrono::steady_clock::duration(g_last_queued.load(std::memory_order_relaxed)));
+  out.spans = g_spans.load(std::memory_order_relaxed);
   return out;
+}
+
+ForegroundSpan::ForegroundSpan() {
+  g_spans.fetch_add(1, std::memory_order_relaxed);
+  noteQueuedNow();
+}
+
+ForegroundSpan::~ForegroundSpan() { release(); }
+
+ForegroundSpan& ForegroundSpan::operator=(ForegroundSpan&& other) noexcept {
+  if (this != &other) {
+    release();
+    held_ = std::exchange(other.held_, false);
+  }
+  return *this;
+}
+
+void ForegroundSpan::release() noexcept {
+  if (!std::exchange(held_, false)) return;
+  noteQueuedNow();
+  g_spans.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void configureWorkerPool(unsigned threads) {

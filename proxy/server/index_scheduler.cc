@@ -44,7 +44,8 @@ void IndexScheduler::poll() {
   if (stopped_ || running_ || waiting_.empty()) return;
   const WorkerActivity load = options_.activity();
   const auto now = options_.now();
-  const bool idle = load.in_flight == 0 && now - load.last_queued >= options_.quiet;
+  const bool idle =
+      load.in_flight == 0 && load.spans == 0 && now - load.last_queued >= options_.quiet;
   if (!idle && now - last_end_ < options_.busy_gap) {
     timer_.start(options_.poll, [this] { poll(); });
     return;

@@ -21,8 +21,8 @@ class UserContext;
 // it yields to the work clients wait for:
 // - one index job runs at a time in the whole daemon, whatever the number of users;
 // - a job starts when the daemon is otherwise idle: no foreground work in flight on the worker
-//   pool (workerActivity: store reads and writes, fetch rounds, password checks) and none
-//   queued for `quiet`;
+//   pool (workerActivity: store reads and writes, fetch rounds, password checks), no
+//   ForegroundSpan held (a POP pull mid-session), and none of either for `quiet`;
 // - under sustained load, so that the index still catches up, one job starts `busy_gap` after
 //   the previous one ended, whatever the load.
 // Users take turns (a user whose job indexed something queues again at the back).
