@@ -44,10 +44,12 @@ class IndexSchedulerTest : public ::testing::Test {
 
   // The scheduler sees the load `busy_` says (and a clock the test moves) instead of the
   // process's worker pool.
-  IndexScheduler& scheduler(std::chrono::milliseconds busy_gap) {
+  IndexScheduler& scheduler(std::chrono::milliseconds busy_gap,
+                            std::chrono::milliseconds pull_gap = std::chrono::hours(1)) {
     IndexScheduler::Options options;
     options.quiet = std::chrono::milliseconds(50);
     options.busy_gap = busy_gap;
+    options.pull_gap = pull_gap;
     options.poll = std::chrono::milliseconds(1);
     options.now = [this] { return now_; };
     options.activity = [this] {
@@ -168,16 +170,40 @@ TEST_F(IndexSchedulerTest, APullMidSessionHoldsIndexingBackThoughThePoolLooksIdl
                                                "alice index 0 after 25 polls"}));
 }
 
-TEST_F(IndexSchedulerTest, ALongPullStillLetsOneJobThroughPerBusyGap) {
-  scheduler(std::chrono::milliseconds(100));
+TEST_F(IndexSchedulerTest, ALongPullLetsOneJobThroughPerPullGap) {
+  scheduler(std::chrono::milliseconds(100), std::chrono::milliseconds(300));
   UserContext& alice = context("alice", 1);
   pulls_ = 1;
-  on_poll_ = [this] { now_ += std::chrono::milliseconds(10); };
+  busy_ = true;  // the pull's writes keep the pool busy too
+  on_poll_ = [this] {
+    now_ += std::chrono::milliseconds(10);
+    last_queued_ = now_;
+  };
   append(alice, 2);
   uv_run(&loop_, UV_RUN_DEFAULT);
-  EXPECT_EQ(events_, (std::vector<std::string>{"alice write 2", "alice index 1 after 10 polls",
-                                               "alice index 1 after 20 polls",
-                                               "alice index 0 after 30 polls"}));
+  // 300 ms (30 polls) apart instead of busy_gap's 100.
+  EXPECT_EQ(events_, (std::vector<std::string>{"alice write 2", "alice index 1 after 30 polls",
+                                               "alice index 1 after 60 polls",
+                                               "alice index 0 after 90 polls"}));
+}
+
+TEST_F(IndexSchedulerTest, WhenThePullEndsTheBusyGapAppliesAgain) {
+  scheduler(std::chrono::milliseconds(100), std::chrono::milliseconds(300));
+  UserContext& alice = context("alice", 1);
+  pulls_ = 1;
+  busy_ = true;
+  on_poll_ = [this] {
+    now_ += std::chrono::milliseconds(10);
+    last_queued_ = now_;
+    if (polls_ == 35) pulls_ = 0;  // other load goes on
+  };
+  append(alice, 2);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // The first job after the pull gap (30 polls); the pull ends at 35, so the next ones follow
+  // the busy gap: 100 ms (10 polls) after each job ended.
+  EXPECT_EQ(events_, (std::vector<std::string>{"alice write 2", "alice index 1 after 30 polls",
+                                               "alice index 1 after 40 polls",
+                                               "alice index 0 after 50 polls"}));
 }
 
 TEST_F(IndexSchedulerTest, TheProcessWideSpanOfARealPullHoldsIndexingBack) {
