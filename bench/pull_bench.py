@@ -267,6 +267,38 @@ def parse_log(path):
     return out
 
 
+class LogTail:
+    """Reads popbridge's log as it grows: each call to new_entries() parses only the complete
+    lines written since the previous call. Re-reading the whole debug log every 10 ms (5.6 ms a
+    parse at the ~1,000 lines of a 10,000-message pull) cost the bench itself up to a third of a
+    CPU, taken from the two that the pull and Dovecot share."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = 0
+        self.partial = b""
+
+    def new_entries(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(data)
+        data = self.partial + data
+        lines = data.split(b"\n")
+        self.partial = lines.pop()  # incomplete until its newline arrives
+        out = []
+        for raw in lines:
+            m = _LOG_LINE.match(raw.decode("utf-8", errors="replace"))
+            if m:
+                ts = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f").replace(
+                    tzinfo=datetime.timezone.utc).timestamp()
+                out.append((ts, m.group(2), m.group(3), m.group(4)))
+        return out
+
+
 def proc_usage(pid):
     """(user+sys CPU seconds including reaped children, VmHWM KiB) of a running process."""
     with open(f"/proc/{pid}/stat") as f:
@@ -409,14 +441,14 @@ class Bench:
             pb.start(wait_ready=False)
             fetched, end_ts, cpu, rss = 0, None, 0.0, 0
             deadline = time.monotonic() + self.args.timeout
+            tail = LogTail(pb.log_file)
             while end_ts is None:
                 if not pb.running():
                     raise RuntimeError(f"popbridge exited during the pull:\n{pb.logs()}")
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"popbridge pull timed out:\n{pb.logs()}")
                 time.sleep(0.01)
-                fetched = 0
-                for ts, sev, comp, text in parse_log(pb.log_file):
+                for ts, sev, comp, text in tail.new_entries():
                     if comp != component:
                         continue
                     if text.startswith("pull failed"):
