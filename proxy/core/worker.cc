@@ -1,5 +1,9 @@
 #include "proxy/core/worker.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <atomic>
 #include <cstdlib>
 #include <memory>
@@ -106,6 +110,13 @@ void configureWorkerPool(unsigned threads) {
   // overwrite = 0: an UV_THREADPOOL_SIZE from the environment stays. setenv fails only without
   // memory, and the pool then keeps libuv's default, which works, only slower under load.
   (void)setenv("UV_THREADPOOL_SIZE", value.c_str(), 0);
+#ifdef __GLIBC__
+  // glibc gives threads up to 8 malloc arenas per core, and each keeps the memory freed into it.
+  // With the pool's threads staging bodies (64 KiB buffers, MIME parser state) and running
+  // SQLite, a 10,000-message pull ended at 41 MiB peak RSS against 32 MiB with two arenas, at
+  // no measurable cost in CPU (bench/pull_bench.py). An operator's MALLOC_ARENA_MAX stays.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) (void)mallopt(M_ARENA_MAX, kMallocArenas);
+#endif
 }
 
 }  // namespace popbridge::proxy

@@ -59,9 +59,14 @@ class ForegroundSpan {
 // waiting behind them.
 inline constexpr unsigned kWorkerThreads = 32;
 
+// malloc arenas the process keeps (glibc), unless MALLOC_ARENA_MAX says otherwise; see
+// configureWorkerPool().
+inline constexpr int kMallocArenas = 2;
+
 // Sizes the pool to `threads` unless UV_THREADPOOL_SIZE is set already (the operator's choice
-// wins). libuv reads the variable once, when the pool starts at the first runOnWorker of the
-// process, so call this before that; and before other threads exist, since it calls setenv.
+// wins), and caps glibc's malloc arenas at kMallocArenas (unless MALLOC_ARENA_MAX is set). libuv
+// reads the variable once, when the pool starts at the first runOnWorker of the process, so call
+// this before that; and before other threads exist, since it calls setenv.
 void configureWorkerPool(unsigned threads = kWorkerThreads);
 
 }  // namespace popbridge::proxy
