@@ -158,6 +158,7 @@ Fetcher::~Fetcher() {
 
 void Fetcher::start(Done done) {
   done_ = std::move(done);
+  busy_.emplace();
   step_ = Step::Connecting;
   oauth2_token_ = account_.oauth2_token;
   if (account_.auth == config::PopAuth::Xoauth2 && !account_.oauth2_token_file.empty()) {
@@ -1098,6 +1099,7 @@ void Fetcher::finish(Result<PullStats, PullError> result) {
     deferred_ = std::move(result);
     return;
   }
+  busy_.reset();
   if (done_) {
     progress_ = nullptr;
     Done done = std::move(done_);

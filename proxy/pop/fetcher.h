@@ -17,6 +17,7 @@
 #include "proxy/config/config.h"
 #include "proxy/core/connection.h"
 #include "proxy/core/timer.h"
+#include "proxy/core/worker.h"
 #include "proxy/pop/pull_plan.h"
 #include "store/types.h"
 
@@ -246,6 +247,8 @@ class Fetcher {
   std::optional<Result<PullStats, PullError>> deferred_;  // failure held until the commit returns
 
   PullStats stats_;
+  // Held from start() until `done` runs: the daemon's background indexing waits for the pull.
+  std::optional<ForegroundSpan> busy_;
   std::shared_ptr<bool> alive_;  // completions check it (STYLE.md 5.4)
 };
 

@@ -44,8 +44,11 @@ void IndexScheduler::poll() {
   if (stopped_ || running_ || waiting_.empty()) return;
   const WorkerActivity load = options_.activity();
   const auto now = options_.now();
-  const bool idle = load.in_flight == 0 && now - load.last_queued >= options_.quiet;
-  if (!idle && now - last_end_ < options_.busy_gap) {
+  const bool idle =
+      load.in_flight == 0 && load.spans == 0 && now - load.last_queued >= options_.quiet;
+  const auto gap =
+      load.spans > 0 ? std::max(options_.busy_gap, options_.pull_gap) : options_.busy_gap;
+  if (!idle && now - last_end_ < gap) {
     timer_.start(options_.poll, [this] { poll(); });
     return;
   }

@@ -21,10 +21,14 @@ class UserContext;
 // it yields to the work clients wait for:
 // - one index job runs at a time in the whole daemon, whatever the number of users;
 // - a job starts when the daemon is otherwise idle: no foreground work in flight on the worker
-//   pool (workerActivity: store reads and writes, fetch rounds, password checks) and none
-//   queued for `quiet`;
+//   pool (workerActivity: store reads and writes, fetch rounds, password checks), no
+//   ForegroundSpan held (a POP pull mid-session), and none of either for `quiet`;
 // - under sustained load, so that the index still catches up, one job starts `busy_gap` after
-//   the previous one ended, whatever the load.
+//   the previous one ended, whatever the load; while a pull is under way, `pull_gap` after it.
+//   A pull adds bodies far faster than a job indexes them (1,000 a second against 16 a job), so
+//   jobs during it cannot catch up; each only takes CPU from the pull and holds back its next
+//   commit (the job holds the user's write lock). The longer gap still lets other users' jobs
+//   through under pulls that never stop.
 // Users take turns (a user whose job indexed something queues again at the back).
 // Loop thread only; never calls back from inside its own methods.
 class IndexScheduler {
@@ -32,6 +36,7 @@ class IndexScheduler {
   struct Options {
     std::chrono::milliseconds quiet{50};
     std::chrono::milliseconds busy_gap{1000};
+    std::chrono::milliseconds pull_gap{10000};
     // How often a waiting scheduler looks at the load.
     std::chrono::milliseconds poll{10};
     // Where the load and the time come from (tests inject their own).

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -54,6 +56,33 @@ TEST_F(WorkerTest, DoneRunsWhenTheLoopIsRunDry) {
       [&] { done = true; });
   uv_run(loop(), UV_RUN_DEFAULT);  // returns only once the work request completed
   EXPECT_TRUE(done);
+}
+
+TEST_F(WorkerTest, AForegroundSpanCountsAsLoadUntilItEnds) {
+  const WorkerActivity before = workerActivity();
+  std::optional<ForegroundSpan> span;
+  span.emplace();
+  EXPECT_EQ(workerActivity().spans, before.spans + 1);
+  EXPECT_EQ(workerActivity().in_flight, before.in_flight);  // no worker job queued
+  // Moved, still one span; the moved-from object releases nothing.
+  ForegroundSpan moved(std::move(*span));
+  span.reset();
+  EXPECT_EQ(workerActivity().spans, before.spans + 1);
+  const auto ended_after = std::chrono::steady_clock::now();
+  { ForegroundSpan gone(std::move(moved)); }
+  const WorkerActivity after = workerActivity();
+  EXPECT_EQ(after.spans, before.spans);
+  // Its end counts as foreground work queued then: background work waits a quiet time from it.
+  EXPECT_GE(after.last_queued, ended_after);
+}
+
+TEST_F(WorkerTest, MoveAssignmentReleasesTheSpanItReplaces) {
+  const std::size_t before = workerActivity().spans;
+  ForegroundSpan first;
+  ForegroundSpan second;
+  EXPECT_EQ(workerActivity().spans, before + 2);
+  first = std::move(second);
+  EXPECT_EQ(workerActivity().spans, before + 1);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/core/worker.h"
 #include "proxy/server/mailbox_hub.h"
 #include "proxy/server/user_context.h"
 #include "store/store.h"
@@ -43,10 +44,12 @@ class IndexSchedulerTest : public ::testing::Test {
 
   // The scheduler sees the load `busy_` says (and a clock the test moves) instead of the
   // process's worker pool.
-  IndexScheduler& scheduler(std::chrono::milliseconds busy_gap) {
+  IndexScheduler& scheduler(std::chrono::milliseconds busy_gap,
+                            std::chrono::milliseconds pull_gap = std::chrono::hours(1)) {
     IndexScheduler::Options options;
     options.quiet = std::chrono::milliseconds(50);
     options.busy_gap = busy_gap;
+    options.pull_gap = pull_gap;
     options.poll = std::chrono::milliseconds(1);
     options.now = [this] { return now_; };
     options.activity = [this] {
@@ -55,6 +58,7 @@ class IndexSchedulerTest : public ::testing::Test {
       WorkerActivity load;
       load.in_flight = busy_ ? 1 : 0;
       load.last_queued = last_queued_;
+      load.spans = pulls_;
       return load;
     };
     scheduler_ = std::make_unique<IndexScheduler>(&loop_, std::move(options));
@@ -100,6 +104,7 @@ class IndexSchedulerTest : public ::testing::Test {
   Clock::time_point now_ = Clock::time_point(std::chrono::hours(1));
   Clock::time_point last_queued_{};
   bool busy_ = false;
+  std::size_t pulls_ = 0;  // ForegroundSpans held (POP pulls mid-session)
   int polls_ = 0;
   std::function<void()> on_poll_;
 };
@@ -141,6 +146,91 @@ TEST_F(IndexSchedulerTest, SustainedLoadStillIndexesOneJobPerBusyGap) {
   EXPECT_EQ(events_, (std::vector<std::string>{"alice write 2", "alice index 1 after 10 polls",
                                                "alice index 1 after 20 polls",
                                                "alice index 0 after 30 polls"}));
+}
+
+TEST_F(IndexSchedulerTest, APullMidSessionHoldsIndexingBackThoughThePoolLooksIdle) {
+  scheduler(std::chrono::hours(1));
+  UserContext& alice = context("alice", 2);
+  // Between its writes a pull leaves the pool idle for longer than the quiet time (it is busy
+  // on the loop thread); only its span shows that it is still going.
+  pulls_ = 1;
+  on_poll_ = [this] {
+    now_ += std::chrono::milliseconds(20);
+    if (polls_ == 20) {
+      // The pull ends; its end counts as foreground work queued then.
+      pulls_ = 0;
+      last_queued_ = now_;
+    }
+  };
+  append(alice, 3);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // 50 ms of quiet after the 20th poll: the 23rd.
+  EXPECT_EQ(events_, (std::vector<std::string>{"alice write 3", "alice index 2 after 23 polls",
+                                               "alice index 1 after 24 polls",
+                                               "alice index 0 after 25 polls"}));
+}
+
+TEST_F(IndexSchedulerTest, ALongPullLetsOneJobThroughPerPullGap) {
+  scheduler(std::chrono::milliseconds(100), std::chrono::milliseconds(300));
+  UserContext& alice = context("alice", 1);
+  pulls_ = 1;
+  busy_ = true;  // the pull's writes keep the pool busy too
+  on_poll_ = [this] {
+    now_ += std::chrono::milliseconds(10);
+    last_queued_ = now_;
+  };
+  append(alice, 2);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // 300 ms (30 polls) apart instead of busy_gap's 100.
+  EXPECT_EQ(events_, (std::vector<std::string>{"alice write 2", "alice index 1 after 30 polls",
+                                               "alice index 1 after 60 polls",
+                                               "alice index 0 after 90 polls"}));
+}
+
+TEST_F(IndexSchedulerTest, WhenThePullEndsTheBusyGapAppliesAgain) {
+  scheduler(std::chrono::milliseconds(100), std::chrono::milliseconds(300));
+  UserContext& alice = context("alice", 1);
+  pulls_ = 1;
+  busy_ = true;
+  on_poll_ = [this] {
+    now_ += std::chrono::milliseconds(10);
+    last_queued_ = now_;
+    if (polls_ == 35) pulls_ = 0;  // other load goes on
+  };
+  append(alice, 2);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // The first job after the pull gap (30 polls); the pull ends at 35, so the next ones follow
+  // the busy gap: 100 ms (10 polls) after each job ended.
+  EXPECT_EQ(events_, (std::vector<std::string>{"alice write 2", "alice index 1 after 30 polls",
+                                               "alice index 1 after 40 polls",
+                                               "alice index 0 after 50 polls"}));
+}
+
+TEST_F(IndexSchedulerTest, TheProcessWideSpanOfARealPullHoldsIndexingBack) {
+  // The scheduler's own view of the load (workerActivity), not the test's.
+  IndexScheduler::Options options;
+  options.quiet = std::chrono::milliseconds(20);
+  options.busy_gap = std::chrono::hours(1);
+  options.poll = std::chrono::milliseconds(1);
+  options.activity = [this] {
+    ++polls_;
+    if (on_poll_) on_poll_();
+    return workerActivity();
+  };
+  scheduler_ = std::make_unique<IndexScheduler>(&loop_, std::move(options));
+  UserContext& alice = context("alice", 5);
+  auto pull = std::make_unique<ForegroundSpan>();
+  on_poll_ = [&] {
+    // Held for 50 polls (at least 50 ms of an idle pool), then the pull ends.
+    if (polls_ == 50) pull.reset();
+  };
+  append(alice, 1);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  ASSERT_EQ(events_.size(), 3u);
+  EXPECT_EQ(events_[0], "alice write 1");
+  const int first_index_poll = std::stoi(events_[1].substr(events_[1].rfind("after ") + 6));
+  EXPECT_GT(first_index_poll, 50) << events_[1];
+  EXPECT_EQ(events_[1].substr(0, 14), "alice index 1 ");
 }
 
 TEST_F(IndexSchedulerTest, UsersTakeTurnsOneJobAtATime) {
