@@ -173,7 +173,10 @@ bool FetchJob::startMessage(std::string& out) {
   }
   structure_.reset();
   if (needs_structure_) {
-    auto structure = takeStructure();
+    auto structure =
+        take(structures_, [this](std::int64_t box, std::span<const std::uint32_t> uids) {
+          return store_->mimeStructures(box, uids);
+        });
     if (!structure) {
       if (structure.error().code == store::ErrorCode::NotFound) {
         expunge_issued_ = true;
@@ -192,7 +195,10 @@ bool FetchJob::startMessage(std::string& out) {
   }
   object_ids_.reset();
   if (needs_object_ids_) {
-    auto ids = takeObjectIds();
+    auto ids =
+        take(object_ids_ahead_, [this](std::int64_t box, std::span<const std::uint32_t> uids) {
+          return store_->objectIdsOf(box, uids);
+        });
     if (!ids) {
       if (ids.error().code == store::ErrorCode::NotFound) {
         expunge_issued_ = true;
@@ -211,42 +217,26 @@ bool FetchJob::startMessage(std::string& out) {
   return true;
 }
 
-store::Result<mime::Message> FetchJob::takeStructure() {
-  if (index_ < prefetch_base_ || index_ - prefetch_base_ >= prefetched_.size()) {
-    // One statement and read transaction per batch instead of per message.
+template <typename T, typename Read>
+store::Result<T> FetchJob::take(ReadAhead<T>& batch, Read read) {
+  if (index_ < batch.base || index_ - batch.base >= batch.items.size()) {
     const std::size_t end = std::min(targets_.size(), index_ + readAhead());
     std::vector<std::uint32_t> uids;
     uids.reserve(end - index_);
     for (std::size_t i = index_; i < end; ++i) uids.push_back(targets_[i].info.uid);
-    auto batch_result = store_->mimeStructures(mailbox_id_, uids);
-    prefetched_.clear();
-    prefetch_base_ = index_;
-    if (!batch_result) return fail(batch_result.error());
-    prefetched_ = std::move(*batch_result);
+    auto items = read(mailbox_id_, uids);
+    batch.items.clear();
+    batch.base = index_;
+    if (!items) return fail(items.error());
+    batch.items = std::move(*items);
   }
-  return std::move(prefetched_[index_ - prefetch_base_]);
+  return std::move(batch.items[index_ - batch.base]);
 }
 
 std::size_t FetchJob::readAhead() const {
   // A job that also reads bodies reads ahead less: each of its rounds may cover only a message
   // or two.
   return needs_body_ ? 8 : 256;
-}
-
-store::Result<store::MessageObjectIds> FetchJob::takeObjectIds() {
-  if (index_ < ids_base_ || index_ - ids_base_ >= prefetched_ids_.size()) {
-    // One statement and read transaction per batch instead of per message.
-    const std::size_t end = std::min(targets_.size(), index_ + readAhead());
-    std::vector<std::uint32_t> uids;
-    uids.reserve(end - index_);
-    for (std::size_t i = index_; i < end; ++i) uids.push_back(targets_[i].info.uid);
-    auto batch_result = store_->objectIdsOf(mailbox_id_, uids);
-    prefetched_ids_.clear();
-    ids_base_ = index_;
-    if (!batch_result) return fail(batch_result.error());
-    prefetched_ids_ = std::move(*batch_result);
-  }
-  return std::move(prefetched_ids_[index_ - ids_base_]);
 }
 
 bool FetchJob::appendItem(std::string& out, const FetchAtt& att) {

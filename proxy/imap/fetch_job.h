@@ -72,12 +72,19 @@ class FetchJob {
                       std::uint64_t begin, std::uint64_t end, bool& converted);
   // Sets up the stream of segments_[index] (its decoder, range or text, skip_ applied to text).
   void startSegment(std::size_t index);
-  // The structure of targets_[index_], from the read-ahead batch (refilled when it runs out).
+  // Per-message store data read ahead for targets_[base ..], one store call per batch instead
+  // of one per message.
+  template <typename T>
+  struct ReadAhead {
+    std::vector<store::Result<T>> items;
+    std::size_t base = 0;
+  };
   // How many structures or object ids one store call reads ahead.
   std::size_t readAhead() const;
-  store::Result<mime::Message> takeStructure();
-  // The object ids of targets_[index_], read ahead in batches like the structures.
-  store::Result<store::MessageObjectIds> takeObjectIds();
+  // The entry of targets_[index_] in `batch`, refilled by `read` (a UserStore batch read taking
+  // the mailbox id and uids) when index_ is outside it.
+  template <typename T, typename Read>
+  store::Result<T> take(ReadAhead<T>& batch, Read read);
   // Reads [begin, end) of the current body; nullopt (and error_ set) on a store failure.
   std::optional<std::string> readRange(std::uint64_t begin, std::uint64_t end);
   // The same into `raw` (its capacity reused); false (and error_ set) on a store failure.
@@ -95,13 +102,9 @@ class FetchJob {
   bool needs_structure_ = false;
   bool needs_object_ids_ = false;
   std::optional<mime::Message> structure_;  // of the current message
-  // Structures read ahead for targets_[prefetch_base_ ..], one store call per batch.
-  std::vector<store::Result<mime::Message>> prefetched_;
-  std::size_t prefetch_base_ = 0;
+  ReadAhead<mime::Message> structures_;
   std::optional<store::MessageObjectIds> object_ids_;  // of the current message
-  // Object ids read ahead for targets_[ids_base_ ..], one store call per batch.
-  std::vector<store::Result<store::MessageObjectIds>> prefetched_ids_;
-  std::size_t ids_base_ = 0;
+  ReadAhead<store::MessageObjectIds> object_ids_ahead_;
 
   std::size_t index_ = 0;  // current target
   std::size_t item_ = 0;   // next attribute of the current target
