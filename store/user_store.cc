@@ -616,6 +616,35 @@ Result<void> enforceQuota(Database& db, const QuotaUsage& before, const QuotaLim
   return {};
 }
 
+// Runs `sql` (its parameters: a mailbox id and a uid) once per uid of `uids` in one read
+// transaction of `db`. Entry i gets NotFound when no row names uids[i], else what `row` makes
+// of that row (row(stmt, i) -> Result<T>).
+template <typename T, typename Row>
+Result<std::vector<Result<T>>> readEachUid(Database& db, std::int64_t mailbox_id,
+                                           std::span<const std::uint32_t> uids,
+                                           std::string_view sql, Row row) {
+  std::vector<Result<T>> out;
+  out.reserve(uids.size());
+  auto txn = Transaction::begin(db, Transaction::Kind::Read);
+  if (!txn) return fail(txn.error());
+  auto stmt = db.prepare(sql);
+  if (!stmt) return fail(stmt.error());
+  for (std::size_t i = 0; i < uids.size(); ++i) {
+    stmt->reset();
+    stmt->bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(uids[i]));
+    auto found = stmt->step();
+    if (!found) return fail(found.error());
+    if (!*found) {
+      out.emplace_back(fail(notFound("no message with uid " + std::to_string(uids[i]))));
+      continue;
+    }
+    out.emplace_back(row(*stmt, i));
+  }
+  *stmt = Statement();
+  if (auto done = txn->commit(); !done) return fail(done.error());
+  return out;
+}
+
 }  // namespace
 
 // A reader connection borrowed from the pool; returned on destruction.
@@ -1750,46 +1779,33 @@ Result<mime::Message> UserStore::mimeStructure(std::int64_t mailbox_id, std::uin
 
 Result<std::vector<Result<mime::Message>>> UserStore::mimeStructures(
     std::int64_t mailbox_id, std::span<const std::uint32_t> uids) {
-  std::vector<Result<mime::Message>> out;
-  out.reserve(uids.size());
   // The uids whose body has no stored structure (stored before schema version 2).
   std::vector<std::size_t> unparsed;
-  {
+  using Batch = Result<std::vector<Result<mime::Message>>>;
+  // The reader goes back before the unparsed ones are read, each with a reader of its own.
+  Batch out = [&]() -> Batch {
     auto db = reader();
     if (!db) return fail(db.error());
-    auto txn = Transaction::begin(**db, Transaction::Kind::Read);
-    if (!txn) return fail(txn.error());
-    auto stmt = (*db)->prepare(
+    return readEachUid<mime::Message>(
+        **db, mailbox_id, uids,
         "SELECT s.structure FROM messages m LEFT JOIN mime s ON s.blob = m.blob "
-        "WHERE m.mailbox_id = ? AND m.uid = ?");
-    if (!stmt) return fail(stmt.error());
-    for (const std::uint32_t uid : uids) {
-      stmt->reset();
-      stmt->bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(uid));
-      auto row = stmt->step();
-      if (!row) return fail(row.error());
-      if (!*row) {
-        out.emplace_back(fail(notFound("no message with uid " + std::to_string(uid))));
-        continue;
-      }
-      if (stmt->isNull(0)) {
-        unparsed.push_back(out.size());
-        out.emplace_back(fail(notFound("no structure yet")));
-        continue;
-      }
-      auto message = mime::deserialize(stmt->blobView(0));
-      if (!message) {
-        out.emplace_back(
-            fail(Error{ErrorCode::Corrupt, "stored MIME structure of uid " + std::to_string(uid) +
-                                               " is damaged: " + message.error().message}));
-        continue;
-      }
-      out.emplace_back(std::move(*message));
-    }
-    *stmt = Statement();
-    if (auto done = txn->commit(); !done) return fail(done.error());
-  }
-  for (const std::size_t i : unparsed) out[i] = mimeStructure(mailbox_id, uids[i]);
+        "WHERE m.mailbox_id = ? AND m.uid = ?",
+        [&](Statement& stmt, std::size_t i) -> Result<mime::Message> {
+          if (stmt.isNull(0)) {
+            unparsed.push_back(i);
+            return fail(notFound("no structure yet"));
+          }
+          auto message = mime::deserialize(stmt.blobView(0));
+          if (!message) {
+            return fail(Error{ErrorCode::Corrupt, "stored MIME structure of uid " +
+                                                      std::to_string(uids[i]) +
+                                                      " is damaged: " + message.error().message});
+          }
+          return std::move(*message);
+        });
+  }();
+  if (!out) return out;
+  for (const std::size_t i : unparsed) (*out)[i] = mimeStructure(mailbox_id, uids[i]);
   return out;
 }
 
@@ -1801,32 +1817,17 @@ Result<MessageObjectIds> UserStore::objectIds(std::int64_t mailbox_id, std::uint
 
 Result<std::vector<Result<MessageObjectIds>>> UserStore::objectIdsOf(
     std::int64_t mailbox_id, std::span<const std::uint32_t> uids) {
-  std::vector<Result<MessageObjectIds>> out;
-  out.reserve(uids.size());
   auto db = reader();
   if (!db) return fail(db.error());
-  auto txn = Transaction::begin(**db, Transaction::Kind::Read);
-  if (!txn) return fail(txn.error());
-  auto stmt = (*db)->prepare(
+  return readEachUid<MessageObjectIds>(
+      **db, mailbox_id, uids,
       "SELECT m.blob, t.thread FROM messages m LEFT JOIN threads t ON t.blob = m.blob "
-      "WHERE m.mailbox_id = ? AND m.uid = ?");
-  if (!stmt) return fail(stmt.error());
-  for (const std::uint32_t uid : uids) {
-    stmt->reset();
-    stmt->bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(uid));
-    auto row = stmt->step();
-    if (!row) return fail(row.error());
-    if (!*row) {
-      out.emplace_back(fail(notFound("no message with uid " + std::to_string(uid))));
-      continue;
-    }
-    std::string blob = stmt->text(0);
-    std::string thread = stmt->isNull(1) ? "T" + blob : stmt->text(1);
-    out.emplace_back(MessageObjectIds{"E" + blob, std::move(thread)});
-  }
-  *stmt = Statement();
-  if (auto done = txn->commit(); !done) return fail(done.error());
-  return out;
+      "WHERE m.mailbox_id = ? AND m.uid = ?",
+      [](Statement& stmt, std::size_t) -> Result<MessageObjectIds> {
+        std::string blob = stmt.text(0);
+        std::string thread = stmt.isNull(1) ? "T" + blob : stmt.text(1);
+        return MessageObjectIds{"E" + blob, std::move(thread)};
+      });
 }
 
 Result<void> UserStore::threadExistingBodies() {
