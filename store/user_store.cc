@@ -1143,6 +1143,15 @@ Result<MailboxInfo> UserStore::mailbox(std::string_view name) {
   return std::move(**info);
 }
 
+Result<void> UserStore::requireMailbox(std::string_view name) {
+  auto canonical = canonicalMailboxName(name);
+  if (!canonical) return fail(canonical.error());
+  auto db = reader();
+  if (!db) return fail(db.error());
+  if (auto exists = mailboxStateByName(**db, *canonical); !exists) return fail(exists.error());
+  return {};
+}
+
 Result<MailboxInfo> UserStore::mailboxById(std::int64_t mailbox_id) {
   auto db = reader();
   if (!db) return fail(db.error());
@@ -1291,13 +1300,8 @@ Result<ChangeSet> UserStore::append(std::string_view mailbox_name, std::vector<N
     if (!canonical_flags) return fail(canonical_flags.error());
     flags.push_back(std::move(*canonical_flags));
   }
-  // Refuse early, before spending fsyncs, if the mailbox is absent; checked again below. Only
-  // the mailbox row: mailbox() would count every message in it.
-  {
-    auto db = reader();
-    if (!db) return fail(db.error());
-    if (auto exists = mailboxStateByName(**db, *canonical); !exists) return fail(exists.error());
-  }
+  // Refuse early, before spending fsyncs, if the mailbox is absent; checked again below.
+  if (auto exists = requireMailbox(*canonical); !exists) return fail(exists.error());
 
   // 1. Every body on disk. 2. Every body under its final name. 3. All of it durable. Only then
   // may a row point at them. Done outside write_mutex_ so concurrent appends overlap their

@@ -78,6 +78,9 @@ class UserStore {
   Result<std::vector<MailboxInfo>> listMailboxes();
   // NotFound if absent, InvalidName if the name is not valid; "inbox" finds INBOX.
   Result<MailboxInfo> mailbox(std::string_view name);
+  // The same errors as mailbox(), but reads only the mailbox's row (mailbox() also counts its
+  // messages): for a check that it exists.
+  Result<void> requireMailbox(std::string_view name);
   // NotFound if no mailbox has this id.
   Result<MailboxInfo> mailboxById(std::int64_t mailbox_id);
   // Creates an empty mailbox with a fresh UIDVALIDITY, larger than any this user had before,

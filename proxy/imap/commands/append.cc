@@ -110,8 +110,7 @@ LiteralCheck checkAppendLiteral(Session& session, const std::string& mailbox, st
   ImapServer* server = &session.server();
   session.user()->read<store::Result<store::QuotaUsage>>(
       [mailbox, limited](store::UserStore& store) -> store::Result<store::QuotaUsage> {
-        auto box = store.mailbox(mailbox);
-        if (!box) return fail(box.error());
+        if (auto box = store.requireMailbox(mailbox); !box) return fail(box.error());
         if (!limited) return store::QuotaUsage{};
         // Read outside the user's write queue: a write committing meanwhile is not counted,
         // which errs toward accepting; the commit's own check is the authoritative one.
