@@ -33,7 +33,7 @@ using sql::Transaction;
 
 // PRAGMA user_version of the schema below. A later version migrates forward in initialize(),
 // keeping every mailbox id, UID, UIDVALIDITY, modseq and flag.
-constexpr std::int64_t kSchemaVersion = 8;
+constexpr std::int64_t kSchemaVersion = 9;
 
 constexpr std::string_view kSchemaV1 = R"sql(
 CREATE TABLE meta(
@@ -234,6 +234,18 @@ CREATE TABLE IF NOT EXISTS decoded_sizes(
   has_nul INTEGER NOT NULL,
   PRIMARY KEY(blob, part, decoder)
 ) WITHOUT ROWID;
+)sql";
+
+// Version 9: documents waiting to leave the full-text index. An expunge (or a mailbox DELETE)
+// that leaves a body unreferenced lists its document here instead of removing it: taking a
+// document out of the contentless word index means tokenizing its text again, too slow for the
+// expunge's transaction. indexPending() removes listed documents first. Until then nothing can
+// match them: search maps documents to messages through messages.doc, and no message row names
+// an unreferenced body (blob names are never reused).
+constexpr std::string_view kSchemaV9 = R"sql(
+CREATE TABLE IF NOT EXISTS search_forget(
+  id INTEGER PRIMARY KEY
+);
 )sql";
 
 // THREADID assignment reads at most this much of a header, follows at most this many msg-ids
@@ -794,6 +806,9 @@ Result<void> UserStore::initialize() {
   if (version < 8) {
     if (auto created = writer_->exec(kSchemaV8); !created) return created;
   }
+  if (version < 9) {
+    if (auto created = writer_->exec(kSchemaV9); !created) return created;
+  }
   if (version < kSchemaVersion) {
     if (auto set = writer_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !set) {
       return set;
@@ -986,10 +1001,14 @@ Result<std::size_t> UserStore::indexPending(std::size_t max_docs) {
   select = Statement();
   auto done_row = writer_->prepare("DELETE FROM search_pending WHERE blob = ?");
   if (!done_row) return fail(done_row.error());
-  std::size_t count = 0;
+  // Documents of expunged bodies go first: until they go, their ids stay taken, so a body
+  // indexed below never reuses one whose words are still in the index.
   std::size_t bytes = 0;
+  auto forgotten = removeForgottenDocuments(max_docs, bytes);
+  if (!forgotten) return fail(forgotten.error());
+  std::size_t count = *forgotten;
   for (const auto& body : pending) {
-    if (bytes >= kMaxIndexBytesPerTransaction) break;
+    if (count >= max_docs || bytes >= kMaxIndexBytesPerTransaction) break;
     ++count;
     done_row->reset();
     done_row->bind(1, body.blob);
@@ -1064,12 +1083,43 @@ Result<std::size_t> UserStore::indexPending(std::size_t max_docs) {
 }
 
 Result<void> UserStore::forgetSearchText(const std::vector<std::string>& blob_ids) {
-  auto find = writer_->prepare(
-      "SELECT d.id FROM search_docs d WHERE d.blob = ?1 "
+  auto remove_pending = writer_->prepare(
+      "DELETE FROM search_pending WHERE blob = ?1 "
       "AND NOT EXISTS (SELECT 1 FROM messages WHERE blob = ?1)");
-  if (!find) return fail(find.error());
-  auto remove_text = writer_->prepare("DELETE FROM search_text WHERE rowid = ?");
-  if (!remove_text) return fail(remove_text.error());
+  if (!remove_pending) return fail(remove_pending.error());
+  auto queue = writer_->prepare(
+      "INSERT OR IGNORE INTO search_forget(id) SELECT d.id FROM search_docs d WHERE d.blob = ?1 "
+      "AND NOT EXISTS (SELECT 1 FROM messages WHERE blob = ?1)");
+  if (!queue) return fail(queue.error());
+  for (const auto& blob : blob_ids) {
+    remove_pending->reset();
+    remove_pending->bind(1, blob);
+    if (auto done = remove_pending->run(); !done) return done;
+    queue->reset();
+    queue->bind(1, blob);
+    if (auto done = queue->run(); !done) return done;
+  }
+  return {};
+}
+
+Result<std::size_t> UserStore::removeForgottenDocuments(std::size_t max_docs, std::size_t& bytes) {
+  auto select = writer_->prepare("SELECT id FROM search_forget LIMIT ?");
+  if (!select) return fail(select.error());
+  select->bind(1, static_cast<std::int64_t>(
+                      std::min<std::size_t>(max_docs, std::numeric_limits<std::int32_t>::max())));
+  std::vector<std::int64_t> ids;
+  while (true) {
+    auto row = select->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    ids.push_back(select->int64(0));
+  }
+  select = Statement();
+  if (ids.empty()) return std::size_t{0};
+  auto size = writer_->prepare(
+      "SELECT length(CAST(c0 AS BLOB)) + length(CAST(c1 AS BLOB)) FROM search_text_content "
+      "WHERE id = ?");
+  if (!size) return fail(size.error());
   // search_words is contentless: a document leaves it by the 'delete' command with the text it
   // was indexed with, unless it was never added (still listed as pending from the migration).
   auto remove_words_pending = writer_->prepare("DELETE FROM search_words_pending WHERE id = ?");
@@ -1078,38 +1128,41 @@ Result<void> UserStore::forgetSearchText(const std::vector<std::string>& blob_id
       "INSERT INTO search_words(search_words, rowid, header, body) "
       "SELECT 'delete', id, c0, c1 FROM search_text_content WHERE id = ?");
   if (!remove_words) return fail(remove_words.error());
+  auto remove_text = writer_->prepare("DELETE FROM search_text WHERE rowid = ?");
+  if (!remove_text) return fail(remove_text.error());
   auto remove_doc = writer_->prepare("DELETE FROM search_docs WHERE id = ?");
   if (!remove_doc) return fail(remove_doc.error());
-  auto remove_pending = writer_->prepare(
-      "DELETE FROM search_pending WHERE blob = ?1 "
-      "AND NOT EXISTS (SELECT 1 FROM messages WHERE blob = ?1)");
-  if (!remove_pending) return fail(remove_pending.error());
-  for (const auto& blob : blob_ids) {
-    remove_pending->reset();
-    remove_pending->bind(1, blob);
-    if (auto done = remove_pending->run(); !done) return done;
-    find->reset();
-    find->bind(1, blob);
-    auto row = find->step();
+  auto dequeue = writer_->prepare("DELETE FROM search_forget WHERE id = ?");
+  if (!dequeue) return fail(dequeue.error());
+  std::size_t count = 0;
+  for (const std::int64_t id : ids) {
+    if (count > 0 && bytes >= kMaxIndexBytesPerTransaction) break;
+    ++count;
+    size->reset();
+    size->bind(1, id);
+    auto row = size->step();
     if (!row) return fail(row.error());
-    if (!*row) continue;
-    const std::int64_t id = find->int64(0);
+    if (*row) bytes += static_cast<std::size_t>(size->int64(0));
+    size->reset();
     remove_words_pending->reset();
     remove_words_pending->bind(1, id);
-    if (auto done = remove_words_pending->run(); !done) return done;
+    if (auto done = remove_words_pending->run(); !done) return fail(done.error());
     if (writer_->changes() == 0) {
       remove_words->reset();
       remove_words->bind(1, id);
-      if (auto done = remove_words->run(); !done) return done;
+      if (auto done = remove_words->run(); !done) return fail(done.error());
     }
     remove_text->reset();
     remove_text->bind(1, id);
-    if (auto done = remove_text->run(); !done) return done;
+    if (auto done = remove_text->run(); !done) return fail(done.error());
     remove_doc->reset();
     remove_doc->bind(1, id);
-    if (auto done = remove_doc->run(); !done) return done;
+    if (auto done = remove_doc->run(); !done) return fail(done.error());
+    dequeue->reset();
+    dequeue->bind(1, id);
+    if (auto done = dequeue->run(); !done) return fail(done.error());
   }
-  return {};
+  return count;
 }
 
 // ---------------------------------------------------------------- mailboxes

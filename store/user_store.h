@@ -163,8 +163,10 @@ class UserStore {
   // pending; this indexes up to `max_docs` pending bodies (fewer once one transaction holds
   // 256 KiB of decoded text) in one short write transaction and returns how many it took off
   // the list (0: nothing pending). Search is exact before and after: a body without a document is
-  // read from its blob. In the room left, it also adds documents from before schema version 7 to
-  // the word index (from their stored text), counting them in the same total.
+  // read from its blob. Before that it removes the documents of bodies expunged since (queued
+  // by expunge and mailbox DELETE, which only list them), and in the room left it adds
+  // documents from before schema version 7 to the word index (from their stored text), counting
+  // both in the same total.
   // The daemon calls it on the user's write queue whenever the queue is idle.
   Result<std::size_t> indexPending(std::size_t max_docs);
   // An open reader on the message's body. NotFound if no such message; Corrupt if its blob is
@@ -276,9 +278,13 @@ class UserStore {
   // Full-text index maintenance (store/search_text.h), inside the caller's write transaction
   // with write_mutex_ held. indexBody reads the blob and adds its document unless the blob has
   // one or its text is too large, returning the bytes of text it indexed; forgetSearchText
-  // removes the documents and pending entries of blobs no message references any more.
+  // drops the pending entries of blobs no message references any more and lists their
+  // documents in search_forget; removeForgottenDocuments (from indexPending) takes up to
+  // `max_docs` listed documents out of the index, adding their text's size to `bytes` and
+  // stopping once it reaches the per-transaction budget; returns how many it removed.
   Result<std::size_t> indexBody(const std::string& blob_id, const mime::Message& structure);
   Result<void> forgetSearchText(const std::vector<std::string>& blob_ids);
+  Result<std::size_t> removeForgottenDocuments(std::size_t max_docs, std::size_t& bytes);
   // Schema version 6 step, inside the migration's transaction: gives every body without one its
   // THREADID, oldest INTERNALDATE first, reading each header from its blob.
   Result<void> threadExistingBodies();

@@ -86,7 +86,7 @@ TEST(MigrationTest, VersionTwoStoreGainsSubscriptionsAndSpecialUseKeepingEveryUi
 
   auto store = Store::open(dir.path()).value();
   auto alice = store->user("alice").value();
-  EXPECT_EQ(userVersion(db_path), 8);
+  EXPECT_EQ(userVersion(db_path), 9);
 
   auto inbox = alice->mailbox("INBOX").value();
   EXPECT_EQ(inbox.id, 1);
@@ -178,7 +178,7 @@ TEST(MigrationTest, RunningTheVersionFourStepAgainChangesNothing) {
     EXPECT_EQ(after[i].special_use, before[i].special_use);
     EXPECT_EQ(after[i].object_id, before[i].object_id);
   }
-  EXPECT_EQ(userVersion(db_path), 8);
+  EXPECT_EQ(userVersion(db_path), 9);
 }
 
 }  // namespace
