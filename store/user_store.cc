@@ -657,6 +657,40 @@ Result<std::vector<Result<T>>> readEachUid(Database& db, std::int64_t mailbox_id
   return out;
 }
 
+// Up to `limit` ids (the rowid `column`) of the queue `table`, in no particular order, inside
+// the caller's transaction: the deferred work of an index job (search_forget,
+// search_words_pending).
+Result<std::vector<std::int64_t>> queuedIds(Database& db, std::string_view table,
+                                            std::size_t limit) {
+  auto select = db.prepare("SELECT id FROM " + std::string(table) + " LIMIT ?");
+  if (!select) return fail(select.error());
+  select->bind(1, static_cast<std::int64_t>(
+                      std::min<std::size_t>(limit, std::numeric_limits<std::int32_t>::max())));
+  std::vector<std::int64_t> ids;
+  while (true) {
+    auto row = select->step();
+    if (!row) return fail(row.error());
+    if (!*row) break;
+    ids.push_back(select->int64(0));
+  }
+  return ids;
+}
+
+// The size in bytes of a document's stored text (header and body), 0 if it has none; `size` is
+// the prepared statement of kDocumentTextBytes.
+constexpr std::string_view kDocumentTextBytes =
+    "SELECT length(CAST(c0 AS BLOB)) + length(CAST(c1 AS BLOB)) FROM search_text_content "
+    "WHERE id = ?";
+Result<std::size_t> documentTextBytes(Statement& size, std::int64_t id) {
+  size.reset();
+  size.bind(1, id);
+  auto row = size.step();
+  if (!row) return fail(row.error());
+  const std::size_t bytes = *row ? static_cast<std::size_t>(size.int64(0)) : 0;
+  size.reset();
+  return bytes;
+}
+
 }  // namespace
 
 // A reader connection borrowed from the pool; returned on destruction.
@@ -1039,37 +1073,22 @@ Result<std::size_t> UserStore::indexPending(std::size_t max_docs) {
   // Documents of a store older than version 7 get their words from their stored text (no blob
   // is read), in the room this job has left.
   if (count < max_docs && bytes < kMaxIndexBytesPerTransaction) {
-    auto words = writer_->prepare("SELECT id FROM search_words_pending LIMIT ?");
-    if (!words) return fail(words.error());
-    words->bind(1, static_cast<std::int64_t>(std::min<std::size_t>(
-                       max_docs - count, std::numeric_limits<std::int32_t>::max())));
-    std::vector<std::int64_t> ids;
-    while (true) {
-      auto row = words->step();
-      if (!row) return fail(row.error());
-      if (!*row) break;
-      ids.push_back(words->int64(0));
-    }
-    words = Statement();
+    auto ids = queuedIds(*writer_, "search_words_pending", max_docs - count);
+    if (!ids) return fail(ids.error());
     auto add = writer_->prepare(
         "INSERT INTO search_words(rowid, header, body) "
         "SELECT id, c0, c1 FROM search_text_content WHERE id = ?");
     if (!add) return fail(add.error());
-    auto size = writer_->prepare(
-        "SELECT length(CAST(c0 AS BLOB)) + length(CAST(c1 AS BLOB)) FROM search_text_content "
-        "WHERE id = ?");
+    auto size = writer_->prepare(kDocumentTextBytes);
     if (!size) return fail(size.error());
     auto listed = writer_->prepare("DELETE FROM search_words_pending WHERE id = ?");
     if (!listed) return fail(listed.error());
-    for (const std::int64_t id : ids) {
+    for (const std::int64_t id : *ids) {
       if (bytes >= kMaxIndexBytesPerTransaction) break;
       ++count;
-      size->reset();
-      size->bind(1, id);
-      auto row = size->step();
-      if (!row) return fail(row.error());
-      if (*row) bytes += static_cast<std::size_t>(size->int64(0));
-      size->reset();
+      auto text_bytes = documentTextBytes(*size, id);
+      if (!text_bytes) return fail(text_bytes.error());
+      bytes += *text_bytes;
       add->reset();
       add->bind(1, id);
       if (auto done = add->run(); !done) return fail(done.error());
@@ -1103,22 +1122,10 @@ Result<void> UserStore::forgetSearchText(const std::vector<std::string>& blob_id
 }
 
 Result<std::size_t> UserStore::removeForgottenDocuments(std::size_t max_docs, std::size_t& bytes) {
-  auto select = writer_->prepare("SELECT id FROM search_forget LIMIT ?");
-  if (!select) return fail(select.error());
-  select->bind(1, static_cast<std::int64_t>(
-                      std::min<std::size_t>(max_docs, std::numeric_limits<std::int32_t>::max())));
-  std::vector<std::int64_t> ids;
-  while (true) {
-    auto row = select->step();
-    if (!row) return fail(row.error());
-    if (!*row) break;
-    ids.push_back(select->int64(0));
-  }
-  select = Statement();
-  if (ids.empty()) return std::size_t{0};
-  auto size = writer_->prepare(
-      "SELECT length(CAST(c0 AS BLOB)) + length(CAST(c1 AS BLOB)) FROM search_text_content "
-      "WHERE id = ?");
+  auto ids = queuedIds(*writer_, "search_forget", max_docs);
+  if (!ids) return fail(ids.error());
+  if (ids->empty()) return std::size_t{0};
+  auto size = writer_->prepare(kDocumentTextBytes);
   if (!size) return fail(size.error());
   // search_words is contentless: a document leaves it by the 'delete' command with the text it
   // was indexed with, unless it was never added (still listed as pending from the migration).
@@ -1135,15 +1142,12 @@ Result<std::size_t> UserStore::removeForgottenDocuments(std::size_t max_docs, st
   auto dequeue = writer_->prepare("DELETE FROM search_forget WHERE id = ?");
   if (!dequeue) return fail(dequeue.error());
   std::size_t count = 0;
-  for (const std::int64_t id : ids) {
+  for (const std::int64_t id : *ids) {
     if (count > 0 && bytes >= kMaxIndexBytesPerTransaction) break;
     ++count;
-    size->reset();
-    size->bind(1, id);
-    auto row = size->step();
-    if (!row) return fail(row.error());
-    if (*row) bytes += static_cast<std::size_t>(size->int64(0));
-    size->reset();
+    auto text_bytes = documentTextBytes(*size, id);
+    if (!text_bytes) return fail(text_bytes.error());
+    bytes += *text_bytes;
     remove_words_pending->reset();
     remove_words_pending->bind(1, id);
     if (auto done = remove_words_pending->run(); !done) return fail(done.error());
