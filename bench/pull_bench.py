@@ -36,6 +36,7 @@ Method (see bench/README.md for the reasoning):
 
 import argparse
 import datetime
+import glob
 import grp
 import json
 import math
@@ -209,16 +210,36 @@ class Result:
                 "delivered": self.delivered, "machine_busy": self.busy, "note": self.note}
 
 
+def exec_hwm_kb(pid):
+    """VmHWM (KiB) of `pid` once it runs its own program, else 0. Before its exec the child is
+    a copy of this Python process, whose RSS the kernel's ru_maxrss would report instead (it
+    keeps the pre-exec peak): about 26 MiB for any tool, however small."""
+    try:
+        if os.readlink(f"/proc/{pid}/exe") == os.path.realpath(sys.executable):
+            return 0
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def run_measured(argv, env, cwd, timeout, stdout_path, user):
     """Runs argv as `user` (fetchmail warns about root, getmail6 refuses to deliver as root) to
-    completion; returns (exit code, wall seconds, user+sys CPU seconds of the
-    process and its waited-for children, peak RSS in KiB of the largest of them)."""
+    completion; returns (exit code, wall seconds, user+sys CPU seconds of the process and its
+    waited-for children, peak RSS in KiB of the process itself, sampled every 2 ms from its
+    VmHWM)."""
     with open(stdout_path, "ab") as out:
         start = time.monotonic()
         p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
                              stderr=subprocess.STDOUT, user=user, group=RUN_GROUP, extra_groups=[])
         deadline = start + timeout
+        hwm = 0
         while True:
+            # VmHWM only grows: the last sample before the exit is the peak (within 2 ms).
+            hwm = max(hwm, exec_hwm_kb(p.pid))
             pid, status, usage = os.wait4(p.pid, os.WNOHANG)
             if pid == p.pid:
                 break
@@ -229,7 +250,7 @@ def run_measured(argv, env, cwd, timeout, stdout_path, user):
             time.sleep(0.002)
         wall = time.monotonic() - start
     p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    return p.returncode, wall, usage.ru_utime + usage.ru_stime, hwm
 
 
 def machine_busy():
@@ -644,6 +665,53 @@ class Bench:
                 raise RuntimeError("getmail6 fetched again on an unchanged maildrop")
         self.finish_run(run)
 
+    # ------------------------------------------------------------- bare reference readers
+
+    def bare_reader(self):
+        """Compiles bench/bare_pop_reader.c (once per benchmark) against BoringSSL."""
+        binary = os.path.join(self.root, "bare_pop_reader")
+        if not os.path.exists(binary):
+            lib = glob.glob("/usr/lib/*/android")
+            if not lib:
+                raise RuntimeError("no BoringSSL libraries in /usr/lib/*/android "
+                                   "(android-libboringssl-dev)")
+            subprocess.run(["cc", "-O2", "-o", binary,
+                            os.path.join(REPO_ROOT, "bench", "bare_pop_reader.c"),
+                            "-I/usr/include/android", f"-L{lib[0]}", f"-Wl,-rpath,{lib[0]}",
+                            "-lssl", "-lcrypto"], check=True)
+        return binary
+
+    def bare(self, kind, mode):
+        """The reference reader (bare_pop_reader.c): `file` appends every message to one file
+        without fsync, `maildir` fsyncs each message and its directory. It never deletes, so it
+        runs once, in the first mode asked for."""
+        tool = f"bare-{kind}"
+        if mode != self.args.modes[0]:
+            return
+        run = self.run_dir(tool)
+        user = self.fresh_user(f"bare{kind}")
+        target = os.path.join(run, "out")
+        if kind == "maildir":
+            for sub in ("new", "cur", "tmp"):
+                os.makedirs(os.path.join(target, sub))
+        self.give_to_run_user(run)
+        argv = [self.bare_reader(), "127.0.0.1", str(self.pop_port()),
+                "tls" if self.args.tls == "implicit" else "plain", self.certs.ca_cert, user,
+                POP_PASSWORD, kind, target]
+        busy0 = machine_busy()
+        code, wall, cpu, rss = run_measured(argv, dict(os.environ), run, self.args.timeout,
+                                            os.path.join(run, "bare.log"), RUN_USER)
+        busy1 = machine_busy()
+        note = "" if code == 0 else f"  (exit {code}: {self.tail(run, 'bare.log')})"
+        delivered = 0
+        if code == 0:
+            with open(os.path.join(run, "bare.log")) as f:
+                delivered = int(f.read().split()[0])
+        result = Result(tool, "keep", self.messages, self.bytes, wall, cpu, rss, delivered, note)
+        result.set_busy(busy0, busy1)
+        self.record(result)
+        self.finish_run(run)
+
     def idle_runs(self, argv, env, run, log_name, ok_codes):
         """Runs a one-shot fetcher `--idle-polls` times on the unchanged maildrop; returns the
         wall times."""
@@ -677,12 +745,12 @@ class Bench:
                    f"POP3 {'over TLS (POP3S)' if self.args.tls == 'implicit' else 'in clear'} "
                    f"from Dovecot {self.dovecot_version()} on 127.0.0.1, {os.cpu_count()} CPUs")
         out.append("")
-        header = (f"{'tool':<10} {'mode':<7} {'wall s':>8} {'msg/s':>8} {'MB/s':>7} "
+        header = (f"{'tool':<12} {'mode':<7} {'wall s':>8} {'msg/s':>8} {'MB/s':>7} "
                   f"{'CPU s':>7} {'peak RSS MiB':>13} {'delivered':>10} {'busy':>5}")
         out.append(header)
         out.append("-" * len(header))
         for r in self.results:
-            out.append(f"{r.tool:<10} {r.mode:<7} {r.wall:>8.2f} {r.rate:>8.1f} {r.mbps:>7.1f} "
+            out.append(f"{r.tool:<12} {r.mode:<7} {r.wall:>8.2f} {r.rate:>8.1f} {r.mbps:>7.1f} "
                        f"{r.cpu:>7.2f} {r.rss_kb / 1024:>13.1f} {r.delivered:>10} "
                        f"{'' if r.busy is None else f'{r.busy * 100:.0f}%':>5}{r.note}")
         out.append("(CPU s: the tool's process tree; busy: share of all CPUs of the machine busy "
@@ -717,6 +785,15 @@ class Bench:
                 o = statistics.median(self.idle[other])
                 out.append(f"  no-new poll vs {other:<9}: time x{p / o:.2f} "
                            f"({p * 1000:.1f} ms vs {o * 1000:.1f} ms)")
+        for bound in ("bare-file", "bare-maildir"):
+            b = by.get((bound, "keep"))
+            if not b or b.rate == 0 or b.delivered != b.messages:
+                continue
+            for mode in ("keep", "delete"):
+                pb = by.get(("popbridge", mode))
+                if pb and pb.delivered == pb.messages:
+                    out.append(f"  {mode:<6} vs {bound:<12}: rate x{pb.rate / b.rate:.2f} "
+                               f"(the reference reader: {b.rate:.0f} msg/s)")
         text = "\n".join(out)
         print(text, flush=True)
         return text
@@ -734,9 +811,13 @@ class Bench:
             self.dovecot.start()
             self.seed()
             plan = {"popbridge": self.popbridge, "fetchmail": self.fetchmail,
-                    "getmail6": self.getmail}
+                    "getmail6": self.getmail,
+                    "bare-file": lambda mode: self.bare("file", mode),
+                    "bare-maildir": lambda mode: self.bare("maildir", mode)}
             for tool in self.args.tools:
                 for mode in self.args.modes:
+                    if tool.startswith("bare-") and mode != self.args.modes[0]:
+                        continue
                     self.log(f"running {tool} {mode} ...")
                     plan[tool](mode)
             text = self.report()
@@ -764,7 +845,9 @@ def parse_args(argv):
                    help="multiplies every message's target size (default 1.0: ~150 KB mean)")
     p.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
     p.add_argument("--tools", default="popbridge,fetchmail,getmail6",
-                   help="comma-separated subset of popbridge,fetchmail,getmail6")
+                   help="comma-separated subset of popbridge,fetchmail,getmail6,bare-file,"
+                        "bare-maildir (the last two: bench/bare_pop_reader.c, the machine's "
+                        "bounds without and with an fsync per message; run once, no DELE)")
     p.add_argument("--modes", default="keep,delete", help="keep, delete or keep,delete")
     p.add_argument("--tls", choices=("implicit", "none"), default="implicit",
                    help="POP3S (default) or POP3 in clear, for every tool")
@@ -781,7 +864,7 @@ def parse_args(argv):
     args.tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for t in args.tools:
-        if t not in ("popbridge", "fetchmail", "getmail6"):
+        if t not in ("popbridge", "fetchmail", "getmail6", "bare-file", "bare-maildir"):
             p.error(f"unknown tool {t}")
     for m in args.modes:
         if m not in ("keep", "delete"):
