@@ -275,6 +275,9 @@ void Fetcher::onEvent(pop3::ReplyEvent& event) {
     failWith("protocol error: " + error->message);
   } else if (auto* status = std::get_if<pop3::Status>(&event)) {
     onStatus(*status);
+  } else if (auto* block = std::get_if<pop3::BodyBlock>(&event)) {
+    // Complete CRLF lines as the server sent them: no line needed unstuffing.
+    onBodyBytes(block->text, {});
   } else if (auto* line = std::get_if<pop3::BodyLine>(&event)) {
     onBodyLine(line->text);
   } else if (std::holds_alternative<pop3::End>(event)) {
@@ -433,23 +436,41 @@ void Fetcher::onStatus(const pop3::Status& status) {
   }
 }
 
-void Fetcher::onBodyLine(std::string_view line) {
+void Fetcher::onBodyBytes(std::string_view bytes, std::string_view line_end) {
   if (pending_.empty()) return failWith("body line without a command");
   Pending& front = pending_.front();
   switch (front.command) {
     case Command::Retr: {
-      // Lines arrive unstuffed and without their terminator; the store keeps CRLF (RFC 5322),
-      // which also normalises bare-LF servers.
       Download& download = *front.download;
-      download.buffer.append(line);
-      download.buffer.append("\r\n");
-      buffered_ += line.size() + 2;
+      download.buffer.append(bytes);
+      download.buffer.append(line_end);
+      buffered_ += bytes.size() + line_end.size();
       if (download.buffer.size() >= kWriteChunk && !download.write_in_flight) {
         flushBody(front.download);
       }
       updateReading();
       return;
     }
+    case Command::Top:
+      digest_->update(bytes);
+      if (!line_end.empty()) digest_->update(line_end);
+      return;
+    default:
+      return failWith("a message body in reply to a command without one");
+  }
+}
+
+void Fetcher::onBodyLine(std::string_view line) {
+  if (pending_.empty()) return failWith("body line without a command");
+  Pending& front = pending_.front();
+  switch (front.command) {
+    case Command::Retr:
+    case Command::Top:
+      // Lines arrive unstuffed and without their terminator; the store keeps CRLF (RFC 5322),
+      // which also normalises bare-LF servers. TOP n 0: the header section and its closing
+      // empty line (RFC 1939 7).
+      onBodyBytes(line, "\r\n");
+      return;
     case Command::Uidl: {
       // Parsed as it arrives: a 10,000-message maildrop is 10,000 lines per poll.
       auto entry = pop3::parseUidlLine(line);
@@ -457,11 +478,6 @@ void Fetcher::onBodyLine(std::string_view line) {
       listing_.push_back(ListedMessage{entry->number, std::move(entry->uid), 0, {}});
       return;
     }
-    case Command::Top:
-      // TOP n 0: the header section and its closing empty line (RFC 1939 7).
-      digest_->update(line);
-      digest_->update("\r\n");
-      return;
     default:
       lines_.emplace_back(line);
       return;
@@ -777,8 +793,8 @@ void Fetcher::requestDigests() {
   while (digest_index_ < digest_numbers_.size() && pending_.size() < window()) {
     Pending pending;
     pending.number = digest_numbers_[digest_index_++];
-    send(Command::Top, pop3::encodeCommand("TOP", pending.number, 0), pop3::ReplyKind::MultiLine,
-         std::move(pending));
+    send(Command::Top, pop3::encodeCommand("TOP", pending.number, 0),
+         pop3::ReplyKind::MultiLineBlock, std::move(pending));
   }
 }
 
@@ -893,8 +909,8 @@ void Fetcher::pump() {
       pending.download->listed_size = message.size;
       ++downloads_open_;
       ++uncommitted_;
-      send(Command::Retr, pop3::encodeCommand("RETR", message.number), pop3::ReplyKind::MultiLine,
-           std::move(pending));
+      send(Command::Retr, pop3::encodeCommand("RETR", message.number),
+           pop3::ReplyKind::MultiLineBlock, std::move(pending));
       continue;
     }
     break;

@@ -143,6 +143,8 @@ class Fetcher {
   void onEvent(pop3::ReplyEvent& event);
   void onStatus(const pop3::Status& status);
   void onBodyLine(std::string_view line);
+  // Body bytes of RETR or TOP: `bytes` then `line_end` (empty for a BodyBlock).
+  void onBodyBytes(std::string_view bytes, std::string_view line_end);
   void onEnd();
 
   void send(Command command, std::string line, pop3::ReplyKind kind, Pending pending);
