@@ -125,6 +125,7 @@ struct Fetcher::Download {
   // Loop thread only:
   std::string buffer;  // received, not yet handed to a worker
   bool write_in_flight = false;
+  bool handed = false;    // a worker has had (or has) some of it: its staged file exists
   bool complete = false;  // the "." arrived
 };
 
@@ -267,6 +268,7 @@ void Fetcher::onData(std::string_view bytes) {
     if (std::holds_alternative<pop3::NeedMore>(event)) break;
     onEvent(event);
   }
+  stageReady();
   if (!bytes.empty()) armTimeout();
 }
 
@@ -542,7 +544,13 @@ void Fetcher::onEnd() {
     case Command::Retr: {
       const std::shared_ptr<Download>& download = done.download;
       download->complete = true;
-      if (!download->write_in_flight) flushBody(download);
+      if (!download->handed) {
+        // Whole in memory (under kWriteChunk): staged with the others that complete in this
+        // read, in one worker job (stageReady).
+        ready_.push_back(download);
+      } else if (!download->write_in_flight) {
+        flushBody(download);
+      }
       pump();
       return;
     }
@@ -935,8 +943,59 @@ void Fetcher::updateReading() {
   }
 }
 
+void Fetcher::stageReady() {
+  if (ready_.empty() || step_ == Step::Finished) return;
+  // One worker job stages every small message that completed in one read: a job per message
+  // cost a thread wake-up and a completion on the loop each, for a 12 KB median message.
+  auto group = std::make_shared<std::vector<std::shared_ptr<Download>>>(std::move(ready_));
+  ready_.clear();
+  auto chunks = std::make_shared<std::vector<std::string>>();
+  chunks->reserve(group->size());
+  for (const auto& download : *group) {
+    download->write_in_flight = true;
+    download->handed = true;
+    buffered_ -= download->buffer.size();
+    chunks->push_back(std::move(download->buffer));
+    download->buffer.clear();
+  }
+  std::weak_ptr<bool> alive = alive_;
+  runOnWorker(
+      loop_,
+      [group, chunks, store = user_.store()] {
+        for (std::size_t i = 0; i < group->size(); ++i) {
+          Download& download = *(*group)[i];
+          auto staged = store->stageMessage();
+          if (!staged) {
+            download.error = staged.error();
+            continue;
+          }
+          download.staged.emplace(std::move(*staged));
+          const std::string& chunk = (*chunks)[i];
+          if (chunk.empty()) continue;
+          if (auto written = download.staged->write(chunk); !written) {
+            download.error = written.error();
+          }
+        }
+        chunks->clear();
+      },
+      [this, alive, group] {
+        if (alive.expired()) return;
+        for (const auto& download : *group) download->write_in_flight = false;
+        if (step_ == Step::Finished) return;
+        updateReading();
+        for (const auto& download : *group) {
+          if (download->error) {
+            return failWith("cannot stage a message: " + download->error->message);
+          }
+          onMessageWritten(download);
+          if (step_ == Step::Finished) return;
+        }
+      });
+}
+
 void Fetcher::flushBody(const std::shared_ptr<Download>& download) {
   download->write_in_flight = true;
+  download->handed = true;
   std::weak_ptr<bool> alive = alive_;
   std::string chunk;
   chunk.swap(download->buffer);
