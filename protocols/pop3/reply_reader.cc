@@ -1,5 +1,7 @@
 #include "protocols/pop3/reply_reader.h"
 
+#include <algorithm>
+#include <cstring>
 #include <utility>
 
 namespace popbridge::pop3 {
@@ -86,6 +88,29 @@ bool ReplyReader::takeLine(std::string_view& line) {
   return true;
 }
 
+std::string_view ReplyReader::takeBlock() {
+  const char* data = buffer_.data();
+  const std::size_t size = buffer_.size();
+  std::size_t at = pos_;
+  while (at < size) {
+    // RFC 1939 section 3: a line starting with "." is the terminator or byte-stuffed.
+    if (data[at] == '.') break;
+    const void* found = std::memchr(data + at, '\n', size - at);
+    if (found == nullptr) {
+      scan_ = size;  // no LF after `at`: takeLine need not search these bytes again
+      break;
+    }
+    const auto lf = static_cast<std::size_t>(static_cast<const char*>(found) - data);
+    // A bare LF gets a CR from the driver; an over-long line is takeLine's error to report.
+    if (lf == at || data[lf - 1] != '\r' || lf - 1 - at > limits_.max_line) break;
+    at = lf + 1;
+  }
+  const std::string_view block(data + pos_, at - pos_);
+  pos_ = at;
+  scan_ = std::max(scan_, at);
+  return block;
+}
+
 ReplyEvent ReplyReader::next() {
   if (failed_) return error_;
   if (queue_.empty()) {
@@ -94,6 +119,9 @@ ReplyEvent ReplyReader::next() {
       return fail("unsolicited data from the server");
     }
     return NeedMore{};
+  }
+  if (phase_ == Phase::InBody && queue_.front() == ReplyKind::MultiLineBlock) {
+    if (const std::string_view block = takeBlock(); !block.empty()) return BodyBlock{block};
   }
   std::string_view line;
   if (!takeLine(line)) {
@@ -115,7 +143,7 @@ ReplyEvent ReplyReader::onStatusLine(std::string_view line) {
   }
   auto status = parseStatusLine(line);
   if (!status) return fail(std::move(status.error().message));
-  if (kind == ReplyKind::MultiLine && status->ok) {
+  if ((kind == ReplyKind::MultiLine || kind == ReplyKind::MultiLineBlock) && status->ok) {
     phase_ = Phase::InBody;
   } else {
     queue_.pop_front();

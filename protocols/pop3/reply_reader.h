@@ -24,6 +24,10 @@ enum class ReplyKind {
   MultiLine,
   // AUTH (RFC 5034): any number of "+ data" continuation lines, then a status line.
   SaslContinuation,
+  // As MultiLine, but the body comes mostly as BodyBlock events: runs of complete lines taken
+  // from the buffer as they are, for a driver that stores the bytes (RETR, TOP) rather than
+  // looking at each line. Lines that need work still come one by one as BodyLine.
+  MultiLineBlock,
 };
 
 // No complete event is buffered: feed more bytes (or call finish() at EOF).
@@ -40,6 +44,16 @@ struct BodyLine {
   friend bool operator==(const BodyLine&, const BodyLine&) = default;
 };
 
+// One or more complete lines of a MultiLineBlock reply, each with its CRLF, none of which
+// needed dot-unstuffing or a CRLF in place of a bare LF: the same bytes as their BodyLine
+// events each followed by "\r\n" would give. Each line respects Limits::max_line. The view
+// points into the reader's buffer and is valid until the next call on the reader.
+struct BodyBlock {
+  std::string_view text;
+
+  friend bool operator==(const BodyBlock&, const BodyBlock&) = default;
+};
+
 // The "." terminating a multi-line reply.
 struct End {
   friend bool operator==(End, End) = default;
@@ -53,7 +67,8 @@ struct Continuation {
   friend bool operator==(const Continuation&, const Continuation&) = default;
 };
 
-using ReplyEvent = std::variant<NeedMore, Status, BodyLine, End, Continuation, ReplyError>;
+using ReplyEvent =
+    std::variant<NeedMore, Status, BodyLine, BodyBlock, End, Continuation, ReplyError>;
 
 // Splits the server's byte stream into reply events.
 //
@@ -85,7 +100,8 @@ class ReplyReader {
 
   // Returns the next event.
   // SingleLine: Status. MultiLine: Status; if ok, BodyLine* then End; after -ERR nothing more
-  // for that reply. SaslContinuation: Continuation* then Status.
+  // for that reply. MultiLineBlock: as MultiLine with BodyBlock and BodyLine events mixed, in
+  // stream order. SaslContinuation: Continuation* then Status.
   // With no reply queued, returns NeedMore and leaves the bytes buffered (more than max_line
   // of them is a ReplyError).
   ReplyEvent next();
@@ -102,6 +118,9 @@ class ReplyReader {
   // Takes the next complete line out of the buffer (without its terminator). Returns false if
   // there is none yet; sets error_ if the pending line exceeds the limit.
   bool takeLine(std::string_view& line);
+  // Takes the longest run of complete CRLF lines at the front of the buffer that need no
+  // unstuffing, no CRLF repair and respect the limit; empty if the first line is not one.
+  std::string_view takeBlock();
   ReplyEvent fail(std::string message);
   ReplyEvent onStatusLine(std::string_view line);
   ReplyEvent onBodyLine(std::string_view line);

@@ -143,6 +143,8 @@ class Fetcher {
   void onEvent(pop3::ReplyEvent& event);
   void onStatus(const pop3::Status& status);
   void onBodyLine(std::string_view line);
+  // Body bytes of RETR or TOP: `bytes` then `line_end` (empty for a BodyBlock).
+  void onBodyBytes(std::string_view bytes, std::string_view line_end);
   void onEnd();
 
   void send(Command command, std::string line, pop3::ReplyKind kind, Pending pending);
@@ -172,6 +174,7 @@ class Fetcher {
   void pump();
   bool stagingFull() const;
   void flushBody(const std::shared_ptr<Download>& download);
+  void stageReady();
   void onMessageWritten(const std::shared_ptr<Download>& download);
   void commitBatch();
   void quit();
@@ -240,6 +243,7 @@ class Fetcher {
   std::size_t downloads_open_ = 0;                // RETR sent, body not yet fully staged
   std::size_t buffered_ = 0;                      // received body bytes not yet handed to a worker
   bool reading_paused_ = false;                   // the staged files are behind the network
+  std::vector<std::shared_ptr<Download>> ready_;  // complete, never handed to a worker
   std::vector<std::shared_ptr<Download>> batch_;  // staged, not yet committed
   std::uint64_t batch_bytes_ = 0;
   std::size_t uncommitted_ = 0;  // downloads started and not yet committed

@@ -4,6 +4,8 @@
 // - the reader never crashes, and every next() loop ends: each event other than NeedMore
 //   consumes at least one line, so events <= lines + 1;
 // - the same bytes give the same events whole and in random splits (STYLE.md 8.2);
+// - MultiLineBlock replies give the same body bytes and events as MultiLine ones, whole and
+//   split, every block made of complete CRLF lines within the limit and none starting with ".";
 // - body lines respect the limit and hold no LF; once a reply is queued and next() says
 //   NeedMore, at most one partial line is buffered;
 // - after finish() every queued reply is answered or a ReplyError is reported;
@@ -47,6 +49,18 @@ std::string render(const ReplyEvent& event, const Limits& limits) {
     check(b->text.size() <= limits.max_line);
     check(b->text.find('\n') == std::string_view::npos);
     return "L" + std::string(b->text);
+  }
+  if (const auto* b = std::get_if<BodyBlock>(&event)) {
+    check(!b->text.empty());
+    std::size_t start = 0;
+    while (start < b->text.size()) {
+      const std::size_t lf = b->text.find('\n', start);
+      check(lf != std::string_view::npos && lf > start && b->text[lf - 1] == '\r');
+      check(b->text[start] != '.');
+      check(lf - 1 - start <= limits.max_line);
+      start = lf + 1;
+    }
+    return "K" + std::string(b->text);
   }
   if (std::holds_alternative<End>(event)) return "E";
   if (const auto* c = std::get_if<Continuation>(&event)) return "C" + c->data;
@@ -93,6 +107,28 @@ Run feedAll(const std::vector<ReplyKind>& kinds, std::string_view input,
   return run;
 }
 
+// Joins consecutive body events into one "B" event of their bytes: a BodyLine is its text and
+// CRLF, a BodyBlock its bytes. Line and block replies must agree after this.
+std::vector<std::string> joinBodies(const std::vector<std::string>& events) {
+  std::vector<std::string> out;
+  std::string body;
+  bool in_body = false;
+  for (const std::string& event : events) {
+    if (event[0] == 'L' || event[0] == 'K') {
+      body += event.substr(1);
+      if (event[0] == 'L') body += "\r\n";
+      in_body = true;
+      continue;
+    }
+    if (in_body) out.push_back("B" + body);
+    body.clear();
+    in_body = false;
+    out.push_back(event);
+  }
+  if (in_body) out.push_back("B" + body);
+  return out;
+}
+
 void fuzzParsers(std::string_view input) {
   std::vector<std::string> lines;
   std::size_t start = 0;
@@ -131,7 +167,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (provider.ConsumeBool()) limits.max_line = provider.ConsumeIntegralInRange<std::size_t>(0, 80);
   std::vector<ReplyKind> kinds(provider.ConsumeIntegralInRange<std::size_t>(0, 8));
   for (ReplyKind& kind : kinds) {
-    kind = static_cast<ReplyKind>(provider.ConsumeIntegralInRange<int>(0, 2));
+    kind = static_cast<ReplyKind>(provider.ConsumeIntegralInRange<int>(0, 3));
   }
   std::vector<std::size_t> splits(provider.ConsumeIntegralInRange<std::size_t>(0, 64));
   for (std::size_t& split : splits) split = provider.ConsumeIntegralInRange<std::size_t>(0, 16);
@@ -144,7 +180,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const Run whole = feedAll(kinds, input, {}, limits);
   const Run pieces = feedAll(kinds, input, splits, limits);
-  check(whole.events == pieces.events);
+  check(joinBodies(whole.events) == joinBodies(pieces.events));
+
+  // The same replies read line by line and in blocks.
+  std::vector<ReplyKind> as_lines = kinds;
+  std::vector<ReplyKind> as_blocks = kinds;
+  for (ReplyKind& kind : as_lines) {
+    if (kind == ReplyKind::MultiLineBlock) kind = ReplyKind::MultiLine;
+  }
+  for (ReplyKind& kind : as_blocks) {
+    if (kind == ReplyKind::MultiLine) kind = ReplyKind::MultiLineBlock;
+  }
+  const std::vector<std::string> by_lines = joinBodies(feedAll(as_lines, input, {}, limits).events);
+  check(by_lines == joinBodies(feedAll(as_blocks, input, {}, limits).events));
+  check(by_lines == joinBodies(feedAll(as_blocks, input, splits, limits).events));
 
   // Expectations queued late, one per NeedMore: must neither crash nor loop.
   {

@@ -26,6 +26,7 @@ std::string render(const ReplyEvent& event) {
     return out + " " + s->text;
   }
   if (const auto* b = std::get_if<BodyLine>(&event)) return "LINE " + std::string(b->text);
+  if (const auto* b = std::get_if<BodyBlock>(&event)) return "BLOCK " + std::string(b->text);
   if (std::holds_alternative<End>(event)) return "END";
   if (const auto* c = std::get_if<Continuation>(&event)) return "CONT " + c->data;
   return "ERROR " + std::get<ReplyError>(event).message;
@@ -73,6 +74,62 @@ void expectAllSplits(std::initializer_list<ReplyKind> kinds, std::string_view in
 constexpr auto kSingle = ReplyKind::SingleLine;
 constexpr auto kMulti = ReplyKind::MultiLine;
 constexpr auto kSasl = ReplyKind::SaslContinuation;
+constexpr auto kBlock = ReplyKind::MultiLineBlock;
+
+// Runs `input` as MultiLineBlock replies and returns their events with each reply's body as one
+// "BODY <bytes>" entry: BodyBlock bytes as they are, BodyLine text plus CRLF. Block boundaries
+// depend on how the bytes arrive; the body they make up must not.
+std::vector<std::string> runBlocks(std::size_t replies, const std::vector<std::string_view>& chunks,
+                                   Limits limits = {}) {
+  ReplyReader reader(limits);
+  for (std::size_t i = 0; i < replies; ++i) reader.expect(kBlock);
+  std::vector<std::string> events;
+  std::string body;
+  bool in_body = false;
+  bool failed = false;
+  auto drainBlocks = [&] {
+    while (!failed) {
+      ReplyEvent event = reader.next();
+      if (std::holds_alternative<NeedMore>(event)) return;
+      if (const auto* b = std::get_if<BodyBlock>(&event)) {
+        EXPECT_FALSE(b->text.empty());
+        body.append(b->text);
+        in_body = true;
+        continue;
+      }
+      if (const auto* l = std::get_if<BodyLine>(&event)) {
+        body.append(l->text).append("\r\n");
+        in_body = true;
+        continue;
+      }
+      if (in_body) events.push_back("BODY " + std::exchange(body, std::string()));
+      in_body = false;
+      events.push_back(render(event));
+      failed = std::holds_alternative<ReplyError>(event);
+    }
+  };
+  for (std::string_view chunk : chunks) {
+    reader.feed(chunk);
+    drainBlocks();
+  }
+  reader.finish();
+  drainBlocks();
+  if (in_body) events.push_back("BODY " + body);
+  return events;
+}
+
+void expectBlocksAllSplits(std::size_t replies, std::string_view input,
+                           const std::vector<std::string>& expected, Limits limits = {}) {
+  EXPECT_THAT(runBlocks(replies, {input}, limits), ElementsAreArray(expected)) << "whole";
+  std::vector<std::string_view> bytes;
+  for (std::size_t i = 0; i < input.size(); ++i) bytes.push_back(input.substr(i, 1));
+  EXPECT_THAT(runBlocks(replies, bytes, limits), ElementsAreArray(expected)) << "byte by byte";
+  for (std::size_t i = 1; i < input.size(); ++i) {
+    EXPECT_THAT(runBlocks(replies, {input.substr(0, i), input.substr(i)}, limits),
+                ElementsAreArray(expected))
+        << "split at " << i;
+  }
+}
 
 TEST(ReplyReader, Greeting) {
   expectAllSplits({kSingle}, "+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n",
@@ -291,6 +348,70 @@ TEST(ReplyReader, BodyLineViewPointsIntoTheReader) {
   ASSERT_TRUE(std::holds_alternative<BodyLine>(second));
   EXPECT_EQ(std::get<BodyLine>(second).text, "two");
   EXPECT_EQ(render(reader.next()), "END");
+}
+
+TEST(ReplyReader, BlockBodiesKeepTheBytesAndRepairWhatNeedsIt) {
+  // Stuffed dots lose their first octet, bare LFs become CRLF, a lone CR inside a line and NUL
+  // stay data; an empty line and a CR before CRLF are plain lines.
+  const std::string input = std::string("+OK 120 octets\r\n") + "Subject: a\r\n\r\n" +
+                            "..dot\r\nbare\nx\ry\r\n\r\r\n" + std::string("n\0l\r\n", 5) +
+                            ".\r\n+OK\r\nsecond\r\n.\r\n";
+  expectBlocksAllSplits(2, input,
+                        {"OK 120 octets",
+                         "BODY " + std::string("Subject: a\r\n\r\n.dot\r\nbare\r\nx\ry\r\n\r\r\n") +
+                             std::string("n\0l\r\n", 5),
+                         "END", "OK ", "BODY second\r\n", "END"});
+}
+
+TEST(ReplyReader, BlockBodiesMatchLineBodies) {
+  // The same stream read both ways gives the same bytes, the same errors at the same place.
+  const std::vector<std::string> inputs = {
+      "+OK\r\nline\r\n.\r\n",
+      "+OK\r\n.\r\n",
+      "-ERR no such message\r\n",
+      "+OK\r\na\nb\r\n..\r\n.x\r\n.\n",
+      "+OK\r\n0123456789\r\n01234567890\r\n.\r\n",  // the second line is over the limit
+      "+OK\r\nshort\r\n0123456789012",              // a partial line over the limit
+      "+OK\r\nno end\r\nlast",                      // the connection closes mid-body
+  };
+  for (const std::string& input : inputs) {
+    const Limits limits{.max_line = 10};
+    std::vector<std::string> lines = run({kMulti}, {input}, limits);
+    // The line reader's events with consecutive body lines joined the way runBlocks joins them.
+    std::vector<std::string> expected;
+    std::string body;
+    bool in_body = false;
+    for (const std::string& event : lines) {
+      if (event.rfind("LINE ", 0) == 0) {
+        body += event.substr(5) + "\r\n";
+        in_body = true;
+        continue;
+      }
+      if (in_body) expected.push_back("BODY " + std::exchange(body, std::string()));
+      in_body = false;
+      expected.push_back(event);
+    }
+    if (in_body) expected.push_back("BODY " + body);
+    expectBlocksAllSplits(1, input, expected, limits);
+  }
+}
+
+TEST(ReplyReader, BlocksSpanManyLinesAndStopAtTheTerminator) {
+  ReplyReader reader;
+  reader.expect(kBlock);
+  reader.expect(kSingle);
+  std::string body;
+  for (int i = 0; i < 100; ++i)
+    body += "VGhpcyBpcyBiYXNlNjQgdGV4dCBvZiBhIHR5cGljYWwgYXR0YWNobWVudCBsaW5l\r\n";
+  reader.feed("+OK\r\n" + body + ".\r\n+OK bye\r\n");
+  EXPECT_EQ(render(reader.next()), "OK ");
+  ReplyEvent block = reader.next();
+  ASSERT_TRUE(std::holds_alternative<BodyBlock>(block));
+  EXPECT_EQ(std::get<BodyBlock>(block).text, body);  // one event for the 100 lines
+  EXPECT_EQ(render(reader.next()), "END");
+  EXPECT_EQ(render(reader.next()), "OK bye");
+  EXPECT_EQ(render(reader.next()), "NEED");
+  EXPECT_EQ(reader.expected(), 0u);
 }
 
 }  // namespace
