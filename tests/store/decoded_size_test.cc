@@ -2,7 +2,6 @@
 // the schema version 8 migration that adds it.
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <string>
 #include <vector>
@@ -15,18 +14,11 @@ namespace {
 
 using testing::makeMessage;
 using testing::newMessage;
-using testing::TempDir;
+using testing::sqlCount;
+using testing::sqlExec;
 
-class DecodedSizeTest : public ::testing::Test {
+class DecodedSizeTest : public testing::UserTest {
  protected:
-  void SetUp() override { open(); }
-  void open() {
-    user_.reset();
-    store_.reset();
-    store_ = Store::open(dir_.path()).value();
-    user_ = store_->user("alice").value();
-    inbox_ = user_->mailbox("INBOX").value().id;
-  }
   std::uint32_t append(const std::string& mailbox, const std::string& subject) {
     std::vector<NewMessage> batch;
     batch.push_back(newMessage(*user_, makeMessage(subject, 300)));
@@ -46,24 +38,7 @@ class DecodedSizeTest : public ::testing::Test {
     ASSERT_TRUE(recorded.has_value()) << recorded.error().message;
     EXPECT_TRUE(*recorded);  // nothing else writes here
   }
-  std::int64_t rows() {
-    sqlite3* db = nullptr;
-    const auto path = dir_.path() / "users" / "alice" / "meta.sqlite";
-    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM decoded_sizes", -1, &stmt, nullptr),
-              SQLITE_OK);
-    EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    const std::int64_t n = sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return n;
-  }
-
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
-  std::shared_ptr<UserStore> user_;
-  std::int64_t inbox_ = 0;
+  std::int64_t rows() const { return sqlCount(userDir(), "SELECT count(*) FROM decoded_sizes"); }
 };
 
 TEST_F(DecodedSizeTest, RecordedSizeIsFoundPerPartAndDecoderVersion) {
@@ -119,23 +94,16 @@ TEST_F(DecodedSizeTest, CopiesShareTheSizeAndItGoesWithTheLastMessageOfItsBody) 
 TEST_F(DecodedSizeTest, VersionSevenStoreGainsTheTableAndTheStepIsIdempotent) {
   const std::uint32_t a = append("INBOX", "a");
   record(inbox_, a, "2", DecodedSize{42, false});
-  user_.reset();
-  store_.reset();
-  const auto db_path = dir_.path() / "users" / "alice" / "meta.sqlite";
+  close();
   for (const char* downgrade :
        {"DROP TABLE decoded_sizes; PRAGMA user_version = 7;", "PRAGMA user_version = 7;"}) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
-    char* error = nullptr;
-    ASSERT_EQ(sqlite3_exec(db, downgrade, nullptr, nullptr, &error), SQLITE_OK) << error;
-    sqlite3_close(db);
+    ASSERT_NO_FATAL_FAILURE(sqlExec(userDir(), downgrade));
     open();
     ASSERT_EQ(user_->listMessages(inbox_).value().size(), 1u);
     record(inbox_, a, "2", DecodedSize{43, false});
     EXPECT_EQ(lookup(inbox_, a, "2")->size, 43u);
     EXPECT_EQ(rows(), 1);
-    user_.reset();
-    store_.reset();
+    close();
   }
   open();
 }

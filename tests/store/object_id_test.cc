@@ -30,15 +30,8 @@ std::string mail(const std::string& message_id, const std::string& extra, int n)
   return out + makeMessage("m" + std::to_string(n), 120);
 }
 
-class ObjectIdTest : public ::testing::Test {
+class ObjectIdTest : public testing::UserTest {
  protected:
-  void SetUp() override { open(); }
-  void open() {
-    user_.reset();
-    store_.reset();
-    store_ = Store::open(dir_.path()).value();
-    user_ = store_->user("alice").value();
-  }
   // Appends `contents` to `mailbox` in one batch; returns their uids.
   std::vector<std::uint32_t> append(const std::string& mailbox,
                                     const std::vector<std::string>& contents) {
@@ -57,10 +50,6 @@ class ObjectIdTest : public ::testing::Test {
     EXPECT_TRUE(result.has_value()) << result.error().message;
     return result.value_or(MessageObjectIds{});
   }
-
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
-  std::shared_ptr<UserStore> user_;
 };
 
 TEST_F(ObjectIdTest, MailboxIdsAreValidDistinctAndStableAcrossRestart) {

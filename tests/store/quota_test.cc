@@ -18,33 +18,10 @@ namespace {
 using testing::countFiles;
 using testing::makeMessage;
 using testing::newMessage;
-using testing::TempDir;
+using testing::sqlExec;
 
-void sqlExec(const std::filesystem::path& user_dir, const std::string& statements) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((user_dir / "meta.sqlite").c_str(), &db), SQLITE_OK);
-  char* error = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, statements.c_str(), nullptr, nullptr, &error), SQLITE_OK)
-      << (error != nullptr ? error : "");
-  sqlite3_free(error);
-  sqlite3_close(db);
-}
-
-class QuotaTest : public ::testing::Test {
+class QuotaTest : public testing::UserTest {
  protected:
-  void SetUp() override { open(); }
-
-  void open() {
-    store_ = Store::open(dir_.path()).value();
-    user_ = store_->user("alice").value();
-    inbox_ = user_->mailbox("INBOX").value().id;
-  }
-  void close() {
-    user_.reset();
-    store_.reset();
-  }
-  std::filesystem::path userDir() const { return dir_.path() / "users" / "alice"; }
-
   // Appends one message of about `body_bytes` to `mailbox`; returns its size.
   std::uint64_t add(const std::string& mailbox, std::size_t body_bytes,
                     std::uint32_t system_flags = 0, const QuotaLimits& limits = {}) {
@@ -73,10 +50,6 @@ class QuotaTest : public ::testing::Test {
     EXPECT_TRUE(report.problems.empty()) << report.problems.front();
   }
 
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
-  std::shared_ptr<UserStore> user_;
-  std::int64_t inbox_ = 0;
   int serial_ = 0;
 };
 

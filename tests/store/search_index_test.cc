@@ -19,7 +19,8 @@
 namespace popbridge::store {
 namespace {
 
-using testing::TempDir;
+using testing::sqlCount;
+using testing::sqlExec;
 using Kind = SearchNode::Kind;
 using U = std::vector<std::uint32_t>;
 
@@ -32,44 +33,8 @@ SearchQuery textQuery(Kind kind, std::string value) {
 }
 
 // Runs one SQL statement returning one integer on the user's database.
-std::int64_t sqlCount(const std::filesystem::path& user_dir, const std::string& query) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open((user_dir / "meta.sqlite").c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, query.c_str(), -1, &stmt, nullptr), SQLITE_OK) << query;
-  std::int64_t out = -1;
-  if (sqlite3_step(stmt) == SQLITE_ROW) out = sqlite3_column_int64(stmt, 0);
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return out;
-}
-
-void sqlExec(const std::filesystem::path& user_dir, const std::string& statements) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((user_dir / "meta.sqlite").c_str(), &db), SQLITE_OK);
-  char* error = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, statements.c_str(), nullptr, nullptr, &error), SQLITE_OK)
-      << (error != nullptr ? error : "");
-  sqlite3_free(error);
-  sqlite3_close(db);
-}
-
-class SearchIndexTest : public ::testing::Test {
+class SearchIndexTest : public testing::UserTest {
  protected:
-  void SetUp() override { open(); }
-
-  void open() {
-    user_.reset();
-    store_.reset();
-    auto opened = Store::open(dir_.path());
-    ASSERT_TRUE(opened.has_value()) << opened.error().message;
-    store_ = std::move(*opened);
-    auto user = store_->user("alice");
-    ASSERT_TRUE(user.has_value()) << user.error().message;
-    user_ = *user;
-    inbox_ = user_->mailbox("INBOX").value().id;
-  }
-
   std::uint32_t add(const std::string& content, std::string_view mailbox = "INBOX",
                     Flags flags = {}) {
     std::vector<NewMessage> batch;
@@ -85,7 +50,6 @@ class SearchIndexTest : public ::testing::Test {
     return found ? *found : U{};
   }
 
-  std::filesystem::path userDir() const { return user_->directory(); }
   std::int64_t docs() const { return sqlCount(userDir(), "SELECT count(*) FROM search_docs"); }
   // Documents an expunge listed for indexPending() to remove.
   std::int64_t forgetting() const {
@@ -117,11 +81,6 @@ class SearchIndexTest : public ::testing::Test {
       total += *done;
     }
   }
-
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
-  std::shared_ptr<UserStore> user_;
-  std::int64_t inbox_ = 0;
 };
 
 const std::string kMultipart =

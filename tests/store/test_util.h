@@ -3,9 +3,12 @@
 // Shared helpers for the store tests: a private temp dir per test and message builders.
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,5 +104,54 @@ inline std::size_t countFiles(const std::filesystem::path& dir) {
   }
   return n;
 }
+
+// The first column of the first row of `query`, run on the user's database behind the store's
+// back (-1 without a row).
+inline std::int64_t sqlCount(const std::filesystem::path& user_dir, const std::string& query) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open((user_dir / "meta.sqlite").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, query.c_str(), -1, &stmt, nullptr), SQLITE_OK) << query;
+  std::int64_t out = -1;
+  if (sqlite3_step(stmt) == SQLITE_ROW) out = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+// Runs `statements` on the user's database behind the store's back (close the store first
+// when they change the schema).
+inline void sqlExec(const std::filesystem::path& user_dir, const std::string& statements) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((user_dir / "meta.sqlite").c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, statements.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+      << (error != nullptr ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+// A store in a fresh directory with the user "alice" open; open() opens them again (as a
+// restart does), close() lets them go.
+class UserTest : public ::testing::Test {
+ protected:
+  void SetUp() override { open(); }
+  void open() {
+    close();
+    store_ = Store::open(dir_.path()).value();
+    user_ = store_->user("alice").value();
+    inbox_ = user_->mailbox("INBOX").value().id;
+  }
+  void close() {
+    user_.reset();
+    store_.reset();
+  }
+  std::filesystem::path userDir() const { return dir_.path() / "users" / "alice"; }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+  std::shared_ptr<UserStore> user_;
+  std::int64_t inbox_ = 0;
+};
 
 }  // namespace popbridge::store::testing
