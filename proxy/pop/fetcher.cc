@@ -122,6 +122,23 @@ struct Fetcher::Download {
   std::uint64_t listed_size = 0;
   std::optional<store::StagedMessage> staged;  // touched by one thread at a time
   std::optional<store::Error> error;
+
+  // On a worker: creates the staged file on the first call, then appends `chunk`. A failure is
+  // kept in `error`, and later calls do nothing.
+  void stage(store::UserStore& store, std::string_view chunk) {
+    if (error) return;
+    if (!staged) {
+      auto created = store.stageMessage();
+      if (!created) {
+        error = created.error();
+        return;
+      }
+      staged.emplace(std::move(*created));
+    }
+    if (chunk.empty()) return;
+    if (auto written = staged->write(chunk); !written) error = written.error();
+  }
+
   // Loop thread only:
   std::string buffer;  // received, not yet handed to a worker
   bool write_in_flight = false;
@@ -962,20 +979,7 @@ void Fetcher::stageReady() {
   runOnWorker(
       loop_,
       [group, chunks, store = user_.store()] {
-        for (std::size_t i = 0; i < group->size(); ++i) {
-          Download& download = *(*group)[i];
-          auto staged = store->stageMessage();
-          if (!staged) {
-            download.error = staged.error();
-            continue;
-          }
-          download.staged.emplace(std::move(*staged));
-          const std::string& chunk = (*chunks)[i];
-          if (chunk.empty()) continue;
-          if (auto written = download.staged->write(chunk); !written) {
-            download.error = written.error();
-          }
-        }
+        for (std::size_t i = 0; i < group->size(); ++i) (*group)[i]->stage(*store, (*chunks)[i]);
         chunks->clear();
       },
       [this, alive, group] {
@@ -1003,19 +1007,7 @@ void Fetcher::flushBody(const std::shared_ptr<Download>& download) {
   runOnWorker(
       loop_,
       [download, store = user_.store(), chunk = std::move(chunk)] {
-        if (download->error) return;
-        if (!download->staged) {
-          auto staged = store->stageMessage();
-          if (!staged) {
-            download->error = staged.error();
-            return;
-          }
-          download->staged.emplace(std::move(*staged));
-        }
-        if (chunk.empty()) return;
-        if (auto written = download->staged->write(chunk); !written) {
-          download->error = written.error();
-        }
+        download->stage(*store, chunk);
       },
       [this, alive, download] {
         if (alive.expired()) return;
