@@ -190,8 +190,13 @@ void Connection::connect(uv_loop_t* loop, std::string host, std::uint16_t port,
 }
 
 Connection::Connection(uv_loop_t* loop, UvHandle<uv_tcp_t> tcp)
-    : loop_(loop), tcp_(std::move(tcp)), read_buffer_(new char[kReadBufferSize]) {
+    : loop_(loop),
+      tcp_(std::move(tcp)),
+      flush_check_(loop),
+      flush_idle_(loop),
+      read_buffer_(new char[kReadBufferSize]) {
   tcp_.get()->data = this;
+  flush_check_.get()->data = this;
   // Protocol replies are small and latency-bound (IMAP tagged responses, POP3 +OK lines).
   uv_tcp_nodelay(tcp_.get(), 1);
   sockaddr_storage peer{};
@@ -419,8 +424,29 @@ void Connection::write(std::string bytes) {
   if (pendingOutput() >= low_mark_) {
     drain_armed_ = true;
   }
-  flush();
+  scheduleFlush();
   updateReading();
+}
+
+void Connection::scheduleFlush() {
+  if (flush_scheduled_ || closed_) {
+    return;
+  }
+  flush_scheduled_ = true;
+  uv_check_start(flush_check_.get(), &Connection::onFlushCheck);
+  uv_idle_start(flush_idle_.get(), [](uv_idle_t* /*idle*/) {});
+}
+
+void Connection::onFlushCheck(uv_check_t* check) noexcept {
+  auto* self = static_cast<Connection*>(check->data);
+  if (self == nullptr) {
+    return;
+  }
+  self->flush_scheduled_ = false;
+  uv_check_stop(self->flush_check_.get());
+  uv_idle_stop(self->flush_idle_.get());
+  self->flush();
+  self->updateReading();
 }
 
 void Connection::sendWire(std::string bytes) {
@@ -654,7 +680,7 @@ void Connection::finish(std::optional<NetError> error) {
     return;
   }
   auto on_close = std::move(callbacks_.on_close);
-  close();
+  closeNow();
   if (on_close) {
     on_close(std::move(error));  // the owner may destroy this connection here
   }
@@ -678,7 +704,22 @@ void Connection::close() {
   if (closed_) {
     return;
   }
+  if (flush_scheduled_ && !doomed_) {
+    // What this turn wrote would have gone at its end: offer it now, as write() once did.
+    flushCompressor();
+    bestEffortFlush();
+  }
+  closeNow();
+}
+
+void Connection::closeNow() {
+  if (closed_) {
+    return;
+  }
   closed_ = true;
+  flush_scheduled_ = false;
+  flush_check_.close();
+  flush_idle_.close();
   reading_active_ = false;
   tcp_.close();  // pending write and shutdown requests call back with UV_ECANCELED, unowned
   in_flight_ = nullptr;

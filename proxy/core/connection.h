@@ -82,8 +82,10 @@ class Connection {
   void stopReading();
 
   // Queues `bytes` (plaintext; encrypted when TLS is on, held until the handshake completes).
-  // Never blocks and never calls back; a failure is reported later through on_close.
-  // Ignored after close() or closeAfterWrite().
+  // Everything written during one loop turn goes to the kernel together at the turn's end (the
+  // check phase), so a response's untagged lines and its tagged line leave in one syscall and
+  // one segment. Never blocks and never calls back; a failure is reported later through
+  // on_close. Ignored after close() or closeAfterWrite().
   void write(std::string bytes);
 
   // Bytes accepted by write() that the kernel has not taken yet (queued, in flight, or held by
@@ -132,7 +134,9 @@ class Connection {
   // "* BYE" / QUIT. Incoming data is discarded meanwhile. Never calls back before returning.
   void closeAfterWrite();
 
-  // Closes now, dropping unsent output; idempotent; no callback runs after this returns.
+  // Closes now; idempotent; no callback runs after this returns. Output written during this loop
+  // turn is offered to the kernel once without waiting (as it would have been at the turn's
+  // end); anything the socket does not take at once is dropped.
   void close();
   // True after close() or once on_close was called.
   bool closed() const { return closed_; }
@@ -165,6 +169,11 @@ class Connection {
   void enqueue(std::string bytes);
   void takeCiphertext();
   void flush();
+  // Arranges flush() at the end of this loop turn (write()); see flush_check_.
+  void scheduleFlush();
+  static void onFlushCheck(uv_check_t* check) noexcept;
+  // Closes without offering pending output (the peer or the socket failed).
+  void closeNow();
   void updateReading();
   void maybeShutdown();
   void bestEffortFlush();
@@ -186,6 +195,11 @@ class Connection {
   std::size_t queued_bytes_ = 0;
   WriteRequest* in_flight_ = nullptr;  // owned by libuv until onWrite
   std::size_t in_flight_bytes_ = 0;
+  // write() only queues; the check handle flushes after the turn's I/O callbacks, and the idle
+  // handle keeps that turn's poll from blocking when the write came from a timer.
+  UvHandle<uv_check_t> flush_check_;
+  UvHandle<uv_idle_t> flush_idle_;
+  bool flush_scheduled_ = false;
   std::size_t low_mark_ = kDefaultLowMark;
   std::size_t high_mark_ = kDefaultHighMark;
   bool drain_armed_ = false;

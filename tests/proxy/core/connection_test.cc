@@ -3,10 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "proxy/core/timer.h"
@@ -220,6 +223,121 @@ TEST_F(ConnectionTest, StopReadingHoldsDataBack) {
   EXPECT_TRUE(client_.received.empty());
   client_.connection->startReading();
   ASSERT_TRUE(runUntil([&] { return client_.received == "* OK held\r\n"; }));
+}
+
+// The kernel's count of data segments a raw client socket has received (struct tcp_info's
+// tcpi_data_segs_in, Linux 4.6; glibc's struct tcp_info stops before it, so the kernel's layout
+// after it is spelled out here).
+std::uint32_t dataSegmentsIn(int fd) {
+  struct {
+    tcp_info base;
+    std::uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+    std::uint32_t segs_out, segs_in, notsent_bytes, min_rtt, data_segs_in, data_segs_out;
+  } info{};
+  socklen_t length = sizeof info;
+  EXPECT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length), 0);
+  EXPECT_GE(length, offsetof(decltype(info), data_segs_out));
+  return info.data_segs_in;
+}
+
+// A raw client socket connected to the test's listener, closed at the end of the scope.
+class RawClient {
+ public:
+  explicit RawClient(std::uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  }
+  ~RawClient() { ::close(fd_); }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+  bool connected() const { return connected_; }
+  int fd() const { return fd_; }
+  // Appends whatever has arrived, without waiting.
+  void poll(std::string& into) const {
+    char buffer[4096];
+    for (;;) {
+      const ssize_t n = recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
+      if (n <= 0) return;
+      into.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+// A response's untagged lines and its tagged line, written one by one in one loop turn, reach
+// the client as one TCP segment: one syscall and one wake-up for the peer instead of three.
+TEST_F(ConnectionTest, WritesOfOneTurnLeaveAsOneSegment) {
+  RawClient raw(listener_->port());
+  ASSERT_TRUE(raw.connected());
+  ASSERT_TRUE(runUntil([&] { return !servers_.empty(); }));
+  EXPECT_EQ(dataSegmentsIn(raw.fd()), 0u);
+  const std::string expected = "* 1 EXISTS\r\n* 1 FETCH (FLAGS (\\Seen))\r\na1 OK NOOP done\r\n";
+  server().connection->write("* 1 EXISTS\r\n");
+  server().connection->write("* 1 FETCH (FLAGS (\\Seen))\r\n");
+  server().connection->write("a1 OK NOOP done\r\n");
+  std::string received;
+  ASSERT_TRUE(runUntil([&] {
+    raw.poll(received);
+    return received.size() >= expected.size();
+  }));
+  EXPECT_EQ(received, expected);
+  EXPECT_EQ(dataSegmentsIn(raw.fd()), 1u);
+
+  // The next turn's writes are the next segment.
+  server().connection->write("a2 OK NOOP done\r\n");
+  ASSERT_TRUE(runUntil([&] {
+    raw.poll(received);
+    return received.size() >= expected.size() + 17;
+  }));
+  EXPECT_EQ(dataSegmentsIn(raw.fd()), 2u);
+}
+
+// Output written from a timer, with nothing else happening on the loop, leaves in that same
+// turn: the loop must not block in its poll with the bytes still queued.
+TEST_F(ConnectionTest, WriteFromATimerIsNotHeldUntilTheNextEvent) {
+  RawClient raw(listener_->port());
+  ASSERT_TRUE(raw.connected());
+  ASSERT_TRUE(runUntil([&] { return !servers_.empty(); }));
+  Timer writer(loop());
+  bool written = false;
+  writer.start(milliseconds(1), [&] {
+    server().connection->write("* OK from a timer\r\n");
+    written = true;
+  });
+  // Only a guard that fires long after: if the write waited for another event, this would be
+  // the event that released it.
+  Timer guard(loop());
+  bool guard_fired = false;
+  guard.start(milliseconds(3000), [&] { guard_fired = true; });
+  std::string received;
+  while (received.size() < 19 && !guard_fired) {
+    uv_run(loop(), UV_RUN_ONCE);
+    raw.poll(received);
+  }
+  EXPECT_TRUE(written);
+  EXPECT_FALSE(guard_fired);
+  EXPECT_EQ(received, "* OK from a timer\r\n");
+}
+
+// close() right after a write (a BYE, then the socket goes) still hands the bytes to the kernel.
+TEST_F(ConnectionTest, CloseRightAfterWriteStillSendsIt) {
+  RawClient raw(listener_->port());
+  ASSERT_TRUE(raw.connected());
+  ASSERT_TRUE(runUntil([&] { return !servers_.empty(); }));
+  server().connection->write("* BYE going away\r\n");
+  server().connection->close();
+  std::string received;
+  ASSERT_TRUE(runUntil([&] {
+    raw.poll(received);
+    return received.size() >= 18;
+  }));
+  EXPECT_EQ(received, "* BYE going away\r\n");
 }
 
 std::string fetchLines(std::size_t count) {
