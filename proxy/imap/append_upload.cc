@@ -49,6 +49,47 @@ void AppendUpload::finish(Done done) {
   if (!write_in_flight_) flush();
 }
 
+void AppendUpload::writeSegments(State& state, store::UserStore& store,
+                                 const std::vector<Segment>& segments) {
+  for (const Segment& segment : segments) {
+    if (state.error) return;  // the rest of the command is read but not kept
+    if (segment.starts_message) {
+      auto staged = store.stageMessage();
+      if (!staged) {
+        state.error = staged.error();
+        return;
+      }
+      state.staged.push_back(std::move(*staged));
+    }
+    if (segment.bytes.empty()) continue;
+    if (auto written = state.staged.back().write(segment.bytes); !written) {
+      state.error = written.error();
+    }
+  }
+}
+
+std::optional<AppendUpload::Tail> AppendUpload::takeTail() {
+  if (write_in_flight_ || !state_) return std::nullopt;
+  Tail tail;
+  tail.state_ = std::move(state_);
+  tail.store_ = store_;
+  tail.segments_ = std::move(pending_);
+  pending_.clear();
+  buffered_ = 0;
+  return tail;
+}
+
+store::Result<AppendUpload::Staged> AppendUpload::Tail::complete() {
+  const std::shared_ptr<State> state = std::move(state_);
+  writeSegments(*state, *store_, segments_);
+  segments_.clear();
+  if (state->error) {
+    state->staged.clear();  // removes the staged files, on this worker
+    return fail(*state->error);
+  }
+  return std::make_shared<std::vector<store::StagedMessage>>(std::move(state->staged));
+}
+
 void AppendUpload::flush() {
   write_in_flight_ = true;
   std::vector<Segment> segments = std::move(pending_);
@@ -58,21 +99,7 @@ void AppendUpload::flush() {
   runOnWorker(
       loop_,
       [state = state_, store = store_, segments = std::move(segments)] {
-        for (const Segment& segment : segments) {
-          if (state->error) return;  // the rest of the command is read but not kept
-          if (segment.starts_message) {
-            auto staged = store->stageMessage();
-            if (!staged) {
-              state->error = staged.error();
-              return;
-            }
-            state->staged.push_back(std::move(*staged));
-          }
-          if (segment.bytes.empty()) continue;
-          if (auto written = state->staged.back().write(segment.bytes); !written) {
-            state->error = written.error();
-          }
-        }
+        writeSegments(*state, *store, segments);
       },
       [this, alive, state = state_, loop = loop_]() mutable {
         if (alive.expired()) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,32 @@ class AppendUpload {
     bool starts_message = false;
     std::string bytes;
   };
+
+ public:
+  // The end of an upload handed to the caller's own worker job (the commit), so that the last
+  // bytes are written and the messages committed in one trip to a worker instead of two.
+  class Tail {
+   public:
+    // On a worker: writes the bytes not yet written and returns every staged message, or the
+    // first error (the messages staged so far are then removed, here). Call once.
+    store::Result<Staged> complete();
+
+   private:
+    friend class AppendUpload;
+    std::shared_ptr<State> state_;
+    std::shared_ptr<store::UserStore> store_;
+    std::vector<Segment> segments_;
+  };
+  // Instead of finish(), after the last add(), when no write is in flight: what was staged so far
+  // and the bytes still to write. The upload holds nothing afterwards (its destructor removes
+  // nothing). nullopt while a write is in flight: use finish() then.
+  std::optional<Tail> takeTail();
+
+ private:
+  // Worker side of a write: starts a staged message where a segment says so and appends the
+  // bytes; after the first error the rest is dropped.
+  static void writeSegments(State& state, store::UserStore& store,
+                            const std::vector<Segment>& segments);
   void flush();
   void onWritten();
 

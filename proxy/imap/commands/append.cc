@@ -25,15 +25,23 @@ struct PreparedMessage {
 
 using Prepared = std::shared_ptr<std::vector<PreparedMessage>>;
 
-// Stages and commits the messages on the user's write queue, then answers the command.
-void commit(Session& session, std::string mailbox, Prepared prepared, AppendUpload::Staged staged) {
+// Stages and commits the messages on the user's write queue, then answers the command. Streamed
+// literals come either staged already (`staged`) or with their last bytes still to write
+// (`tail`), which this job writes first.
+void commit(Session& session, std::string mailbox, Prepared prepared, AppendUpload::Staged staged,
+            std::shared_ptr<AppendUpload::Tail> tail = nullptr) {
   ImapServer* server = &session.server();
   // Filled on the worker, read on the loop after the worker finished.
   auto uidvalidity = std::make_shared<std::uint32_t>(0);
   session.user()->write(
-      [mailbox = std::move(mailbox), prepared, staged, uidvalidity,
-       limits =
-           quotaLimitsOf(session)](store::UserStore& store) -> store::Result<store::ChangeSet> {
+      [mailbox = std::move(mailbox), prepared, staged, tail, uidvalidity,
+       limits = quotaLimitsOf(session)](
+          store::UserStore& store) mutable -> store::Result<store::ChangeSet> {
+        if (tail) {
+          auto completed = tail->complete();
+          if (!completed) return fail(completed.error());
+          staged = std::move(*completed);
+        }
         // Staged bodies not committed are removed here, on the worker, however this ends.
         struct Release {
           const AppendUpload::Staged& staged;
@@ -188,6 +196,12 @@ void handleAppend(Session& session, popbridge::imap::Command& command) {
   }
   if (upload == nullptr) {
     commit(session, std::move(args.mailbox), std::move(prepared), nullptr);
+    return;
+  }
+  // The usual case, no write in flight: the last bytes are written by the commit's own job.
+  if (auto tail = upload->takeTail()) {
+    commit(session, std::move(args.mailbox), std::move(prepared), nullptr,
+           std::make_shared<AppendUpload::Tail>(std::move(*tail)));
     return;
   }
   upload->finish([server = &session.server(), id = session.id(), mailbox = std::move(args.mailbox),
