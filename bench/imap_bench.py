@@ -869,40 +869,60 @@ class Bench:
             log(f"{s.name}: prefilling {len(self.users)} users with {self.a.prefill} messages")
             asyncio.run(prefill(s.plain_port, self.users, pool, self.a.prefill, self.a.seed))
             s.settle()
-            for n in [int(x) for x in self.a.clients.split(",")]:
-                log(f"{s.name}: mixed load, {n} clients, {self.a.duration} s")
-                cpu0, self_cpu0 = s.cpu_seconds(), time.process_time()
-                st = asyncio.run(mixed_run(s.plain_port, n, self.users, pool, self.a.duration,
-                                           self.a.seed))
-                cpu, self_cpu = s.cpu_seconds() - cpu0, time.process_time() - self_cpu0
-                r = {"sessions_s": st.sessions / st.duration,
-                     "commands_s": st.commands / st.duration,
-                     "errors": st.errors, "error_samples": st.error_samples,
-                     "store_checks": st.store_checks,
-                     "store_incomplete": st.store_incomplete,
-                     "store_samples": st.store_samples,
-                     "server_cpu_s": cpu, "client_cpu_s": self_cpu,
-                     "server_cpu_ms_per_session": 1000 * cpu / max(1, st.sessions),
-                     "latency_ms": {k: 1000 * statistics.mean(v) for k, v in st.latency.items()}}
-                self.results["mixed"].setdefault(str(n), {})[s.name] = r
-                log(f"  {r['sessions_s']:.1f} sessions/s, {r['commands_s']:.1f} commands/s, "
-                    f"{st.errors} errors, {st.store_checks} STOREs checked, "
-                    f"{st.store_incomplete} without a FETCH for every message")
-                log(f"  server CPU {cpu:.2f} s ({r['server_cpu_ms_per_session']:.2f} ms per "
-                    f"session), client CPU {self_cpu:.2f} s in {st.wall:.1f} s")
-                log("  mean ms: " + ", ".join(f"{k} {v:.1f}" for k, v in r["latency_ms"].items()))
-                for e in st.error_samples + st.store_samples:
-                    log(f"  error: {e}")
-                waited = s.settle()
-                # popbridge indexes the appended bodies for search once the load is over (or
-                # one job a second during it): that CPU belongs to the sessions too.
-                after = s.cpu_seconds() - cpu0 - cpu
-                r["server_cpu_after_s"] = after
-                r["server_cpu_ms_per_session_with_after"] = \
-                    1000 * (cpu + after) / max(1, st.sessions)
-                log(f"  {s.name} idle {waited:.1f} s after the load, using {after:.2f} s of CPU "
-                    f"meanwhile ({r['server_cpu_ms_per_session_with_after']:.2f} ms per session "
-                    f"with it)")
+        # Round k runs every server once, in the opposite order of round k-1: what one run leaves
+        # behind (the load average, dirty pages, inodes just freed) then weighs on each server
+        # as often as on the other.
+        for n in [int(x) for x in self.a.clients.split(",")]:
+            rounds = self.results.setdefault("mixed_rounds", {}).setdefault(str(n), [])
+            for k in range(self.a.rounds):
+                order = servers if k % 2 == 0 else list(reversed(servers))
+                by = {}
+                for s in order:
+                    by[s.name] = self.mixed_once(s, n, pool, k)
+                rounds.append({"first": order[0].name, **by})
+            for s in servers:
+                runs = sorted((r[s.name] for r in rounds), key=lambda r: r["sessions_s"])
+                self.results["mixed"].setdefault(str(n), {})[s.name] = runs[(len(runs) - 1) // 2]
+
+    def mixed_once(self, s, n, pool, k):
+        """One measured mixed run against server `s` with `n` clients, after a quiet pause."""
+        os.sync()
+        time.sleep(self.a.pause)
+        rounds = f", round {k + 1} of {self.a.rounds}" if self.a.rounds > 1 else ""
+        log(f"{s.name}: mixed load, {n} clients, {self.a.duration} s{rounds} "
+            f"(load average {os.getloadavg()[0]:.2f})")
+        cpu0, self_cpu0 = s.cpu_seconds(), time.process_time()
+        st = asyncio.run(mixed_run(s.plain_port, n, self.users, pool, self.a.duration,
+                                   self.a.seed))
+        cpu, self_cpu = s.cpu_seconds() - cpu0, time.process_time() - self_cpu0
+        r = {"sessions_s": st.sessions / st.duration,
+             "commands_s": st.commands / st.duration,
+             "errors": st.errors, "error_samples": st.error_samples,
+             "store_checks": st.store_checks,
+             "store_incomplete": st.store_incomplete,
+             "store_samples": st.store_samples,
+             "server_cpu_s": cpu, "client_cpu_s": self_cpu,
+             "server_cpu_ms_per_session": 1000 * cpu / max(1, st.sessions),
+             "latency_ms": {k: 1000 * statistics.mean(v) for k, v in st.latency.items()}}
+        log(f"  {r['sessions_s']:.1f} sessions/s, {r['commands_s']:.1f} commands/s, "
+            f"{st.errors} errors, {st.store_checks} STOREs checked, "
+            f"{st.store_incomplete} without a FETCH for every message")
+        log(f"  server CPU {cpu:.2f} s ({r['server_cpu_ms_per_session']:.2f} ms per "
+            f"session), client CPU {self_cpu:.2f} s in {st.wall:.1f} s")
+        log("  mean ms: " + ", ".join(f"{k} {v:.1f}" for k, v in r["latency_ms"].items()))
+        for e in st.error_samples + st.store_samples:
+            log(f"  error: {e}")
+        waited = s.settle()
+        # popbridge indexes the appended bodies for search once the load is over (or
+        # one job a second during it): that CPU belongs to the sessions too.
+        after = s.cpu_seconds() - cpu0 - cpu
+        r["server_cpu_after_s"] = after
+        r["server_cpu_ms_per_session_with_after"] = \
+            1000 * (cpu + after) / max(1, st.sessions)
+        log(f"  {s.name} idle {waited:.1f} s after the load, using {after:.2f} s of CPU "
+            f"meanwhile ({r['server_cpu_ms_per_session_with_after']:.2f} ms per session "
+            f"with it)")
+        return r
 
     def memory(self, servers):
         for s in servers:
@@ -1067,6 +1087,22 @@ class Bench:
             return d
 
         print(f"  {'':<44} {'popbridge':>12} {'dovecot':>12} {'ratio':>8}")
+        for n, rounds in res.get("mixed_rounds", {}).items():
+            if len(rounds) < 2:
+                continue
+            ratios = []
+            for k, r in enumerate(rounds):
+                p, d = get(r, "popbridge", "sessions_s"), get(r, "dovecot", "sessions_s")
+                if p and d:
+                    ratios.append(p / d)
+                row(f"mixed, {n} clients, round {k + 1}, {r['first']} first", p, d)
+            if ratios:
+                label = f"mixed, {n} clients: ratio of rounds (median)"
+                low, high = f"min {min(ratios):.2f}x", f"max {max(ratios):.2f}x"
+                middle = f"{statistics.median(ratios):.2f}x"
+                print(f"  {label:<44} {low:>12} {high:>12} {middle:>8}")
+        if any(len(r) > 1 for r in res.get("mixed_rounds", {}).values()):
+            print("  (sessions/s per round above; below, each server's median round)")
         for n, by in res["mixed"].items():
             row(f"mixed, {n} clients: sessions/s", get(by, "popbridge", "sessions_s"),
                 get(by, "dovecot", "sessions_s"))
@@ -1153,6 +1189,12 @@ def parse_args(argv):
                         "(default) or the cleartext password (no hashing per LOGIN)")
     p.add_argument("--clients", default="10,50", help="mixed load client counts (default 10,50)")
     p.add_argument("--duration", type=float, default=10, help="seconds per mixed run (default 10)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="mixed runs per server and client count, the servers' order alternating "
+                        "from round to round; the report gives each round's ratio and their "
+                        "median (default 1)")
+    p.add_argument("--pause", type=float, default=10,
+                   help="seconds of quiet, after a sync, before each mixed run (default 10)")
     p.add_argument("--append-kb", default="1,200",
                    help="smallest and largest APPEND in the mixed load, kB (default 1,200)")
     p.add_argument("--prefill", type=int, default=5, help="messages per user before the mixed load")
