@@ -429,10 +429,9 @@ void Connection::write(std::string bytes) {
 }
 
 void Connection::scheduleFlush() {
-  if (flush_scheduled_ || closed_) {
+  if (closed_ || flushScheduled()) {
     return;
   }
-  flush_scheduled_ = true;
   uv_check_start(flush_check_.get(), &Connection::onFlushCheck);
   uv_idle_start(flush_idle_.get(), [](uv_idle_t* /*idle*/) {});
 }
@@ -442,7 +441,6 @@ void Connection::onFlushCheck(uv_check_t* check) noexcept {
   if (self == nullptr) {
     return;
   }
-  self->flush_scheduled_ = false;
   uv_check_stop(self->flush_check_.get());
   uv_idle_stop(self->flush_idle_.get());
   self->flush();
@@ -704,7 +702,7 @@ void Connection::close() {
   if (closed_) {
     return;
   }
-  if (flush_scheduled_ && !doomed_) {
+  if (flushScheduled() && !doomed_) {
     // What this turn wrote would have gone at its end: offer it now, as write() once did.
     flushCompressor();
     bestEffortFlush();
@@ -717,7 +715,6 @@ void Connection::closeNow() {
     return;
   }
   closed_ = true;
-  flush_scheduled_ = false;
   flush_check_.close();
   flush_idle_.close();
   reading_active_ = false;

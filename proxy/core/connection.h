@@ -171,6 +171,8 @@ class Connection {
   void flush();
   // Arranges flush() at the end of this loop turn (write()); see flush_check_.
   void scheduleFlush();
+  // A flush is armed for the end of this turn (the check handle is active).
+  bool flushScheduled() const { return !closed_ && uv_is_active(flush_check_.base()) != 0; }
   static void onFlushCheck(uv_check_t* check) noexcept;
   // Closes without offering pending output (the peer or the socket failed).
   void closeNow();
@@ -199,7 +201,6 @@ class Connection {
   // handle keeps that turn's poll from blocking when the write came from a timer.
   UvHandle<uv_check_t> flush_check_;
   UvHandle<uv_idle_t> flush_idle_;
-  bool flush_scheduled_ = false;
   std::size_t low_mark_ = kDefaultLowMark;
   std::size_t high_mark_ = kDefaultHighMark;
   bool drain_armed_ = false;
